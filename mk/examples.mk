@@ -1,0 +1,52 @@
+# mk/examples.mk: build and run the two embedding examples.
+#
+#   make examples                     both, each checks its own claims (exit 1 if wrong)
+#   make examples EXAMPLE_SCRIPT=experiments/foo.lua   the host runs another script
+#
+# scopelab-host  examples/host.c: Lua 5.4 embedded, scopelab.core registered with
+#                luaL_requiref and the Lua front compiled in (front.h). It runs from
+#                another folder with LUA_PATH/LUA_CPATH unset, to show that it needs
+#                no scopelab files on disk.
+# interp         examples/interp.c: C only. Built the way a user builds against an
+#                installed scopelab: 'make install' into a staging DESTDIR, then
+#                cc ... $(pkg-config --cflags --libs scopelab) with PKG_CONFIG_PATH and
+#                PKG_CONFIG_SYSROOT_DIR pointing at it; runs against the staged
+#                libscopelab.so through LD_LIBRARY_PATH.
+
+EX_BUILD       := $(BUILD)/examples
+EX_STAGE       := $(CURDIR)/$(EX_BUILD)/stage
+EX_PREFIX      := /usr/local
+EX_PKGCONFIG    = PKG_CONFIG_PATH=$(EX_STAGE)$(EX_PREFIX)/lib/pkgconfig \
+                  PKG_CONFIG_SYSROOT_DIR=$(EX_STAGE) pkg-config
+EXAMPLE_SCRIPT ?= examples/escape.lua
+LUA_LIBS       := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+BIND_OBJ       := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c))
+EX_CFLAGS       = $(CSTD) $(OPT) $(WARN) $(CFLAGS)
+
+.PHONY: examples examples-build examples-stage
+
+examples: examples-build
+	@echo "== scopelab-host $(EXAMPLE_SCRIPT) (run from /, LUA_PATH and LUA_CPATH unset)"
+	cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
+	  $(CURDIR)/$(EX_BUILD)/scopelab-host $(abspath $(EXAMPLE_SCRIPT))
+	@echo "== interp (linked with: $$($(EX_PKGCONFIG) --libs scopelab))"
+	LD_LIBRARY_PATH=$(EX_STAGE)$(EX_PREFIX)/lib $(EX_BUILD)/interp
+
+examples-build: $(EX_BUILD)/scopelab-host $(EX_BUILD)/interp
+
+$(EX_BUILD)/front.h: examples/embed-front.lua $(addprefix lua/,$(LUA_FRONT))
+	@mkdir -p $(dir $@)
+	$(LUA) examples/embed-front.lua lua $(LUA_FRONT) > $@.tmp && mv $@.tmp $@
+
+$(EX_BUILD)/scopelab-host: examples/host.c $(EX_BUILD)/front.h $(BIND_OBJ) $(LIB)
+	$(CC) $(EX_CFLAGS) $(LUA_CFLAGS) -I$(EX_BUILD) examples/host.c $(BIND_OBJ) $(LIB) \
+	  -o $@ $(LDFLAGS) $(LUA_LIBS) -lm
+
+# Always re-staged: an install is cheap and must match the current build.
+examples-stage: $(LIB) $(SHLIB)
+	@rm -rf $(EX_STAGE)
+	$(MAKE) --no-print-directory install-c DESTDIR=$(EX_STAGE) PREFIX=$(EX_PREFIX)
+
+$(EX_BUILD)/interp: examples/interp.c examples-stage
+	$(CC) $(EX_CFLAGS) examples/interp.c -o $@ $(LDFLAGS) \
+	  $$($(EX_PKGCONFIG) --cflags --libs scopelab)

@@ -1,0 +1,92 @@
+# mk/install.mk: install scopelab where Lua and C users look for things.
+#
+#   make install   [PREFIX=/usr/local] [DESTDIR=]
+#   make uninstall [PREFIX=/usr/local] [DESTDIR=]
+#   make module    only the Lua module (what the rockspec builds)
+#   make shared    build/libscopelab.so (the static library is built by 'all')
+#
+# Layout under $(DESTDIR)$(PREFIX), the Debian/Lua 5.4 defaults, so that
+# `lua5.4 -e 'require "scopelab"'` works from any folder after a /usr/local install:
+#
+#   lib/lua/5.4/scopelab/core.so        the C module (core linked in statically)
+#   share/lua/5.4/scopelab/*.lua        the pure Lua front (init.lua, ...)
+#   lib/libscopelab.a, lib/libscopelab.so.0.x.y (+ .so.0, .so links)
+#   include/scopelab.h
+#   lib/pkgconfig/scopelab.pc           generated from scopelab.pc.in
+#   bin/scopelab                        when bin/scopelab exists
+#
+# LUA_LIBDIR and LUA_SHAREDIR can be set on their own: the rockspec points them at
+# LuaRocks' tree and runs 'install-lua' only.
+
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+LUA_LIBDIR   ?= $(PREFIX)/lib/lua/5.4
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
+
+INSTALL      ?= install
+
+# The one version number lives in the public header.
+SL_VERSION  := $(shell sed -n 's/^\#define SL_VERSION "\(.*\)"/\1/p' csrc/include/scopelab.h)
+SL_SOMAJOR  := $(firstword $(subst ., ,$(SL_VERSION)))
+SHLIB_REAL  := libscopelab.so.$(SL_VERSION)
+SHLIB_SONAME := libscopelab.so.$(SL_SOMAJOR)
+SHLIB       := $(BUILD)/$(SHLIB_REAL)
+
+# Every pure Lua file of the front, relative to lua/ (subfolders kept).
+LUA_FRONT   := $(patsubst lua/%,%,$(shell find lua/scopelab -name '*.lua' 2>/dev/null | sort))
+BIN_SCRIPT  := $(wildcard bin/scopelab)
+
+.PHONY: install install-lua install-c uninstall module shared
+
+module: $(LUAMOD)
+
+shared: $(SHLIB)
+
+# The same objects as the static library (compiled with -fPIC by the Makefile).
+$(SHLIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) -o $@ $^ $(LDFLAGS) -lm
+	ln -sf $(SHLIB_REAL) $(BUILD)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_REAL) $(BUILD)/libscopelab.so
+
+install: install-lua install-c
+
+install-lua: $(LUAMOD)
+	$(INSTALL) -d $(DESTDIR)$(LUA_LIBDIR)/scopelab $(DESTDIR)$(LUA_SHAREDIR)/scopelab
+	$(INSTALL) -m 755 $(LUAMOD) $(DESTDIR)$(LUA_LIBDIR)/scopelab/core.so
+	@set -e; for f in $(LUA_FRONT); do \
+	  echo "$(INSTALL) -m 644 lua/$$f $(DESTDIR)$(LUA_SHAREDIR)/$$f"; \
+	  $(INSTALL) -d $(DESTDIR)$(LUA_SHAREDIR)/$$(dirname $$f); \
+	  $(INSTALL) -m 644 lua/$$f $(DESTDIR)$(LUA_SHAREDIR)/$$f; \
+	done
+
+# The .pc is written at install time so that it always names the PREFIX installed to.
+install-c: $(LIB) $(SHLIB) scopelab.pc.in
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libscopelab.a
+	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL)
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/libscopelab.so
+	$(INSTALL) -m 644 csrc/include/scopelab.h $(DESTDIR)$(INCLUDEDIR)/scopelab.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SL_VERSION)|g' \
+	    scopelab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
+ifneq ($(BIN_SCRIPT),)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(BIN_SCRIPT) $(DESTDIR)$(BINDIR)/scopelab
+endif
+
+# Removes exactly what 'install' puts there, then the scopelab folders if empty.
+uninstall:
+	rm -f $(DESTDIR)$(LUA_LIBDIR)/scopelab/core.so
+	rm -f $(addprefix $(DESTDIR)$(LUA_SHAREDIR)/,$(LUA_FRONT))
+	rm -f $(DESTDIR)$(LIBDIR)/libscopelab.a $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
+	      $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libscopelab.so
+	rm -f $(DESTDIR)$(INCLUDEDIR)/scopelab.h $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
+	rm -f $(DESTDIR)$(BINDIR)/scopelab
+	find $(DESTDIR)$(LUA_SHAREDIR)/scopelab $(DESTDIR)$(LUA_LIBDIR)/scopelab \
+	      -depth -type d -empty -delete 2>/dev/null || true
