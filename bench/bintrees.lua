@@ -1,0 +1,143 @@
+-- bintrees.lua: binary-trees through the scopelab Lua module against plain Lua tables.
+--
+--   lua5.4 bench/bintrees.lua [--depth N] [--reps R] [--rows FILE]
+--
+-- Both sides run the Benchmarks Game algorithm (stretch tree of depth N+1, a
+-- long-lived tree of depth N, 2^(N-d+4) trees of each depth d = 4, 6, ... N, then
+-- the long-lived tree checked again) in this one lua5.4 process, alternating
+-- repetition by repetition so drift hits both alike. Each must count the same
+-- number of nodes, computed in closed form, or the run stops with an error.
+--
+-- The scopelab side is written the way an addon author would: every recursion
+-- level opens a scope, building escapes the new node into the caller's scope.
+
+local scopelab = require "scopelab"
+local clock = require "bench.clock"
+
+local MIN_DEPTH = 4
+
+local function parse(argv)
+  local o = { depth = 14, reps = 5 }
+  local i = 1
+  while i <= #argv do
+    local a, v = argv[i], argv[i + 1]
+    if v == nil then error(("bad argument #%d to 'bintrees.lua' (option '%s' needs a value)"):format(i, a), 0) end
+    if a == "--depth" then o.depth = math.tointeger(tonumber(v))
+    elseif a == "--reps" then o.reps = math.tointeger(tonumber(v))
+    elseif a == "--rows" then o.rows = v
+    else error(("bad argument #%d to 'bintrees.lua' (unknown option '%s')"):format(i, a), 0) end
+    i = i + 2
+  end
+  assert(o.depth and o.depth >= 0, "bad argument to 'bintrees.lua' (--depth must be an integer)")
+  assert(o.reps and o.reps >= 1, "bad argument to 'bintrees.lua' (--reps must be a positive integer)")
+  return o
+end
+
+local function nodes(d) return (2 << d) - 1 end
+
+local function expected(n)
+  local max_depth = math.max(MIN_DEPTH + 2, n)
+  local total = nodes(max_depth + 1) + nodes(max_depth)
+  for d = MIN_DEPTH, max_depth, 2 do
+    total = total + (1 << (max_depth - d + MIN_DEPTH)) * nodes(d)
+  end
+  return total
+end
+
+-- The whole benchmark over one representation; 'make(d)' builds a tree of depth
+-- d, 'check(t)' counts its nodes.
+local function binary_trees(n, make, check)
+  local max_depth = math.max(MIN_DEPTH + 2, n)
+  local total = check(make(max_depth + 1))
+  local long_lived = make(max_depth)
+  for d = MIN_DEPTH, max_depth, 2 do
+    for _ = 1, 1 << (max_depth - d + MIN_DEPTH) do
+      total = total + check(make(d))
+    end
+  end
+  return total + check(long_lived)
+end
+
+local function tables_side(n)
+  local function make(d)
+    if d == 0 then return {} end
+    local l, r = make(d - 1), make(d - 1)
+    return { l, r }
+  end
+  local function check(t)
+    local l = t[1]
+    if l == nil then return 1 end
+    return 1 + check(l) + check(t[2])
+  end
+  return binary_trees(n, make, check)
+end
+
+local function scopelab_side(n)
+  local iso <close> = scopelab.isolate { young_size = 4 << 20, old_size = 1 << 30 }
+  local function make(d)
+    if d == 0 then return iso:array(2) end
+    local scope <close> = iso:escapable_handle_scope()
+    local l, r = make(d - 1), make(d - 1)
+    local node = iso:array(2)
+    node:set(1, l)
+    node:set(2, r)
+    return scope:escape(node)
+  end
+  local function check(t)
+    local scope <close> = iso:handle_scope()
+    local l = t:get(1)
+    if l == nil then return 1 end
+    return 1 + check(l) + check(t:get(2))
+  end
+  local outer <close> = iso:handle_scope()
+  return binary_trees(n, make, check)
+end
+
+local function summarise(samples)
+  local v = {}
+  for i, x in ipairs(samples) do v[i] = x end
+  table.sort(v)
+  return { median = v[(#v + 1) // 2], min = v[1], max = v[#v], n = #v }
+end
+
+local function emit(out, kase, impl, s, base, note)
+  local line = ("  %-16s %-28s %-10s median %12.3f  min %12.3f  max %12.3f %-10s"):format(
+    "lua-bintrees", kase, impl, s.median, s.min, s.max, "ms")
+  if base then line = line .. ("  ratio %.2fx"):format(s.median / base.median) end
+  if note then line = line .. "  (" .. note .. ")" end
+  print(line)
+  if out then
+    out:write(table.concat({ "lua-bintrees", kase, impl, "ms",
+      ("%.6g"):format(s.median), ("%.6g"):format(s.min), ("%.6g"):format(s.max),
+      tostring(s.n), note or "" }, "\t"), "\n")
+    out:flush()
+  end
+end
+
+local opts = parse(arg)
+local want = expected(opts.depth)
+local samples = { tables = {}, scopelab = {} }
+local sides = { { "tables", tables_side }, { "scopelab", scopelab_side } }
+
+print(("lua-bintrees: binary-trees depth %d in %s, scopelab module against plain tables")
+  :format(opts.depth, _VERSION))
+for _ = 1, opts.reps do
+  for _, side in ipairs(sides) do
+    local name, run = side[1], side[2]
+    collectgarbage("collect")          -- neither side pays for the other's garbage
+    local t0 = clock.now_ns()
+    local got = run(opts.depth)
+    local t1 = clock.now_ns()
+    if got ~= want then
+      error(("binary-trees %d on %s checked %d nodes, expected %d"):format(opts.depth, name, got, want), 0)
+    end
+    table.insert(samples[name], (t1 - t0) / 1e6)
+  end
+end
+
+local out = opts.rows and assert(io.open(opts.rows, "a"))
+local kase = ("depth %d"):format(opts.depth)
+local t, s = summarise(samples.tables), summarise(samples.scopelab)
+emit(out, kase, "lua-tables", t)
+emit(out, kase, "scopelab", s, t, ("%d nodes checked; target <= 2x plain tables"):format(want))
+if out then out:close() end
