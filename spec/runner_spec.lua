@@ -1,0 +1,180 @@
+-- Specs of scopelab.runner on small experiment files written for each case;
+-- none needs the C module, so they prove the runner's own rules.
+local runner = require "scopelab.runner"
+
+local tmpdir
+local function write(name, text)
+  local path = tmpdir .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+local function readall(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- The runner as a command, as `make run` starts it; returns exit status and output.
+local function command(args)
+  local p = io.popen("lua5.4 lua/scopelab/runner.lua " .. args .. " 2>&1; echo \"exit=$?\"")
+  local out = p:read("a")
+  p:close()
+  return tonumber(out:match("exit=(%d+)%s*$")), out
+end
+
+setup(function()
+  tmpdir = os.tmpname()
+  os.remove(tmpdir)
+  assert(os.execute("mkdir -p " .. tmpdir))
+end)
+
+teardown(function()
+  os.execute("rm -rf " .. tmpdir)
+end)
+
+describe("scopelab.runner", function()
+  it("counts every claim an experiment checks and passes it when all hold", function()
+    local path = write("good.lua", [[
+-- Two true claims
+claim(1 + 1 == 2, "arithmetic works")
+claim.equal("a", "a", "strings compare")
+claim.grows({1, 2, 2, 5}, "a leak grows")
+claim.flat({4, 4, 4}, "a fix is flat")
+claim.less(1, 2, "one is less than two")
+]])
+    local r = runner.run_file(path)
+    assert.are.equal(5, r.claims)
+    assert.are.equal(5, r.passed)
+    assert.are.equal("pass", r.result)
+    assert.is_true(r.ok)
+    assert.are.equal("good", r.name)
+    assert.are.equal("Two true claims", r.title)
+  end)
+
+  it("fails an experiment with a false claim but still checks the claims after it", function()
+    local path = write("bad.lua", [[
+claim.equal(1, 2, "one is two")
+claim(true, "still checked")
+]])
+    local r = runner.run_file(path)
+    assert.are.equal(2, r.claims)
+    assert.are.equal(1, r.passed)
+    assert.are.equal("FAIL", r.result)
+    assert.matches("bad.lua:1: claim failed: one is two\n    expected 1, got 2", r.failures[1], 1, true)
+  end)
+
+  it("reports an error outside a claim as an error of that experiment", function()
+    local r = runner.run_file(write("err.lua", 'claim(true, "first")\nerror("boom")\n'))
+    assert.are.equal("error", r.result)
+    assert.matches("err.lua:2: boom", r.error, 1, true)
+    assert.are.equal(1, r.claims)
+  end)
+
+  it("fails an experiment that checks no claim at all", function()
+    local r = runner.run_file(write("none.lua", 'print("nothing asserted")\n'))
+    assert.are.equal("error", r.result)
+    assert.are.equal("the experiment checked no claim", r.error)
+  end)
+
+  it("catches the error a claim expects and returns its message", function()
+    local r = runner.run_file(write("raises.lua", [[
+local msg = claim.raises(function() error("bad argument #1 to 'escape' (handle from a closed scope)", 0) end,
+  "closed scope", "escape after close is refused")
+claim.equal("bad argument #1 to 'escape' (handle from a closed scope)", msg, "the message comes back")
+claim.raises(function() end, nil, "a function that does not raise fails the claim")
+]]))
+    assert.are.equal(3, r.claims)
+    assert.are.equal(2, r.passed)
+    assert.matches("expected an error, none was raised", r.failures[1], 1, true)
+  end)
+
+  it("runs each experiment in its own environment", function()
+    local a = write("a.lua", 'leaked = "from a"\nclaim(true, "set")\n')
+    local b = write("b.lua", 'claim.equal(nil, leaked, "b does not see a\'s global")\n')
+    local results, ok = runner.run({ a, b })
+    assert.is_true(ok)
+    assert.are.equal("pass", results[2].result)
+    assert.is_nil(rawget(_G, "leaked"))
+  end)
+
+  it("keeps what an experiment prints for the report", function()
+    local r = runner.run_file(write("p.lua", 'print("handles", 3)\nclaim(true, "ok")\n'))
+    assert.are.equal("handles\t3", r.output[1])
+    assert.are.equal("  [ok] ok", r.output[2])
+  end)
+
+  it("prints a summary table of experiment, claims, result and time", function()
+    local results = runner.run({ write("s1.lua", 'claim(true, "x")\n'), write("s2.lua", 'claim(false, "y")\n') })
+    local text = runner.summary(results)
+    local lines = {}
+    for l in text:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.matches("^experiment | claims | result | time", lines[1])
+    assert.matches("^s1%s+| 1/1%s+| pass%s+| [%d.]+ ms", lines[3])
+    assert.matches("^s2%s+| 0/1%s+| FAIL%s+| [%d.]+ ms", lines[4])
+    assert.matches("^2 experiments, 1 failed; 2 claims, 1 passed, 1 failed", lines[5])
+  end)
+
+  it("writes a chart, a CSV and a log per experiment and an index linking them", function()
+    local path = write("rec.lua", [[
+-- Recorded
+local iso = { n = 0 }
+function iso:stats() return { handles = self.n, young_used = 0, old_used = 0,
+  minor_collections = 0, major_collections = 0 } end
+local rec = recorder(iso, "counting")
+for i = 1, 3 do iso.n = i; rec:mark("i", i) end
+claim.equal(4, #rec.samples, "start plus three marks")
+]])
+    local results = runner.run({ path })
+    local dir = tmpdir .. "/report"
+    local index = runner.write_report(dir, results)
+    assert.are.equal(dir .. "/index.html", index)
+    local html = readall(index)
+    assert.matches('<img src="rec.svg"', html, 1, true)
+    assert.matches('<a href="rec.csv">CSV</a>', html, 1, true)
+    assert.matches("<svg", readall(dir .. "/rec.svg"), 1, true)
+    assert.matches("counting: handles", readall(dir .. "/rec.svg"), 1, true)
+    assert.matches("^sample,", readall(dir .. "/rec.csv"))
+    assert.matches("[ok] start plus three marks", readall(dir .. "/rec.log"), 1, true)
+  end)
+
+  it("parses the shared options and refuses unknown ones", function()
+    local opts, files = runner.parse({ "--stress=3", "--seed", "42", "--trace-gc", "--quiet", "x.lua" })
+    assert.are.same({ "x.lua" }, files)
+    assert.are.equal(3, opts.isolate_defaults.gc_interval)
+    assert.is_true(opts.isolate_defaults.verify_heap)
+    assert.are.equal(42, opts.seed)
+    assert.is_true(opts.trace_gc)
+    assert.is_false(opts.verbose)
+    local none, msg = runner.parse({ "--frobnicate", "x.lua" })
+    assert.is_nil(none)
+    assert.are.equal("unknown option '--frobnicate'", msg)
+    assert.are.equal("option '--seed' needs an integer", select(2, runner.parse({ "--seed", "x", "a.lua" })))
+    assert.are.equal("no experiment files given", select(2, runner.parse({})))
+  end)
+
+  it("seeds math.random the same way for each experiment with --seed", function()
+    local path = write("rand.lua", 'first = math.random(1000000)\nclaim(true, "drew " .. first)\n')
+    local r1 = runner.run_file(path, { seed = 7 })
+    local r2 = runner.run_file(path, { seed = 7 })
+    assert.are.equal(r1.output[1], r2.output[1])
+  end)
+
+  it("exits 0 when every claim holds and 1 when one fails, as a command", function()
+    local good = write("cmd_good.lua", 'claim(true, "fine")\n')
+    local bad = write("cmd_bad.lua", 'claim(false, "not fine")\n')
+    local status, out = command("--quiet " .. good)
+    assert.are.equal(0, status)
+    assert.matches("cmd_good%s+| 1/1%s+| pass", out)
+    status, out = command("--quiet --report " .. tmpdir .. "/cmdreport " .. good .. " " .. bad)
+    assert.are.equal(1, status)
+    assert.matches("claim failed: not fine", out, 1, true)
+    assert.matches("report: " .. tmpdir .. "/cmdreport/index.html", out, 1, true)
+    status = command("--no-such-option " .. good)
+    assert.are.equal(2, status)
+  end)
+end)
