@@ -12,7 +12,7 @@
 local scopelab = require "scopelab"
 
 local iso <close> = scopelab.isolate()
-local outer <close> = iso:handle_scope()   -- luacheck: ignore 211 (only closed)
+local outer <close> = iso:handle_scope()
 
 local zero_probe, one_probe
 local function returning_function()
