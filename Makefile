@@ -16,7 +16,7 @@ WARN     = -Wall -Wextra -Werror
 CSTD     = -std=c11
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -fPIC -Icsrc/include -Icsrc/core $(CFLAGS)
+CFLAGS_ALL = $(CSTD) -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC -Icsrc/include -Icsrc/core $(CFLAGS)
 LDFLAGS ?=
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)

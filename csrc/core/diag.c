@@ -1,0 +1,242 @@
+/*
+** diag.c: diagnostics over the heap and the roots.
+**
+** "Why is this alive?": sl_retaining_path runs one breadth-first search from
+** every root at once (Locals from the outermost scope in, then persistent
+** nodes, then eternals), so the path it finds is a shortest one and, among
+** equals, starts at the outermost root. If no root reaches the object, the
+** remembered set is tried next: such an object survives minor collections
+** only because an unreachable old array still refers to it.
+**
+** Objects are numbered by their position in a heap walk (old space, then
+** young space, each in address order), so "object -> number" is a binary
+** search and the search needs no hash table.
+*/
+#include <stdlib.h>
+
+#include "slcore.h"
+
+void slD_each_root(sl_isolate *iso, slD_root_fn fn, void *ud) {
+  const slH_data *hs = &iso->hs;
+  sl_root_info r = { 0 };
+  uint32_t depth = 0;
+  size_t pos = 0, start = 0;
+  r.kind = SL_ROOT_LOCAL;
+  for (size_t b = 0; b < hs->nblocks; b++) {
+    sl_object **end = b + 1 == hs->nblocks ? hs->next : hs->blocks[b] + hs->block_size;
+    for (sl_object **slot = hs->blocks[b]; slot < end; slot++, pos++) {
+      /* The owner is the innermost scope that started at or below 'pos'. */
+      while (depth < hs->depth && slH_position(hs, hs->scopes[depth].prev_next) <= pos) {
+        start = slH_position(hs, hs->scopes[depth].prev_next);
+        if (hs->scopes[depth].kind != SL_SCOPE_SEAL) r.level++;
+        depth++;
+      }
+      if (*slot == NULL) continue;
+      r.depth = depth;
+      r.site = depth ? hs->scopes[depth - 1].site : 0;
+      r.index = pos - start;
+      if (fn(iso, &r, *slot, ud)) return;
+    }
+  }
+  memset(&r, 0, sizeof r);
+  r.kind = SL_ROOT_PERSISTENT;
+  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
+      slG_node *n = &b->nodes[i];
+      if (n->state != SLG_STRONG || n->obj == NULL) continue;
+      r.index = (size_t)n->serial;
+      r.site = n->site;
+      if (fn(iso, &r, n->obj, ud)) return;
+    }
+  memset(&r, 0, sizeof r);
+  r.kind = SL_ROOT_ETERNAL;
+  for (size_t i = 0; i < iso->gh.neternals; i++) {
+    r.index = i;
+    if (fn(iso, &r, iso->gh.eternals[i], ud)) return;
+  }
+}
+
+typedef struct root_walk {
+  sl_root_visitor cb;
+  void *ud;
+} root_walk;
+
+static int visit_root(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud) {
+  root_walk *w = ud;
+  sl_object_info info;
+  slO_info(iso, o, &info);
+  return w->cb(r, &info, w->ud);
+}
+
+void sl_roots_foreach(sl_isolate *iso, sl_root_visitor cb, void *ud) {
+  root_walk w = { cb, ud };
+  slD_each_root(iso, visit_root, &w);
+}
+
+static int walk_space(sl_isolate *iso, const slM_space *sp, sl_object_visitor cb, void *ud) {
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
+    sl_object_info info;
+    slO_info(iso, (sl_object *)p, &info);
+    if (cb(&info, ud)) return 1;
+  }
+  return 0;
+}
+
+void sl_heap_foreach(sl_isolate *iso, sl_object_visitor cb, void *ud) {
+  if (!walk_space(iso, &iso->old, cb, ud)) walk_space(iso, &iso->young, cb, ud);
+}
+
+/* ------------------------------------------------------------------ path */
+
+#define UNSEEN (-1)
+
+typedef struct search {
+  sl_object **objs;     /* every object, old then young, in address order */
+  size_t n, nold;
+  int64_t *parent;      /* object number, or -2 - k for root k, or UNSEEN */
+  size_t *elem;         /* element of the parent that refers to it */
+  size_t *queue, qhead, qtail;
+  sl_root_info *roots;
+  size_t nroots, cap_roots;
+  uint64_t target;
+  int64_t found;
+  int nomem;
+} search;
+
+static int64_t number_of(const search *s, const sl_isolate *iso, sl_object *o) {
+  size_t lo = slM_is_old(iso, o) ? 0 : s->nold, hi = slM_is_old(iso, o) ? s->nold : s->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->objs[mid] < o) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo < s->n && s->objs[lo] == o) ? (int64_t)lo : UNSEEN;
+}
+
+static int add_root(search *s, const sl_root_info *r) {
+  if (s->nroots == s->cap_roots) {
+    size_t cap = s->cap_roots ? s->cap_roots * 2 : 64;
+    sl_root_info *nr = realloc(s->roots, cap * sizeof *nr);
+    if (nr == NULL) return 0;
+    s->roots = nr;
+    s->cap_roots = cap;
+  }
+  s->roots[s->nroots++] = *r;
+  return 1;
+}
+
+static int seed(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud) {
+  search *s = ud;
+  int64_t k = number_of(s, iso, o);
+  if (k == UNSEEN || s->parent[k] != UNSEEN) return 0;
+  if (!add_root(s, r)) return s->nomem = 1;
+  s->parent[k] = -2 - (int64_t)(s->nroots - 1);
+  s->queue[s->qtail++] = (size_t)k;
+  return 0;
+}
+
+static void breadth_first(sl_isolate *iso, search *s) {
+  while (s->qhead < s->qtail && s->found == UNSEEN) {
+    size_t k = s->queue[s->qhead++];
+    sl_object *o = s->objs[k];
+    if (o->id == s->target) {
+      s->found = (int64_t)k;
+      return;
+    }
+    if (SLO_KIND(o) != SL_ARRAY) continue;
+    sl_object **f = slO_slots(o);
+    for (uint32_t i = 0; i < o->length; i++) {
+      if (f[i] == NULL) continue;
+      int64_t c = number_of(s, iso, f[i]);
+      if (c == UNSEEN || s->parent[c] != UNSEEN) continue;
+      s->parent[c] = (int64_t)k;
+      s->elem[c] = i;
+      s->queue[s->qtail++] = (size_t)c;
+    }
+  }
+}
+
+static int collect_object(const sl_object_info *o, void *ud) {
+  search *s = ud;
+  s->objs[s->n++] = (sl_object *)o->address;
+  return 0;
+}
+
+static size_t count_objects(const slM_space *sp) {
+  size_t n = 0;
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) n++;
+  return n;
+}
+
+/* Writes the path ending at object number 'k' into 'path'. */
+static sl_status build_path(sl_isolate *iso, search *s, int64_t k, sl_path *path) {
+  size_t len = 1;
+  for (int64_t j = k; s->parent[j] >= 0; j = s->parent[j]) len++;
+  path->steps = malloc(len * sizeof *path->steps);
+  path->index = calloc(len, sizeof *path->index);
+  if (path->steps == NULL || path->index == NULL) {
+    sl_path_free(path);
+    return slI_error(iso, SL_ENOMEM, "retainers: out of memory for the path");
+  }
+  path->n = len;
+  int64_t j = k;
+  for (size_t i = len; i-- > 0;) {
+    slO_info(iso, s->objs[j], &path->steps[i]);
+    if (i > 0) {
+      path->index[i] = s->elem[j];
+      j = s->parent[j];
+    }
+  }
+  path->root = s->roots[-2 - s->parent[j]];
+  return SL_OK;
+}
+
+sl_status sl_retaining_path(sl_isolate *iso, uint64_t id, sl_path *path) {
+  memset(path, 0, sizeof *path);
+  if (iso->in_gc) return slI_error(iso, SL_ESTATE, "retainers: inside a collection");
+  search s = { 0 };
+  s.nold = count_objects(&iso->old);
+  size_t total = s.nold + count_objects(&iso->young) + 1;
+  s.objs = malloc(total * sizeof *s.objs);
+  s.parent = malloc(total * sizeof *s.parent);
+  s.elem = malloc(total * sizeof *s.elem);
+  s.queue = malloc(total * sizeof *s.queue);
+  sl_status st = SL_OK;
+  if (!s.objs || !s.parent || !s.elem || !s.queue) {
+    st = slI_error(iso, SL_ENOMEM, "retainers: out of memory for the search");
+    goto done;
+  }
+  sl_heap_foreach(iso, collect_object, &s);
+  for (size_t i = 0; i < s.n; i++) s.parent[i] = UNSEEN;
+  s.target = id;
+  s.found = UNSEEN;
+  slD_each_root(iso, seed, &s);
+  breadth_first(iso, &s);
+  for (size_t i = 0; i < iso->nremembered && s.found == UNSEEN && !s.nomem; i++) {
+    sl_root_info r = { 0 };
+    r.kind = SL_ROOT_REMEMBERED;
+    r.index = i;
+    seed(iso, &r, iso->remembered[i], &s);
+    breadth_first(iso, &s);
+  }
+  if (s.nomem) st = slI_error(iso, SL_ENOMEM, "retainers: out of memory for the roots");
+  else if (s.found == UNSEEN)
+    st = slI_error(iso, SL_EARG, "retainers: no root reaches an object with id %llu",
+                   (unsigned long long)id);
+  else st = build_path(iso, &s, s.found, path);
+done:
+  free(s.objs);
+  free(s.parent);
+  free(s.elem);
+  free(s.queue);
+  free(s.roots);
+  return st;
+}
+
+void sl_path_free(sl_path *path) {
+  free(path->steps);
+  free(path->index);
+  path->steps = NULL;
+  path->index = NULL;
+  path->n = 0;
+}

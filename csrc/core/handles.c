@@ -1,0 +1,383 @@
+/*
+** handles.c: Local handles in block-allocated scopes, V8's way.
+**
+** The isolate keeps V8's HandleScopeData {next, limit, level, sealed_level}.
+** Handles are slots in blocks of 'block_size' slots; creating one stores into
+** '*next' and bumps it, and only when 'next' meets 'limit' does the slow path
+** (slH_extend) run: it refuses when level == sealed_level (no scope open, or
+** sealed), enforces capacity-checked scopes and the handle watch, takes the
+** rest of the last block, or pushes a new block.
+**
+** Opening a scope pushes a record with the saved next/limit onto the scope
+** stack and bumps 'level'; closing restores them, pops the blocks allocated
+** past the restored limit (keeping one spare) and zaps the freed slots.
+**
+** Our addition to V8: every Local carries a stamp (its scope's serial and
+** depth), so a Local whose scope closed is reported as stale even after its
+** slot was reused, instead of being silently read.
+*/
+#include <stdlib.h>
+
+#include "slcore.h"
+
+int slH_init(sl_isolate *iso, size_t block_size) {
+  slH_data *hs = &iso->hs;
+  hs->block_size = block_size;
+  hs->cap_scopes = 16;
+  hs->scopes = malloc(hs->cap_scopes * sizeof *hs->scopes);
+  hs->cap_blocks = 8;
+  hs->blocks = malloc(hs->cap_blocks * sizeof *hs->blocks);
+  return hs->scopes != NULL && hs->blocks != NULL;
+}
+
+void slH_free(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  for (size_t i = 0; i < hs->nblocks; i++) free(hs->blocks[i]);
+  free(hs->spare);
+  free(hs->blocks);
+  free(hs->scopes);
+  memset(hs, 0, sizeof *hs);
+}
+
+static void zap(sl_object **from, sl_object **to) {
+#if SLC_ZAP_HANDLES
+  for (; from < to; from++) *from = (sl_object *)SLC_ZAP_VALUE;
+#else
+  (void)from; (void)to;
+#endif
+}
+
+/* ------------------------------------------------------------------ blocks */
+
+static sl_object **get_spare_or_new_block(sl_isolate *iso) {
+  sl_object **b = iso->hs.spare;
+  if (b != NULL) {
+    iso->hs.spare = NULL;
+    return b;
+  }
+  return malloc(iso->hs.block_size * sizeof *b);
+}
+
+static void return_block(sl_isolate *iso, sl_object **b) {
+  zap(b, b + iso->hs.block_size);
+  free(iso->hs.spare);  /* at most one spare is kept */
+  iso->hs.spare = b;
+}
+
+/*
+** Pops every block past the (already restored) 'limit'. A seal or capacity
+** scope may leave 'limit' inside the last block; that block stays.
+*/
+static void delete_extensions(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  sl_object **pl = hs->limit;
+  while (hs->nblocks > 0) {
+    sl_object **b = hs->blocks[hs->nblocks - 1];
+    if (pl != NULL && b < pl && pl <= b + hs->block_size) break;
+    hs->nblocks--;
+    return_block(iso, b);
+  }
+  if (hs->nblocks > 0 && hs->next != NULL)
+    zap(hs->next, hs->blocks[hs->nblocks - 1] + hs->block_size);
+  sl_assert((hs->nblocks == 0) == (pl == NULL));
+}
+
+/* The handle count below slot address 'p' (p is 'next' or a saved 'next'). */
+size_t slH_position(const slH_data *hs, sl_object **p) {
+  if (p == NULL) return 0;
+  for (size_t k = hs->nblocks; k-- > 0;) {
+    sl_object **b = hs->blocks[k];
+    if (p >= b && p <= b + hs->block_size) return k * hs->block_size + (size_t)(p - b);
+  }
+  sl_assert(0);
+  return 0;
+}
+
+size_t sl_number_of_handles(const sl_isolate *iso) {
+  const slH_data *hs = &iso->hs;
+  if (hs->nblocks == 0) return 0;
+  return (hs->nblocks - 1) * hs->block_size +
+         (size_t)(hs->next - hs->blocks[hs->nblocks - 1]);
+}
+
+/* Slots owned by the scope at 'depth' itself, not by the scopes inside it. */
+size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth) {
+  const slH_data *hs = &iso->hs;
+  sl_object **end = depth == hs->depth ? hs->next : hs->scopes[depth].prev_next;
+  return slH_position(hs, end) - slH_position(hs, hs->scopes[depth - 1].prev_next);
+}
+
+static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
+  const slH_record *r = &iso->hs.scopes[depth - 1];
+  uint32_t level = 0;
+  for (uint32_t d = 1; d <= depth; d++)
+    if (iso->hs.scopes[d - 1].kind != SL_SCOPE_SEAL) level++;
+  out->kind = (sl_scope_kind)r->kind;
+  out->depth = depth;
+  out->level = level;
+  out->serial = r->serial;
+  out->handles = slH_scope_handles(iso, depth);
+  out->capacity = r->checked ? r->capacity : 0;
+  out->site = r->site;
+  out->escaped = r->escaped;
+}
+
+/* The handle watch fired: tell the embedder once for this scope. */
+static void fire_watch(sl_isolate *iso, slH_record *r) {
+  r->watched = 1;
+  if (iso->hs.watch_hook != NULL) {
+    sl_scope_info info;
+    fill_info(iso, (uint32_t)(r - iso->hs.scopes) + 1, &info);
+    iso->hs.watch_hook(iso, &info, iso->hs.watch_ud);
+  }
+}
+
+/*
+** The slow path of handle creation: 'next' reached 'limit'. Returns the slot
+** to use, or NULL with the isolate's error set.
+*/
+sl_object **slH_extend(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  if (hs->level == hs->sealed_level) {
+    if (hs->level == 0)
+      return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
+    return slI_error(iso, SL_ESEALED, "cannot create a handle in a sealed scope "
+                     "(level %u)", (unsigned)hs->level), NULL;
+  }
+  slH_record *r = &hs->scopes[hs->depth - 1];  /* a handle scope: not sealed */
+  size_t bound = 0, count = 0;
+  int bounded = r->checked || (hs->watch > 0 && !r->watched);
+  if (bounded) {
+    bound = r->checked ? r->capacity : hs->watch;
+    count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
+    if (count >= bound) {
+      if (r->checked)
+        return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
+                         (unsigned)hs->level, r->capacity), NULL;
+      fire_watch(iso, r);
+      bounded = 0;
+    }
+  }
+  if (hs->nblocks > 0) {
+    /* A seal or bounded scope may have left room in the last block: use it. */
+    sl_object **end = hs->blocks[hs->nblocks - 1] + hs->block_size;
+    if (hs->limit != end) hs->limit = end;
+  }
+  if (hs->next == hs->limit) {
+    if (hs->nblocks == hs->cap_blocks) {
+      size_t cap = hs->cap_blocks * 2;
+      sl_object ***nb = realloc(hs->blocks, cap * sizeof *nb);
+      if (nb == NULL)
+        return slI_error(iso, SL_ENOMEM, "out of memory for the handle block list"), NULL;
+      hs->blocks = nb;
+      hs->cap_blocks = cap;
+    }
+    sl_object **b = get_spare_or_new_block(iso);
+    if (b == NULL)
+      return slI_error(iso, SL_ENOMEM, "out of memory for a handle block"), NULL;
+    hs->blocks[hs->nblocks++] = b;
+    hs->next = b;
+    hs->limit = b + hs->block_size;
+  }
+  if (bounded && (size_t)(hs->limit - hs->next) > bound - count)
+    hs->limit = hs->next + (bound - count);  /* come back here at the bound */
+  return hs->next;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+/* Why 'h' is not a usable Local of this isolate (SL_OK if it is). */
+sl_status slH_check(sl_isolate *iso, sl_local h, const char *op) {
+  const slH_data *hs = &iso->hs;
+  if (h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
+  uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
+  uint64_t serial = h.stamp >> SLH_DEPTH_BITS;
+  if (depth >= 1 && depth <= hs->depth && hs->scopes[depth - 1].serial == serial) {
+    if (*h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
+    return SL_OK;
+  }
+  if (serial > hs->serial || depth == 0)
+    return slI_error(iso, SL_EISOLATE, "%s: handle from another isolate", op);
+  return slI_error(iso, SL_ESTALE, "%s: handle from a closed scope (depth %u)",
+                   op, (unsigned)depth);
+}
+
+sl_status sl_local_check(sl_isolate *iso, sl_local h) {
+  return slH_check(iso, h, "check");
+}
+
+void sl_local_scope(sl_local h, uint32_t *depth, uint64_t *serial) {
+  if (depth) *depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
+  if (serial) *serial = h.stamp >> SLH_DEPTH_BITS;
+}
+
+/* ------------------------------------------------------------------ scopes */
+
+static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  if (hs->depth >= SLH_DEPTH_MASK)
+    return slI_error(iso, SL_ESTATE, "too many nested scopes (%u)", (unsigned)hs->depth), 0;
+  uint32_t cap = hs->cap_scopes * 2;
+  slH_record *ns = realloc(hs->scopes, cap * sizeof *ns);
+  if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
+  hs->scopes = ns;
+  hs->cap_scopes = cap;
+  return 1;
+}
+
+/* Pushes a record saving next/limit; the caller adjusts level and stamp. */
+static inline slH_record *push_record(sl_isolate *iso, uint8_t kind, sl_scope *out) {
+  slH_data *hs = &iso->hs;
+  if (sl_unlikely(hs->depth == hs->cap_scopes) && !grow_scopes(iso)) return NULL;
+  slH_record *r = &hs->scopes[hs->depth++];
+  r->prev_next = hs->next;
+  r->prev_limit = hs->limit;
+  r->serial = ++hs->serial;
+  r->prev_stamp = hs->stamp;
+  r->kind = kind;
+  r->escaped = r->checked = r->watched = 0;
+  r->site = 0;
+  out->iso = iso;
+  out->depth = hs->depth;
+  out->serial = r->serial;
+  return r;
+}
+
+static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_scope *out) {
+  slH_record *r = push_record(iso, kind, out);
+  if (r != NULL) {
+    iso->hs.level++;
+    iso->hs.stamp = SLH_STAMP(r->serial, iso->hs.depth);
+  }
+  return r;
+}
+
+sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
+  return open_handle_scope(iso, SL_SCOPE_HANDLE, out) ? SL_OK : iso->status;
+}
+
+sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out) {
+  slH_record *r = open_handle_scope(iso, SL_SCOPE_HANDLE, out);
+  if (r == NULL) return iso->status;
+  r->checked = 1;
+  r->capacity = capacity;
+  slH_data *hs = &iso->hs;
+  if (hs->next != NULL && (size_t)(hs->limit - hs->next) > capacity)
+    hs->limit = hs->next + capacity;  /* the (capacity+1)-th handle takes the slow path */
+  return SL_OK;
+}
+
+sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
+  sl_local slot = SL_EMPTY_LOCAL;
+  /* The escape slot belongs to the parent: reserve it before opening. */
+  sl_status st = slH_push(iso, NULL, &slot);
+  if (st != SL_OK) return st;
+  slH_record *r = open_handle_scope(iso, SL_SCOPE_ESCAPABLE, out);
+  if (r == NULL) return iso->status;
+  r->escape_slot = slot.slot;
+  r->escape_stamp = slot.stamp;
+  return SL_OK;
+}
+
+sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
+  slH_data *hs = &iso->hs;
+  slH_record *r = push_record(iso, SL_SCOPE_SEAL, out);
+  if (r == NULL) return iso->status;
+  r->prev_sealed_level = hs->sealed_level;
+  hs->limit = hs->next;          /* every creation now takes the slow path ... */
+  hs->sealed_level = hs->level;  /* ... which refuses at this level */
+  return SL_OK;
+}
+
+/* The record of an open scope token, or NULL. */
+static slH_record *record_of(const sl_scope *s) {
+  slH_data *hs = &s->iso->hs;
+  if (s->depth == 0 || s->depth > hs->depth || hs->scopes[s->depth - 1].serial != s->serial)
+    return NULL;
+  return &hs->scopes[s->depth - 1];
+}
+
+int sl_scope_is_open(const sl_scope *s) {
+  return s != NULL && s->iso != NULL && record_of(s) != NULL;
+}
+
+sl_status sl_scope_close(sl_scope *s) {
+  sl_isolate *iso = s->iso;
+  slH_data *hs = &iso->hs;
+  slH_record *r = record_of(s);
+  if (r == NULL) return slI_error(iso, SL_ESTATE, "scope is already closed");
+  if (s->depth != hs->depth)
+    return slI_error(iso, SL_EORDER, "scope at depth %u is not the innermost "
+                     "(depth %u is still open)", (unsigned)s->depth, (unsigned)hs->depth);
+  hs->depth--;
+  s->depth = 0;
+  if (r->kind == SL_SCOPE_SEAL) {
+    sl_assert(hs->next == hs->limit || hs->limit == NULL);
+    hs->limit = r->prev_limit;
+    hs->sealed_level = r->prev_sealed_level;
+    return SL_OK;
+  }
+  sl_object **old_next = hs->next;
+  hs->next = r->prev_next;
+  hs->level--;
+  hs->stamp = r->prev_stamp;
+  if (hs->limit != r->prev_limit) {
+    hs->limit = r->prev_limit;
+    delete_extensions(iso);
+  } else {
+    zap(hs->next, old_next);
+  }
+  return SL_OK;
+}
+
+sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
+  sl_isolate *iso = s->iso;
+  slH_record *r = record_of(s);
+  if (r == NULL) return slI_error(iso, SL_EESCAPE, "escape from a closed scope");
+  if (r->kind != SL_SCOPE_ESCAPABLE)
+    return slI_error(iso, SL_EESCAPE, "escape from a scope that is not escapable");
+  if (r->escaped) return slI_error(iso, SL_EESCAPE, "escape called twice");
+  if (h.slot == NULL) {  /* an empty handle escapes as empty */
+    r->escaped = 1;
+    *out = SL_EMPTY_LOCAL;
+    return SL_OK;
+  }
+  sl_status st = slH_check(iso, h, "escape");
+  if (st != SL_OK) return st;
+  *r->escape_slot = *h.slot;
+  r->escaped = 1;
+  out->slot = r->escape_slot;
+  out->stamp = r->escape_stamp;
+  return SL_OK;
+}
+
+sl_status sl_scope_set_site(sl_scope *s, uint32_t site) {
+  slH_record *r = record_of(s);
+  if (r == NULL) return slI_error(s->iso, SL_ESTATE, "scope is already closed");
+  r->site = site;
+  return SL_OK;
+}
+
+uint32_t sl_scope_depth(const sl_isolate *iso) { return iso->hs.depth; }
+
+sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
+  if (depth == 0 || depth > iso->hs.depth) return SL_EARG;
+  fill_info(iso, depth, out);
+  return SL_OK;
+}
+
+void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, void *ud) {
+  iso->hs.watch = threshold;
+  iso->hs.watch_hook = hook;
+  iso->hs.watch_ud = ud;
+}
+
+sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
+  if (h.slot == NULL) {
+    *out = SL_EMPTY_LOCAL;
+    return SL_OK;
+  }
+  sl_status st = slH_check(iso, h, "local");
+  if (st != SL_OK) return st;
+  return slH_push(iso, *h.slot, out);
+}

@@ -1,0 +1,185 @@
+/*
+** isolate.c: isolate lifetime, options, errors and statistics.
+**
+** Everything the core knows lives in the isolate: two isolates never share
+** state, so they may run in two threads at once.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "slcore.h"
+
+static const char *const status_names[] = {
+  "ok", "no scope", "sealed", "stale handle", "escape", "scope order",
+  "other isolate", "heap exhausted", "bad argument", "capacity", "state",
+  "corrupt heap"
+};
+
+const char *sl_status_name(sl_status st) {
+  if ((unsigned)st < sizeof(status_names) / sizeof(status_names[0]))
+    return status_names[st];
+  return "unknown status";
+}
+
+const char *sl_kind_name(sl_kind k) {
+  switch (k) {
+    case SL_INTEGER: return "integer";
+    case SL_NUMBER: return "number";
+    case SL_STRING: return "string";
+    case SL_ARRAY: return "array";
+    default: return "?";
+  }
+}
+
+sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(iso->msg, sizeof iso->msg, fmt, ap);
+  va_end(ap);
+  iso->status = st;
+  return st;
+}
+
+const char *sl_last_error(const sl_isolate *iso) { return iso->msg; }
+sl_status sl_last_status(const sl_isolate *iso) { return iso->status; }
+
+uint64_t slI_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void sl_options_init(sl_options *o) {
+  memset(o, 0, sizeof *o);
+  o->young_size = SLC_YOUNG_SIZE;
+  o->old_size = SLC_OLD_SIZE;
+  o->block_size = SLC_BLOCK_SIZE;
+  o->promote_after = SLC_PROMOTE_AFTER;
+}
+
+/* Zero fields mean "the default", so a caller may set only what it cares about. */
+static void fill_defaults(sl_options *o) {
+  if (o->young_size == 0) o->young_size = SLC_YOUNG_SIZE;
+  if (o->old_size == 0) o->old_size = SLC_OLD_SIZE;
+  if (o->block_size == 0) o->block_size = SLC_BLOCK_SIZE;
+  if (o->promote_after == 0) o->promote_after = SLC_PROMOTE_AFTER;
+}
+
+const char *sl_options_check(const sl_options *given) {
+  sl_options o = *given;
+  fill_defaults(&o);
+  if (o.young_size < 4096) return "young_size must be at least 4096 bytes";
+  if (o.young_size > ((size_t)1 << 34)) return "young_size must be at most 16 GiB";
+  if (o.old_size < 4096) return "old_size must be at least 4096 bytes";
+  if (o.old_size > ((size_t)1 << 40)) return "old_size must be at most 1 TiB";
+  if (o.block_size < 2) return "block_size must be at least 2";
+  if (o.block_size > ((size_t)1 << 24)) return "block_size must be at most 16777216";
+  if (o.promote_after > 255) return "promote_after must be at most 255";
+  if (o.gc_interval_major < -1 || o.gc_interval_major > 1)
+    return "gc_interval_major must be -1, 0 or 1";
+  if (o.gc_at_count > 0 && o.gc_at == NULL) return "gc_at is NULL but gc_at_count is not 0";
+  for (size_t i = 1; i < o.gc_at_count; i++)
+    if (o.gc_at[i] <= o.gc_at[i - 1]) return "gc_at must be strictly ascending";
+  return NULL;
+}
+
+/* The allocation count at which the next stress collection is due. */
+void slI_schedule(sl_isolate *iso) {
+  uint64_t t = UINT64_MAX;
+  if (iso->opt.gc_interval > 0) t = iso->allocations + iso->opt.gc_interval;
+  while (iso->gc_at_next < iso->opt.gc_at_count &&
+         iso->gc_at[iso->gc_at_next] <= iso->allocations)
+    iso->gc_at_next++;
+  if (iso->gc_at_next < iso->opt.gc_at_count && iso->gc_at[iso->gc_at_next] < t)
+    t = iso->gc_at[iso->gc_at_next];
+  iso->gc_trigger = t;
+}
+
+sl_isolate *sl_isolate_new(const sl_options *opts) {
+  sl_options o;
+  if (opts == NULL) sl_options_init(&o);
+  else o = *opts;
+  fill_defaults(&o);
+  if (sl_options_check(&o) != NULL) return NULL;
+  sl_isolate *iso = calloc(1, sizeof *iso);
+  if (iso == NULL) return NULL;
+  iso->opt = o;
+  if (o.gc_at_count > 0) {
+    iso->gc_at = malloc(o.gc_at_count * sizeof *iso->gc_at);
+    if (iso->gc_at == NULL) { free(iso); return NULL; }
+    memcpy(iso->gc_at, o.gc_at, o.gc_at_count * sizeof *iso->gc_at);
+  }
+  iso->opt.gc_at = iso->gc_at;
+  /* Serials start at a value unique to this isolate's address and time, so a
+  ** Local of another isolate is all but certain to fail the stamp check. */
+  uint64_t seed = (uint64_t)(uintptr_t)iso ^ slI_now_ns() * 0x9e3779b97f4a7c15ULL;
+  seed ^= seed >> 31;
+  iso->hs.serial = (seed & (((uint64_t)1 << 40) - 1)) << 2;
+  iso->next_id = 1;
+  if (!slH_init(iso, o.block_size) || !slM_init(iso)) {
+    slH_free(iso);
+    slM_free(iso);
+    free(iso->gc_at);
+    free(iso);
+    return NULL;
+  }
+  slG_init(iso);
+  slI_schedule(iso);
+  return iso;
+}
+
+sl_status sl_isolate_dispose(sl_isolate *iso) {
+  if (iso == NULL) return SL_OK;
+  if (iso->in_gc || iso->in_callbacks)
+    return slI_error(iso, SL_ESTATE, "cannot dispose the isolate inside a %s",
+                     iso->in_gc ? "collection" : "weak callback");
+  slG_free(iso);
+  slH_free(iso);
+  slM_free(iso);
+  free(iso->gc_at);
+  free(iso);
+  return SL_OK;
+}
+
+void sl_set_gc_hook(sl_isolate *iso, sl_gc_hook hook, void *ud) {
+  iso->gc_hook = hook;
+  iso->gc_ud = ud;
+}
+
+void sl_set_move_hook(sl_isolate *iso, sl_move_hook hook, void *ud) {
+  iso->move_hook = hook;
+  iso->move_ud = ud;
+}
+
+void sl_heap_stats_of(const sl_isolate *iso, sl_heap_stats *out) {
+  *out = iso->st;
+  out->handles = sl_number_of_handles(iso);
+  out->scope_level = iso->hs.level;
+  out->scope_depth = iso->hs.depth;
+  out->blocks = iso->hs.nblocks;
+  out->spare_blocks = iso->hs.spare != NULL;
+  out->block_size = iso->hs.block_size;
+  out->young_used = (size_t)(iso->young.top - iso->young.start);
+  out->young_size = (size_t)(iso->young.end - iso->young.start);
+  out->old_used = (size_t)(iso->old.top - iso->old.start);
+  out->old_size = (size_t)(iso->old.end - iso->old.start);
+  out->persistent_handles = 0;
+  out->weak_handles = iso->gh.weak;
+  out->probes = iso->gh.probes;
+  out->eternal_handles = iso->gh.neternals;
+  out->remembered = iso->nremembered;
+  out->allocations = iso->allocations;
+  /* Non-empty strong or weak nodes: count them, it is only a stats call. */
+  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
+      const slG_node *n = &b->nodes[i];
+      if ((n->state == SLG_STRONG || n->state == SLG_WEAK) && n->obj != NULL)
+        out->persistent_handles++;
+    }
+}
+
+sl_status sl_verify_heap(sl_isolate *iso) {
+  return slV_verify(iso);
+}

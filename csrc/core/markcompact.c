@@ -1,0 +1,268 @@
+/*
+** markcompact.c: the full collector (both generations).
+**
+** Mark, then Lisp-2 sliding compaction (Jones & Lins, ch. 5): compute every
+** live object's new address, update every reference, then move. Live order is
+** kept, so old space stays one dense run followed by free space.
+**
+** Our choices:
+** - Marking uses an explicit stack that grows with realloc; if it cannot grow,
+**   the object stays marked but unscanned and a heap rescan finds it later
+**   ("overflow"), so neither deep lists nor malloc failure break marking.
+** - The forwarding address lives in the header's 'id' word from "compute"
+**   until "move"; the identities wait in 'ids', one per live object, in heap
+**   order, which is exactly the order "move" visits them in.
+** - Live young objects are promoted into old space behind the compacted old
+**   objects (V8's full collection evacuates the young generation); when old
+**   space has no room they are copied to to-space instead and stay young.
+** - stress_compaction compacts into a fresh region, so every object moves.
+** - Roots: Local slots, strong persistent nodes, eternal slots. The remembered
+**   set is not a root here; it is rebuilt while moving.
+** - After a collection no object is marked or forwarded, from-space is empty
+**   (it was flipped), and weak nodes of dead objects are empty.
+*/
+#include <stdlib.h>
+
+#include "slcore.h"
+
+/* ------------------------------------------------------------------ mark */
+
+static int grow_mark_stack(sl_isolate *iso) {
+  size_t cap = iso->cap_mark ? iso->cap_mark * 2 : 1024;
+  sl_object **s = realloc(iso->mark_stack, cap * sizeof *s);
+  if (s == NULL) return 0;
+  iso->mark_stack = s;
+  iso->cap_mark = cap;
+  return 1;
+}
+
+static inline void mark(sl_isolate *iso, sl_object *o) {
+  if (o == NULL || (o->meta & SLO_MARKED)) return;
+  o->meta |= SLO_MARKED;
+  iso->mark_live++;
+  if (SLO_KIND(o) != SL_ARRAY || o->length == 0) return;
+  if (iso->nmark == iso->cap_mark && !grow_mark_stack(iso)) {
+    iso->mark_overflow = 1;  /* found again by rescan_for_overflow */
+    return;
+  }
+  iso->mark_stack[iso->nmark++] = o;
+}
+
+static void mark_slot(sl_isolate *iso, sl_object **slot) { mark(iso, *slot); }
+
+static void drain(sl_isolate *iso) {
+  while (iso->nmark > 0) {
+    sl_object *o = iso->mark_stack[--iso->nmark];
+    sl_object **s = slO_slots(o);
+    for (uint32_t i = 0; i < o->length; i++) mark(iso, s[i]);
+  }
+}
+
+/* Marks the unmarked children of marked arrays in one space. */
+static void rescan_space(sl_isolate *iso, const slM_space *sp) {
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
+    sl_object *o = (sl_object *)p;
+    if ((o->meta & SLO_MARKED) && SLO_KIND(o) == SL_ARRAY) {
+      sl_object **s = slO_slots(o);
+      for (uint32_t i = 0; i < o->length; i++) {
+        mark(iso, s[i]);
+        drain(iso);
+      }
+    }
+  }
+}
+
+static void rescan_for_overflow(sl_isolate *iso) {
+  while (iso->mark_overflow) {
+    iso->mark_overflow = 0;
+    rescan_space(iso, &iso->old);
+    rescan_space(iso, &iso->young);
+  }
+}
+
+static void mark_from_roots(sl_isolate *iso) {
+  size_t scanned = 0;
+  iso->nmark = 0;
+  iso->mark_live = 0;
+  iso->mark_overflow = 0;
+  SLH_FOREACH_SLOT(iso, slot, { mark(iso, *slot); scanned++; });
+  iso->last.handles_scanned = scanned;
+  slG_visit_roots(iso, mark_slot);
+  drain(iso);
+  rescan_for_overflow(iso);
+}
+
+static void unmark_space(slM_space *sp) {
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p))
+    ((sl_object *)p)->meta &= ~SLO_MARKED;
+}
+
+/* ------------------------------------------------------------------ compact */
+
+typedef struct compact_plan {
+  uint64_t *ids;         /* identities of the live objects, in heap order */
+  char *base, *end;      /* where old space is compacted to */
+  char *old_top;         /* end of the compacted old objects and promoted ones */
+  char *to_top;          /* end of the young objects that stay young */
+  int fresh;             /* 'base' is a new region (stress_compaction) */
+} compact_plan;
+
+static int is_marked(sl_isolate *iso, sl_object *o) {
+  (void)iso;
+  return (o->meta & SLO_MARKED) != 0;
+}
+
+static sl_object *forward(sl_isolate *iso, sl_object *o) {
+  (void)iso;
+  return (sl_object *)(uintptr_t)o->id;
+}
+
+/* New addresses: old objects slide to 'base'; young ones follow or stay young. */
+static void compute_forwarding(sl_isolate *iso, compact_plan *pl) {
+  size_t n = 0;
+  char *dest = pl->base;
+  for (char *p = iso->old.start; p < iso->old.top;) {
+    sl_object *o = (sl_object *)p;
+    size_t size = slO_size(o);
+    if (o->meta & SLO_MARKED) {
+      pl->ids[n++] = o->id;
+      o->id = (uint64_t)(uintptr_t)dest;
+      dest += size;
+    }
+    p += size;
+  }
+  char *to = iso->to.start;
+  for (char *p = iso->young.start; p < iso->young.top;) {
+    sl_object *o = (sl_object *)p;
+    size_t size = slO_size(o);
+    if (o->meta & SLO_MARKED) {
+      pl->ids[n++] = o->id;
+      if ((size_t)(pl->end - dest) >= size) {
+        o->id = (uint64_t)(uintptr_t)dest;
+        dest += size;
+      } else {
+        o->id = (uint64_t)(uintptr_t)to;
+        to += size;
+      }
+    }
+    p += size;
+  }
+  pl->old_top = dest;
+  pl->to_top = to;
+}
+
+static void update_slot(sl_isolate *iso, sl_object **slot) {
+  if (*slot != NULL) *slot = forward(iso, *slot);
+}
+
+static void update_space(sl_isolate *iso, const slM_space *sp) {
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
+    sl_object *o = (sl_object *)p;
+    if ((o->meta & SLO_MARKED) && SLO_KIND(o) == SL_ARRAY) {
+      sl_object **s = slO_slots(o);
+      for (uint32_t i = 0; i < o->length; i++) update_slot(iso, &s[i]);
+    }
+  }
+}
+
+static void update_references(sl_isolate *iso) {
+  SLH_FOREACH_SLOT(iso, slot, update_slot(iso, slot));
+  slG_visit_roots(iso, update_slot);
+  update_space(iso, &iso->old);
+  update_space(iso, &iso->young);
+}
+
+/* Moves 'o' to its forwarding address and gives it back its identity. */
+static sl_object *relocate(sl_isolate *iso, sl_object *o, size_t size, uint64_t id) {
+  sl_object *dst = forward(iso, o);
+  if (dst != o) {
+    memmove(dst, o, size);
+    iso->last.moved++;
+    if (iso->move_hook != NULL)
+      iso->move_hook(iso, id, (uintptr_t)o, (uintptr_t)dst,
+                     iso->st.minor_collections + iso->st.major_collections + 1,
+                     iso->move_ud);
+  }
+  dst->id = id;
+  dst->meta &= ~(SLO_MARKED | SLO_REMEMBERED);
+  return dst;
+}
+
+/* An old array that refers to a young object (in to-space, soon from-space). */
+static void remember_if_young_refs(sl_isolate *iso, sl_object *o) {
+  if (SLO_KIND(o) != SL_ARRAY) return;
+  sl_object **s = slO_slots(o);
+  for (uint32_t i = 0; i < o->length; i++)
+    if (s[i] != NULL && slM_in(&iso->to, s[i])) {
+      slM_remember(iso, o);
+      return;
+    }
+}
+
+static void move_objects(sl_isolate *iso, compact_plan *pl) {
+  size_t n = 0;
+  iso->nremembered = 0;
+  /* Old objects first: sliding down never overwrites an object not yet moved. */
+  for (char *p = iso->old.start; p < iso->old.top;) {
+    sl_object *o = (sl_object *)p;
+    size_t size = slO_size(o);
+    p += size;
+    if (o->meta & SLO_MARKED) {
+      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);
+      remember_if_young_refs(iso, dst);
+    }
+  }
+  /* Then young ones, into the room behind the old objects or into to-space. */
+  for (char *p = iso->young.start; p < iso->young.top;) {
+    sl_object *o = (sl_object *)p;
+    size_t size = slO_size(o);
+    p += size;
+    if (o->meta & SLO_MARKED) {
+      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);
+      unsigned age = SLO_AGE(dst) + 1;
+      SLO_SET_AGE(dst, age > 255 ? 255 : age);
+      if (slM_in(&iso->to, dst)) continue;
+      iso->last.promoted++;
+      remember_if_young_refs(iso, dst);
+    }
+  }
+}
+
+static void finish(sl_isolate *iso, compact_plan *pl) {
+  if (pl->fresh) {
+    free(iso->old.start);
+    iso->old.end = pl->end;
+    iso->old.start = pl->base;
+  }
+  iso->old.top = pl->old_top;
+  iso->to.top = pl->to_top;
+  slM_space from = iso->young;  /* flip: survivors that stayed young are in 'to' */
+  iso->young = iso->to;
+  from.top = from.start;
+  iso->to = from;
+  iso->last.survived = iso->mark_live;
+}
+
+sl_status slK_collect(sl_isolate *iso) {
+  compact_plan pl = { 0 };
+  iso->to.top = iso->to.start;
+  mark_from_roots(iso);
+  pl.ids = malloc((iso->mark_live ? iso->mark_live : 1) * sizeof *pl.ids);
+  if (pl.ids == NULL) {
+    unmark_space(&iso->old);
+    unmark_space(&iso->young);
+    return slI_error(iso, SL_ENOMEM, "out of memory for a full collection");
+  }
+  size_t old_size = (size_t)(iso->old.end - iso->old.start);
+  pl.base = iso->opt.stress_compaction ? malloc(old_size) : NULL;
+  pl.fresh = pl.base != NULL;
+  if (!pl.fresh) pl.base = iso->old.start;
+  pl.end = pl.base + old_size;
+  compute_forwarding(iso, &pl);
+  slG_process_weak(iso, 0, is_marked, forward);
+  update_references(iso);
+  move_objects(iso, &pl);
+  finish(iso, &pl);
+  free(pl.ids);
+  return SL_OK;
+}

@@ -1,0 +1,201 @@
+/*
+** object.c: the four kinds of heap object, their constructors and accessors.
+**
+** A constructor reserves the Local slot before it allocates: the allocation
+** may collect (and run nothing else), and the empty reserved slot is simply
+** skipped by the collectors. Weak callbacks queued by such a collection run
+** only once the new object is safely in its slot.
+*/
+#include "slcore.h"
+
+void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out) {
+  out->id = o->id;
+  out->kind = SLO_KIND(o);
+  out->generation = slM_is_old(iso, o) ? SL_OLD : SL_YOUNG;
+  out->size = slO_size(o);
+  out->length = (SLO_KIND(o) == SL_STRING || SLO_KIND(o) == SL_ARRAY) ? o->length : 0;
+  out->address = (uintptr_t)o;
+}
+
+/* ------------------------------------------------------------------ create */
+
+static sl_status new_object(sl_isolate *iso, sl_kind kind, size_t length,
+                            sl_local *out, sl_object **obj) {
+  sl_status st = slH_push(iso, NULL, out);
+  if (st != SL_OK) return st;
+  size_t size = slO_size_for(kind, length);
+  sl_object *o = slM_allocate(iso, size);
+  if (o == NULL) {
+    if (iso->hs.next == out->slot + 1) iso->hs.next--;  /* give the slot back */
+    *out = SL_EMPTY_LOCAL;
+    return iso->status;
+  }
+  o->meta = (uint32_t)kind;
+  o->length = (uint32_t)length;
+  o->id = iso->next_id++;
+  iso->st.bytes_allocated += size;
+  *out->slot = o;
+  *obj = o;
+  return SL_OK;
+}
+
+/* The object is initialised and rooted: queued weak callbacks may run now. */
+static sl_status created(sl_isolate *iso) {
+  return iso->gh.npending ? slM_run_callbacks(iso) : SL_OK;
+}
+
+sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
+  sl_object *o;
+  sl_status st = new_object(iso, SL_INTEGER, 0, out, &o);
+  if (st != SL_OK) return st;
+  *slO_integer(o) = v;
+  return created(iso);
+}
+
+sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
+  sl_object *o;
+  sl_status st = new_object(iso, SL_NUMBER, 0, out, &o);
+  if (st != SL_OK) return st;
+  *slO_number(o) = v;
+  return created(iso);
+}
+
+sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out) {
+  if (len >= SLO_MAX_LENGTH)
+    return slI_error(iso, SL_EARG, "string: too long (%zu bytes)", len);
+  if (bytes == NULL && len > 0) return slI_error(iso, SL_EARG, "string: NULL bytes");
+  sl_object *o;
+  sl_status st = new_object(iso, SL_STRING, len, out, &o);
+  if (st != SL_OK) return st;
+  char *b = slO_bytes(o);
+  if (len > 0) memcpy(b, bytes, len);
+  memset(b + len, 0, SLO_ALIGN(len + 1) - len);  /* NUL and padding */
+  return created(iso);
+}
+
+sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
+  if (n > SLO_MAX_LENGTH || n > (iso->opt.old_size - SLO_HEADER) / sizeof(sl_object *))
+    return slI_error(iso, SL_ENOMEM, "array: %zu elements cannot fit in the heap", n);
+  sl_object *o;
+  sl_status st = new_object(iso, SL_ARRAY, n, out, &o);
+  if (st != SL_OK) return st;
+  memset(slO_slots(o), 0, n * sizeof(sl_object *));
+  return created(iso);
+}
+
+/* ------------------------------------------------------------------ access */
+
+static sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
+  sl_status st = slH_check(iso, h, op);
+  if (st == SL_OK) *o = *h.slot;
+  return st;
+}
+
+static sl_status get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
+                          sl_object **o) {
+  sl_status st = get(iso, h, op, o);
+  if (st == SL_OK && SLO_KIND(*o) != k)
+    return slI_error(iso, SL_EARG, "%s: %s expected, got %s", op, sl_kind_name(k),
+                     sl_kind_name(SLO_KIND(*o)));
+  return st;
+}
+
+sl_status sl_kind_of(sl_isolate *iso, sl_local h, sl_kind *out) {
+  sl_object *o;
+  sl_status st = get(iso, h, "kind", &o);
+  if (st == SL_OK) *out = SLO_KIND(o);
+  return st;
+}
+
+sl_status sl_integer_value(sl_isolate *iso, sl_local h, int64_t *out) {
+  sl_object *o;
+  sl_status st = get_kind(iso, h, SL_INTEGER, "integer_value", &o);
+  if (st == SL_OK) *out = *slO_integer(o);
+  return st;
+}
+
+sl_status sl_number_value(sl_isolate *iso, sl_local h, double *out) {
+  sl_object *o;
+  sl_status st = get_kind(iso, h, SL_NUMBER, "number_value", &o);
+  if (st == SL_OK) *out = *slO_number(o);
+  return st;
+}
+
+sl_status sl_string_value(sl_isolate *iso, sl_local h, const char **bytes, size_t *len) {
+  sl_object *o;
+  sl_status st = get_kind(iso, h, SL_STRING, "string_value", &o);
+  if (st == SL_OK) {
+    *bytes = slO_bytes(o);
+    *len = o->length;
+  }
+  return st;
+}
+
+sl_status sl_array_length(sl_isolate *iso, sl_local h, size_t *out) {
+  sl_object *o;
+  sl_status st = get_kind(iso, h, SL_ARRAY, "array_length", &o);
+  if (st == SL_OK) *out = o->length;
+  return st;
+}
+
+static sl_status in_range(sl_isolate *iso, sl_object *a, size_t i, const char *op) {
+  if (i >= a->length)
+    return slI_error(iso, SL_EARG, "%s: index %zu out of range (length %u)", op, i,
+                     (unsigned)a->length);
+  return SL_OK;
+}
+
+sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_local *out) {
+  sl_object *o;
+  sl_status st = get_kind(iso, a, SL_ARRAY, "get", &o);
+  if (st == SL_OK) st = in_range(iso, o, i, "get");
+  if (st != SL_OK) return st;
+  sl_object *v = slO_slots(o)[i];
+  if (v == NULL) {
+    *out = SL_EMPTY_LOCAL;
+    return SL_OK;
+  }
+  return slH_push(iso, v, out);
+}
+
+sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
+  sl_object *o, *val = NULL;
+  sl_status st = get_kind(iso, a, SL_ARRAY, "set", &o);
+  if (st == SL_OK) st = in_range(iso, o, i, "set");
+  if (st == SL_OK && v.slot != NULL) st = get(iso, v, "set", &val);
+  if (st != SL_OK) return st;
+  if (!slM_barrier(iso, o, val))
+    return slI_error(iso, SL_ENOMEM, "set: out of memory for the remembered set");
+  slO_slots(o)[i] = val;
+  return SL_OK;
+}
+
+sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out) {
+  sl_object *o;
+  sl_status st = get(iso, h, "id", &o);
+  if (st == SL_OK) *out = o->id;
+  return st;
+}
+
+sl_status sl_address(sl_isolate *iso, sl_local h, uintptr_t *out) {
+  sl_object *o;
+  sl_status st = get(iso, h, "address", &o);
+  if (st == SL_OK) *out = (uintptr_t)o;
+  return st;
+}
+
+sl_status sl_generation_of(sl_isolate *iso, sl_local h, sl_generation *out) {
+  sl_object *o;
+  sl_status st = get(iso, h, "generation", &o);
+  if (st == SL_OK) *out = slM_is_old(iso, o) ? SL_OLD : SL_YOUNG;
+  return st;
+}
+
+sl_status sl_same(sl_isolate *iso, sl_local a, sl_local b, int *out) {
+  sl_object *x = NULL, *y = NULL;
+  sl_status st = SL_OK;
+  if (a.slot != NULL) st = get(iso, a, "same", &x);
+  if (st == SL_OK && b.slot != NULL) st = get(iso, b, "same", &y);
+  if (st == SL_OK) *out = x == y;
+  return st;
+}

@@ -1,0 +1,135 @@
+/*
+** scavenge.c: the young-generation copying collector.
+**
+** Cheney's algorithm (1970) with two scan pointers: one over to-space and one
+** over the objects promoted into old space during this scavenge, so neither
+** copying nor scanning ever recurses.
+**
+** Our choices:
+** - Forwarding: a copied object gets SLO_FORWARDED and its 'id' word holds the
+**   new address; the copy carries the identity.
+** - Promotion: the header's age counts survived scavenges; the one that makes
+**   it reach 'promote_after' copies the object to old space instead (so with
+**   the default 2, an object is old after its second scavenge, V8's rule).
+**   When old space is full the object stays young: a scavenge never fails.
+** - Roots: every live Local slot, strong persistent nodes, eternal slots, and
+**   the young references of the objects in the remembered set. Weak nodes and
+**   probes are not roots; afterwards the dead are emptied, the live follow.
+** - After a scavenge: from-space is empty, nothing is forwarded, and the
+**   remembered set holds exactly the old objects that refer to young ones.
+*/
+#include "slcore.h"
+
+static sl_object *copy(sl_isolate *iso, sl_object *o) {
+  if (o->meta & SLO_FORWARDED) return (sl_object *)(uintptr_t)o->id;
+  size_t size = slO_size(o);
+  unsigned age = SLO_AGE(o) + 1;
+  sl_object *dst;
+  if (age >= iso->opt.promote_after && (size_t)(iso->old.end - iso->old.top) >= size) {
+    dst = (sl_object *)iso->old.top;
+    iso->old.top += size;
+    iso->last.promoted++;
+  } else {
+    dst = (sl_object *)iso->to.top;
+    iso->to.top += size;
+  }
+  memcpy(dst, o, size);
+  SLO_SET_AGE(dst, age > 255 ? 255 : age);
+  iso->last.moved++;
+  if (iso->move_hook != NULL)
+    iso->move_hook(iso, o->id, (uintptr_t)o, (uintptr_t)dst,
+                   iso->st.minor_collections + iso->st.major_collections + 1, iso->move_ud);
+  o->meta |= SLO_FORWARDED;
+  o->id = (uint64_t)(uintptr_t)dst;
+  return dst;
+}
+
+static inline void scavenge_slot(sl_isolate *iso, sl_object **slot) {
+  sl_object *o = *slot;
+  if (o != NULL && slM_is_young(iso, o)) *slot = copy(iso, o);
+}
+
+/* Copies the young children of 'o'; 1 if it still refers to young objects. */
+static int scan_object(sl_isolate *iso, sl_object *o) {
+  if (SLO_KIND(o) != SL_ARRAY) return 0;
+  sl_object **s = slO_slots(o);
+  int young = 0;
+  for (uint32_t i = 0; i < o->length; i++) {
+    scavenge_slot(iso, &s[i]);
+    if (s[i] != NULL && slM_in(&iso->to, s[i])) young = 1;
+  }
+  return young;
+}
+
+static void scavenge_roots(sl_isolate *iso) {
+  size_t scanned = 0;
+  SLH_FOREACH_SLOT(iso, slot, { scavenge_slot(iso, slot); scanned++; });
+  iso->last.handles_scanned = scanned;
+  slG_visit_roots(iso, scavenge_slot);
+  for (size_t i = 0; i < iso->nremembered; i++) scan_object(iso, iso->remembered[i]);
+}
+
+/* Scans to-space and the newly promoted objects until both are done. */
+static void scavenge_transitively(sl_isolate *iso, char *old_scan) {
+  char *to_scan = iso->to.start;
+  while (to_scan < iso->to.top || old_scan < iso->old.top) {
+    while (to_scan < iso->to.top) {
+      sl_object *o = (sl_object *)to_scan;
+      scan_object(iso, o);
+      to_scan += slO_size(o);
+    }
+    while (old_scan < iso->old.top) {
+      sl_object *o = (sl_object *)old_scan;
+      /* A promoted array that still refers to young objects joins the set; if
+      ** the set cannot grow, the referents are promoted too (next scavenge). */
+      if (scan_object(iso, o) && !(o->meta & SLO_REMEMBERED)) slM_remember(iso, o);
+      old_scan += slO_size(o);
+    }
+  }
+}
+
+static int is_forwarded(sl_isolate *iso, sl_object *o) {
+  (void)iso;
+  return (o->meta & SLO_FORWARDED) != 0;
+}
+
+static sl_object *forward(sl_isolate *iso, sl_object *o) {
+  (void)iso;
+  return (sl_object *)(uintptr_t)o->id;
+}
+
+/* Keeps only the remembered objects that still refer to young objects. */
+static void prune_remembered(sl_isolate *iso) {
+  size_t keep = 0;
+  for (size_t i = 0; i < iso->nremembered; i++) {
+    sl_object *o = iso->remembered[i];
+    sl_object **s = slO_slots(o);
+    int young = 0;
+    for (uint32_t k = 0; k < o->length && !young; k++)
+      young = s[k] != NULL && slM_in(&iso->to, s[k]);
+    if (young) iso->remembered[keep++] = o;
+    else o->meta &= ~SLO_REMEMBERED;
+  }
+  iso->nremembered = keep;
+}
+
+static void flip(sl_isolate *iso) {
+  slM_space from = iso->young;
+  iso->young = iso->to;
+  from.top = from.start;
+#if defined(SLC_DEBUG)
+  memset(from.start, 0xdb, (size_t)(from.end - from.start));  /* stale reads show */
+#endif
+  iso->to = from;
+}
+
+void slS_scavenge(sl_isolate *iso) {
+  char *old_scan = iso->old.top;
+  iso->to.top = iso->to.start;
+  scavenge_roots(iso);
+  scavenge_transitively(iso, old_scan);
+  slG_process_weak(iso, 1, is_forwarded, forward);
+  prune_remembered(iso);
+  iso->last.survived = iso->last.moved;
+  flip(iso);
+}

@@ -1,0 +1,286 @@
+/*
+** slcore.h: the isolate and the object layout shared by the core's files.
+**
+** Prefixes: slI_ isolate, slO_ objects, slM_ heap, slS_ scavenger, slK_ mark-compact,
+** slH_ handles, slG_ global handles, slV_ verifier, slD_ diagnostics.
+*/
+#ifndef SLCORE_H
+#define SLCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "scopelab.h"
+#include "slconf.h"
+
+/* ------------------------------------------------------------------ objects */
+
+/*
+** Every heap object starts with this header. 'id' is the identity; while an
+** object is being moved it temporarily holds the forwarding address (the copy
+** or the Lisp-2 id list keeps the identity meanwhile).
+*/
+struct sl_object {
+  uint32_t meta;     /* kind (bits 0-7), flags (8-15), age (16-23) */
+  uint32_t length;   /* string bytes or array slots */
+  uint64_t id;
+};
+
+#define SLO_KIND(o)     ((sl_kind)((o)->meta & 0xffu))
+#define SLO_FLAGS(o)    (((o)->meta >> 8) & 0xffu)
+#define SLO_AGE(o)      (((o)->meta >> 16) & 0xffu)
+#define SLO_FORWARDED   (1u << 8)   /* scavenger: 'id' is the new address */
+#define SLO_MARKED      (1u << 9)   /* mark-compact: reached in this cycle */
+#define SLO_REMEMBERED  (1u << 10)  /* old object in the remembered set */
+#define SLO_SET_AGE(o, a) ((o)->meta = ((o)->meta & 0xff00ffffu) | ((uint32_t)(a) << 16))
+
+#define SLO_HEADER sizeof(sl_object)
+#define SLO_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+
+/* Largest length a string or array may have (it lives in a uint32_t). */
+#define SLO_MAX_LENGTH ((size_t)UINT32_MAX)
+
+static inline int64_t *slO_integer(sl_object *o) { return (int64_t *)(o + 1); }
+static inline double *slO_number(sl_object *o) { return (double *)(o + 1); }
+static inline char *slO_bytes(sl_object *o) { return (char *)(o + 1); }
+static inline sl_object **slO_slots(sl_object *o) { return (sl_object **)(o + 1); }
+
+/* Bytes an object of this kind and length occupies, header included. */
+static inline size_t slO_size_for(sl_kind k, size_t length) {
+  switch (k) {
+    case SL_STRING: return SLO_HEADER + SLO_ALIGN(length + 1);  /* + NUL */
+    case SL_ARRAY: return SLO_HEADER + length * sizeof(sl_object *);
+    default: return SLO_HEADER + 8;
+  }
+}
+static inline size_t slO_size(const sl_object *o) {
+  return slO_size_for(SLO_KIND(o), o->length);
+}
+
+void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out);
+
+/* ------------------------------------------------------------------ spaces */
+
+typedef struct slM_space {
+  char *start, *top, *end;
+} slM_space;
+
+static inline int slM_in(const slM_space *s, const void *p) {
+  return (const char *)p >= s->start && (const char *)p < s->end;
+}
+
+/* ------------------------------------------------------------------ handles */
+
+/* The stamp of a Local: the owning scope's serial and its depth on the stack. */
+#define SLH_DEPTH_BITS 20
+#define SLH_DEPTH_MASK (((uint64_t)1 << SLH_DEPTH_BITS) - 1)
+#define SLH_STAMP(serial, depth) (((uint64_t)(serial) << SLH_DEPTH_BITS) | (depth))
+
+/* One open scope: what it must restore when it closes. */
+typedef struct slH_record {
+  sl_object **prev_next, **prev_limit;
+  uint64_t serial;
+  uint64_t prev_stamp;        /* the stamp of the enclosing handle scope */
+  sl_object **escape_slot;    /* escapable: the slot reserved in the parent */
+  uint64_t escape_stamp;
+  size_t capacity;            /* with 'checked': handles this scope may own */
+  uint32_t prev_sealed_level; /* seal scopes */
+  uint32_t site;
+  uint8_t kind;               /* sl_scope_kind */
+  uint8_t escaped, checked, watched;
+} slH_record;
+
+/* V8's HandleScopeData plus the block list and the scope stack. */
+typedef struct slH_data {
+  sl_object **next, **limit;  /* the fast path touches only these and 'stamp' */
+  uint64_t stamp;             /* stamp of the innermost handle scope */
+  uint32_t level, sealed_level;
+  size_t block_size;
+  sl_object ***blocks;        /* blocks in use, oldest first */
+  size_t nblocks, cap_blocks;
+  sl_object **spare;          /* at most one cached free block */
+  slH_record *scopes;         /* scope stack; depth d is scopes[d - 1] */
+  uint32_t depth, cap_scopes;
+  uint64_t serial;            /* last scope serial handed out */
+  size_t watch;               /* soft per-scope threshold (0: off) */
+  sl_watch_hook watch_hook;
+  void *watch_ud;
+} slH_data;
+
+/* ------------------------------------------------------------------ global handles */
+
+enum { SLG_FREE = 0, SLG_STRONG, SLG_WEAK, SLG_PROBE };
+
+struct slG_node {
+  sl_object *obj;             /* first, so the node's address is the root slot */
+  uint64_t serial;            /* 0 while free; must match the handle's copy */
+  uint8_t state;
+  uint8_t kind;               /* probes: the kind, kept after death */
+  uint32_t site;
+  uint64_t weak_order;        /* when it was made weak: callbacks run in this order */
+  sl_weak_callback cb;
+  void *param;
+  uint64_t id;                /* probes: identity, kept after death */
+  uint64_t moves;             /* probes: times the object moved */
+  slG_node *next_free;
+};
+
+typedef struct slG_block {
+  struct slG_block *next;
+  slG_node nodes[SLC_NODE_BLOCK];
+} slG_block;
+
+typedef struct slG_pending {
+  slG_node *node;
+  uint64_t serial, order;
+  sl_weak_callback cb;
+  void *param;
+} slG_pending;
+
+typedef struct slG_data {
+  slG_block *blocks;          /* newest first */
+  slG_node *free;
+  uint64_t serial, weak_order;
+  size_t used, probes, weak;
+  sl_object **eternals;
+  size_t neternals, cap_eternals;
+  slG_pending *pending;       /* weak callbacks due after the current collection */
+  size_t npending, cap_pending;
+} slG_data;
+
+/* ------------------------------------------------------------------ isolate */
+
+struct sl_isolate {
+  slH_data hs;                /* first: the hottest fields */
+  slM_space young;            /* from-space: where new objects are allocated */
+  slM_space to;               /* to-space: empty between collections */
+  slM_space old;
+  uint64_t allocations;
+  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
+  uint64_t next_id;
+  sl_options opt;
+  uint64_t *gc_at;            /* copy of opt.gc_at */
+  size_t gc_at_next;
+  unsigned stress_count;      /* stress collections so far (alternation) */
+  sl_object **remembered;     /* old objects that may refer to young ones */
+  size_t nremembered, cap_remembered;
+  sl_object **mark_stack;     /* mark-compact: gray objects */
+  size_t nmark, cap_mark;
+  size_t mark_live;           /* objects marked in this cycle */
+  int mark_overflow;          /* the stack could not grow: rescan the heap */
+  slG_data gh;
+  int in_gc;                  /* a collection (or a hook inside it) is running */
+  int in_callbacks;           /* weak callbacks are running */
+  sl_heap_stats st;           /* cumulative counters (the rest computed on demand) */
+  sl_gc_stats last;           /* the collection being run / last run */
+  sl_gc_hook gc_hook;
+  void *gc_ud;
+  sl_move_hook move_hook;
+  void *move_ud;
+  sl_status status;
+  char msg[256];
+};
+
+/* isolate.c */
+sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+uint64_t slI_now_ns(void);
+void slI_schedule(sl_isolate *iso);
+
+/* heap.c */
+int slM_init(sl_isolate *iso);
+void slM_free(sl_isolate *iso);
+sl_object *slM_allocate_slow(sl_isolate *iso, size_t size);
+int slM_remember(sl_isolate *iso, sl_object *o);
+sl_status slM_collect(sl_isolate *iso, int kind);
+sl_status slM_run_callbacks(sl_isolate *iso);
+
+static inline int slM_is_young(const sl_isolate *iso, const sl_object *o) {
+  return slM_in(&iso->young, o);
+}
+static inline int slM_is_old(const sl_isolate *iso, const sl_object *o) {
+  return slM_in(&iso->old, o);
+}
+
+/* Allocation fast path: a bump in the young semispace. */
+static inline sl_object *slM_allocate(sl_isolate *iso, size_t size) {
+  char *p = iso->young.top;
+  if (sl_likely((size_t)(iso->young.end - p) >= size &&
+                iso->allocations + 1 < iso->gc_trigger)) {
+    iso->allocations++;
+    iso->young.top = p + size;
+    return (sl_object *)p;
+  }
+  return slM_allocate_slow(iso, size);
+}
+
+/* Write barrier, run before the store: an old holder that is about to refer
+** to a young value is remembered. 0 if the remembered set could not grow. */
+static inline int slM_barrier(sl_isolate *iso, sl_object *holder, sl_object *v) {
+  if (v != NULL && slM_is_young(iso, v) && !slM_is_young(iso, holder) &&
+      !(holder->meta & SLO_REMEMBERED))
+    return slM_remember(iso, holder);
+  return 1;
+}
+
+/* scavenge.c, markcompact.c */
+void slS_scavenge(sl_isolate *iso);
+sl_status slK_collect(sl_isolate *iso);
+
+/* handles.c */
+int slH_init(sl_isolate *iso, size_t block_size);
+void slH_free(sl_isolate *iso);
+sl_object **slH_extend(sl_isolate *iso);
+sl_status slH_check(sl_isolate *iso, sl_local h, const char *op);
+size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth);
+/* How many slots lie below 'p' (a value of 'next', current or saved). */
+size_t slH_position(const slH_data *hs, sl_object **p);
+
+/* Handle creation fast path: a pointer bump and a store. */
+static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
+  sl_object **s = iso->hs.next;
+  if (sl_unlikely(s == iso->hs.limit)) {
+    s = slH_extend(iso);
+    if (s == NULL) return iso->status;
+  }
+  *s = o;
+  iso->hs.next = s + 1;
+  out->slot = s;
+  out->stamp = iso->hs.stamp;
+  return SL_OK;
+}
+
+/* Visits every live Local slot: full blocks, then the last block up to 'next'. */
+#define SLH_FOREACH_SLOT(iso, sp, body) do {                                  \
+    slH_data *hs_ = &(iso)->hs;                                                \
+    for (size_t b_ = 0; b_ < hs_->nblocks; b_++) {                             \
+      sl_object **e_ = (b_ + 1 == hs_->nblocks) ? hs_->next                    \
+                                                 : hs_->blocks[b_] + hs_->block_size; \
+      for (sl_object **sp = hs_->blocks[b_]; sp < e_; sp++) { body; }          \
+    }                                                                          \
+  } while (0)
+
+/* globals.c */
+void slG_init(sl_isolate *iso);
+void slG_free(sl_isolate *iso);
+typedef void (*slG_slot_fn)(sl_isolate *iso, sl_object **slot);
+void slG_visit_roots(sl_isolate *iso, slG_slot_fn fn);
+/* After marking/copying: empties dead weak nodes and probes (queueing callbacks),
+** and moves live ones to their new address. 'young_only' for scavenges. */
+void slG_process_weak(sl_isolate *iso, int young_only,
+                      int (*is_live)(sl_isolate *, sl_object *),
+                      sl_object *(*forward)(sl_isolate *, sl_object *));
+sl_status slG_run_pending(sl_isolate *iso);
+
+/* verify.c */
+sl_status slV_verify(sl_isolate *iso);
+
+/* diag.c: calls 'fn' for every root slot holding an object; non-zero stops. */
+typedef int (*slD_root_fn)(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud);
+void slD_each_root(sl_isolate *iso, slD_root_fn fn, void *ud);
+
+#endif

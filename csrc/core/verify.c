@@ -1,0 +1,176 @@
+/*
+** verify.c: the heap verifier.
+**
+** Checks what the collectors promise between collections:
+** - both spaces parse as a sequence of well-formed objects, none of them
+**   forwarded or marked, and to-space is empty;
+** - every reference, in objects and in roots (Locals, persistent nodes,
+**   probes, eternals), is NULL or the start of an object in the current spaces;
+** - an old array that refers to a young object is in the remembered set, and
+**   the set holds only old objects flagged as remembered, once each;
+** - the handle-scope data is consistent (next/limit inside the last block,
+**   levels in range).
+** It builds a bitmap of object starts (one bit per 8-byte word) to answer
+** "is this the start of an object" in constant time.
+*/
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "slcore.h"
+
+typedef struct starts {
+  uint8_t *young, *old;
+} starts;
+
+static void set_bit(uint8_t *map, size_t word) { map[word >> 3] |= (uint8_t)(1u << (word & 7)); }
+static int get_bit(const uint8_t *map, size_t word) { return (map[word >> 3] >> (word & 7)) & 1; }
+
+static int is_start(const sl_isolate *iso, const starts *s, const sl_object *o) {
+  if (((uintptr_t)o & 7) != 0) return 0;
+  if (slM_in(&iso->young, o) && (const char *)o < iso->young.top)
+    return get_bit(s->young, (size_t)((const char *)o - iso->young.start) / 8);
+  if (slM_in(&iso->old, o) && (const char *)o < iso->old.top)
+    return get_bit(s->old, (size_t)((const char *)o - iso->old.start) / 8);
+  return 0;
+}
+
+/* Parses a space; fills its bitmap. */
+static sl_status parse_space(sl_isolate *iso, const slM_space *sp, uint8_t *map,
+                             const char *name) {
+  for (char *p = sp->start; p < sp->top;) {
+    sl_object *o = (sl_object *)p;
+    sl_kind k = SLO_KIND(o);
+    if (k < SL_INTEGER || k > SL_ARRAY)
+      return slI_error(iso, SL_ECORRUPT, "%s space: bad kind %u at offset %zu", name,
+                       (unsigned)k, (size_t)(p - sp->start));
+    if (o->meta & (SLO_FORWARDED | SLO_MARKED))
+      return slI_error(iso, SL_ECORRUPT, "%s space: %s#%" PRIu64 " is still %s", name,
+                       sl_kind_name(k), (o->meta & SLO_MARKED) ? o->id : 0,
+                       (o->meta & SLO_MARKED) ? "marked" : "forwarded");
+    size_t size = slO_size(o);
+    if (size > (size_t)(sp->top - p))
+      return slI_error(iso, SL_ECORRUPT, "%s space: %s#%" PRIu64 " runs past the top",
+                       name, sl_kind_name(k), o->id);
+    if (o->id == 0 || o->id >= iso->next_id)
+      return slI_error(iso, SL_ECORRUPT, "%s space: object with impossible id %" PRIu64,
+                       name, o->id);
+    set_bit(map, (size_t)(p - sp->start) / 8);
+    p += size;
+  }
+  return SL_OK;
+}
+
+static sl_status check_refs(sl_isolate *iso, const starts *s, const slM_space *sp,
+                            int old) {
+  for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
+    sl_object *o = (sl_object *)p;
+    if (!old && (o->meta & SLO_REMEMBERED))
+      return slI_error(iso, SL_ECORRUPT, "young %s#%" PRIu64 " is flagged remembered",
+                       sl_kind_name(SLO_KIND(o)), o->id);
+    if (SLO_KIND(o) != SL_ARRAY) continue;
+    sl_object **f = slO_slots(o);
+    for (uint32_t i = 0; i < o->length; i++) {
+      if (f[i] == NULL) continue;
+      if (!is_start(iso, s, f[i]))
+        return slI_error(iso, SL_ECORRUPT, "array#%" PRIu64 "[%u] points at no object (%p)",
+                         o->id, (unsigned)i + 1, (void *)f[i]);
+      if (old && slM_is_young(iso, f[i]) && !(o->meta & SLO_REMEMBERED))
+        return slI_error(iso, SL_ECORRUPT, "old array#%" PRIu64 " refers to young %s#%"
+                         PRIu64 " but is not remembered", o->id,
+                         sl_kind_name(SLO_KIND(f[i])), f[i]->id);
+    }
+  }
+  return SL_OK;
+}
+
+static sl_status check_remembered(sl_isolate *iso, const starts *s) {
+  size_t flagged = 0;
+  for (char *p = iso->old.start; p < iso->old.top; p += slO_size((sl_object *)p))
+    if (((sl_object *)p)->meta & SLO_REMEMBERED) flagged++;
+  if (flagged != iso->nremembered)
+    return slI_error(iso, SL_ECORRUPT, "%zu objects flagged remembered, %zu in the set",
+                     flagged, iso->nremembered);
+  for (size_t i = 0; i < iso->nremembered; i++) {
+    sl_object *o = iso->remembered[i];
+    if (!slM_is_old(iso, o) || !is_start(iso, s, o) || !(o->meta & SLO_REMEMBERED))
+      return slI_error(iso, SL_ECORRUPT, "remembered set entry %zu is not a flagged old "
+                       "object", i);
+  }
+  return SL_OK;
+}
+
+static sl_status check_root(sl_isolate *iso, const starts *s, sl_object *o,
+                            const char *what, size_t i) {
+  if (o != NULL && !is_start(iso, s, o))
+    return slI_error(iso, SL_ECORRUPT, "%s %zu points at no object (%p)", what, i, (void *)o);
+  return SL_OK;
+}
+
+static sl_status check_roots(sl_isolate *iso, const starts *s) {
+  sl_status st = SL_OK;
+  size_t i = 0;
+  SLH_FOREACH_SLOT(iso, slot, {
+    if (st == SL_OK) st = check_root(iso, s, *slot, "Local slot", i);
+    i++;
+  });
+  if (st != SL_OK) return st;
+  i = 0;
+  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
+    for (size_t k = 0; k < SLC_NODE_BLOCK; k++, i++) {
+      slG_node *n = &b->nodes[k];
+      if (n->state == SLG_FREE) continue;
+      st = check_root(iso, s, n->obj, n->state == SLG_PROBE ? "probe" : "persistent node", i);
+      if (st != SL_OK) return st;
+    }
+  for (i = 0; i < iso->gh.neternals; i++) {
+    if (iso->gh.eternals[i] == NULL)
+      return slI_error(iso, SL_ECORRUPT, "eternal %zu is empty", i);
+    st = check_root(iso, s, iso->gh.eternals[i], "eternal", i);
+    if (st != SL_OK) return st;
+  }
+  return SL_OK;
+}
+
+static sl_status check_scopes(sl_isolate *iso) {
+  const slH_data *hs = &iso->hs;
+  if (hs->sealed_level > hs->level || hs->level > hs->depth)
+    return slI_error(iso, SL_ECORRUPT, "scope levels out of order (level %u, sealed %u, "
+                     "depth %u)", (unsigned)hs->level, (unsigned)hs->sealed_level,
+                     (unsigned)hs->depth);
+  if (hs->nblocks == 0) {
+    if (hs->next != NULL)
+      return slI_error(iso, SL_ECORRUPT, "handle 'next' set with no blocks");
+    return SL_OK;
+  }
+  sl_object **b = hs->blocks[hs->nblocks - 1];
+  if (hs->next < b || hs->next > b + hs->block_size || hs->limit < hs->next ||
+      hs->limit > b + hs->block_size)
+    return slI_error(iso, SL_ECORRUPT, "handle 'next'/'limit' outside the last block");
+  return SL_OK;
+}
+
+sl_status slV_verify(sl_isolate *iso) {
+  size_t ywords = (size_t)(iso->young.end - iso->young.start) / 8;
+  size_t owords = (size_t)(iso->old.end - iso->old.start) / 8;
+  starts s = { calloc(ywords / 8 + 1, 1), calloc(owords / 8 + 1, 1) };
+  sl_status st;
+  if (s.young == NULL || s.old == NULL) {
+    st = slI_error(iso, SL_ENOMEM, "verify: out of memory for the object map");
+    goto done;
+  }
+  if (iso->to.top != iso->to.start) {
+    st = slI_error(iso, SL_ECORRUPT, "to-space is not empty between collections");
+    goto done;
+  }
+  st = parse_space(iso, &iso->young, s.young, "young");
+  if (st == SL_OK) st = parse_space(iso, &iso->old, s.old, "old");
+  if (st == SL_OK) st = check_refs(iso, &s, &iso->young, 0);
+  if (st == SL_OK) st = check_refs(iso, &s, &iso->old, 1);
+  if (st == SL_OK) st = check_remembered(iso, &s);
+  if (st == SL_OK) st = check_roots(iso, &s);
+  if (st == SL_OK) st = check_scopes(iso);
+done:
+  free(s.young);
+  free(s.old);
+  return st;
+}
