@@ -223,27 +223,10 @@ function M.run_file(path, opts)
       if not r.stopped and not pcall(r.sample, r, "claim") then r.stopped = true end
     end
   end
-  -- --trace-gc: one line per collection the polling notices, from the
-  -- isolate's own counters (several collections between two polls share a line).
-  local traced = {}
-  local function trace()
-    for i, r in ipairs(ex.auto) do
-      local seen = traced[i] or 0
-      for e = seen + 1, #r.events do
-        local ev, s = r.events[e], r.samples[r.events[e].sample]
-        ex.emit(string.format("[gc] isolate %d: %s x%d -> minor %s, major %s; young %.1f KiB, old %.1f KiB, handles %s",
-          i, ev.kind, ev.count, tostring(s.minor_collections), tostring(s.major_collections),
-          (s.young_used or 0) / 1024, (s.old_used or 0) / 1024, tostring(s.handles)))
-      end
-      traced[i] = #r.events
-    end
-  end
-  if not opts.trace_gc then trace = nil end
   local old_hook = { debug.gethook() }
   if old_hook[1] == nil then
     debug.sethook(function()
       poll_all()
-      if trace then trace() end
     end, "", 1000)
   end
 
@@ -415,9 +398,10 @@ M.usage = [==[
 usage: runner.lua [--report DIR] [--quiet] [--stress[=N]] [--seed N] [--trace-gc] files...
   --report DIR   write NAME.svg, NAME.csv, NAME.log and index.html into DIR
   --quiet        do not echo what experiments print (it still goes to the report)
-  --stress[=N]   every isolate collects every N allocations (default 7) and verifies its heap
+  --stress[=N]   every isolate collects every N allocations (default 7), verifies its
+                 heap and moves every object at each major collection
   --seed N       math.randomseed(N) before each experiment
-  --trace-gc     one line per collection]==]
+  --trace-gc     one line per collection (on stderr)]==]
 
 --- Parses arguments; returns opts, files or nil, message.
 function M.parse(argv)
@@ -458,7 +442,10 @@ function M.parse(argv)
   if opts.stress then
     opts.isolate_defaults.gc_interval = opts.stress
     opts.isolate_defaults.verify_heap = true
+    opts.isolate_defaults.stress_compaction = true   -- every major moves every object
   end
+  -- the binding prints one line per collection on stderr, exact, like V8's --trace-gc
+  if opts.trace_gc then opts.isolate_defaults.trace_gc = true end
   return opts, files
 end
 
