@@ -35,7 +35,7 @@
 **   p:is_weak() p:is_global() p:delete() p:site()              also __close, __gc
 **
 ** Reference ("scopelab.Reference", Node-API)
-**   r:ref() r:unref() r:count() r:get() r:delete() r:is_deleted()
+**   r:ref() r:unref() r:count() r:get() r:is_empty() r:delete() r:is_deleted()
 **
 ** Probe ("scopelab.Probe")
 **   w:alive() w:address() w:moves() w:id() w:kind() w:generation() w:get()
@@ -1112,7 +1112,10 @@ static int l_ref_unref(lua_State *L) {
   l_persistent *lp = l_checkref(L, 1, "unref");
   if (lp->count == 0) return l_argerror(L, 1, "unref", "reference count is already 0");
   if (lp->count == 1) {
-    sl_status st = sl_persistent_set_weak(lp->li->iso, lp->p, NULL, NULL);
+    int empty = 0;
+    sl_status st = sl_persistent_is_empty(lp->li->iso, lp->p, &empty);
+    if (st == SL_OK && !empty)                 /* an empty node has nothing to hold */
+      st = sl_persistent_set_weak(lp->li->iso, lp->p, NULL, NULL);
     if (st != SL_OK) return l_fail(L, lp->li, st, 1, "unref", NULL);
   }
   lua_pushinteger(L, --lp->count);
@@ -1121,6 +1124,14 @@ static int l_ref_unref(lua_State *L) {
 
 static int l_ref_count(lua_State *L) {
   lua_pushinteger(L, l_checkref(L, 1, "count")->count);
+  return 1;
+}
+
+static int l_ref_is_empty(lua_State *L) {
+  l_persistent *lp = l_checkref(L, 1, "is_empty");
+  int e = 1;
+  sl_persistent_is_empty(lp->li->iso, lp->p, &e);
+  lua_pushboolean(L, e);
   return 1;
 }
 
@@ -2048,6 +2059,7 @@ static const luaL_Reg l_ref_meta[] = {
 };
 static const luaL_Reg l_ref_methods[] = {
   {"ref", l_ref_ref}, {"unref", l_ref_unref}, {"count", l_ref_count}, {"get", l_ref_get},
+  {"is_empty", l_ref_is_empty},
   {"delete", l_ref_delete}, {"is_deleted", l_ref_is_deleted}, {"site", l_pers_site},
   {NULL, NULL}
 };
