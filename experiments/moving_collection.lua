@@ -1,7 +1,8 @@
 -- A moving collection relocates objects while handles follow them
 -- luacheck: read globals claim
 local scopelab = require "scopelab"
-local iso <close> = scopelab.isolate{ promote_after = 2 }
+-- This experiment schedules every collection itself: no stress collections (--stress).
+local iso <close> = scopelab.isolate{ promote_after = 2, gc_interval = 0 }
 local scope <close> = iso:handle_scope()
 
 -- Garbage first, so that the live objects have somewhere to move to.

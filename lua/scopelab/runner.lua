@@ -28,6 +28,7 @@ local AS_SCRIPT = (...) ~= "scopelab.runner" and arg and type(arg[0]) == "string
 if AS_SCRIPT then
   local root = arg[0]:gsub("[^/]*$", "") .. "../"
   package.path = root .. "?.lua;" .. root .. "?/init.lua;" .. package.path
+  package.cpath = root .. "../build/?.so;" .. package.cpath
 end
 
 local recorder = require "scopelab.recorder"
