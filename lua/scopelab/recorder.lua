@@ -253,14 +253,32 @@ M.rows = {
     series = { "young_used", "old_used" } },
 }
 
+-- Heap rows in KiB unless every value is under 4 KiB, where KiB would show
+-- as a column of decimals.
+local function heap_scale(recs, row)
+  local max = 0
+  for _, r in ipairs(recs) do
+    for _, s in ipairs(r.samples) do
+      for _, col in ipairs(row.series) do
+        if (s[col] or 0) > max then max = s[col] end
+      end
+    end
+  end
+  if row.scale == 1024 and max < 4096 then return 1, (row.title:gsub("%(KiB%)", "(bytes)")) end
+  return row.scale, row.title
+end
+
 --- An SVG document: one column per recorder, side by side, every row on one
 -- shared scale so that a growing curve and a flat one compare at a glance.
+-- opts.x: "allocations" (the default when every sample has the count: the same
+-- work lands at the same x in a leak and its fix) or "sample" (one step per
+-- sample: better for short scripts where many samples share one allocation count).
 function M.svg(recs, title, opts)
   if getmetatable(recs) == Recorder then recs = { recs } end
   opts = opts or {}
   local pw, ph = opts.panel_width or 460, opts.panel_height or 250
   local top = title and 34 or 0
-  local alloc_x = by_allocations(recs)
+  local alloc_x = opts.x ~= "sample" and by_allocations(recs)
   for _, r in ipairs(recs) do r.x_by_allocations = alloc_x end
   local frags = {}
   if title then
@@ -269,10 +287,11 @@ function M.svg(recs, title, opts)
   end
   for ri, row in ipairs(M.rows) do
     local built, ymax = {}, 0
+    local scale, row_title = heap_scale(recs, row)
     for ci, r in ipairs(recs) do
       local series = {}
       for _, col in ipairs(row.series) do
-        local pts = points(r, col, row.scale, opts.max_points or 600)
+        local pts = points(r, col, scale, opts.max_points or 600)
         if #pts > 0 then series[#series + 1] = { name = col, points = pts } end
       end
       local _, _, ym = svg.extent(series)
@@ -282,13 +301,15 @@ function M.svg(recs, title, opts)
     for ci, r in ipairs(recs) do
       frags[#frags + 1] = svg.panel{
         x = (ci - 1) * pw, y = top + (ri - 1) * ph, width = pw, height = ph,
-        title = r.name .. ": " .. row.title, series = built[ci], ymax = ymax,
+        title = r.name .. ": " .. row_title, series = built[ci], ymax = ymax,
         events = events(r), unit = row.unit,
         x_label = alloc_x and "objects allocated" or "sample",
       }
     end
   end
-  return svg.document(pw * math.max(1, #recs), top + ph * #M.rows, frags, title)
+  -- wide enough for the title (about 9 px per character of 16 px bold text)
+  local width = math.max(pw * math.max(1, #recs), title and (#title * 9 + 20) or 0)
+  return svg.document(width, top + ph * #M.rows, frags, title)
 end
 function Recorder:svg(title) return M.svg({ self }, title or self.name) end
 

@@ -299,7 +299,7 @@ function M.summary(results)
   for i, row in ipairs(rows) do
     local cells = {}
     for j, c in ipairs(row) do cells[j] = pad(c, w[j]) end
-    lines[#lines + 1] = table.concat(cells, " | ")
+    lines[#lines + 1] = (table.concat(cells, " | "):gsub("%s+$", ""))
     if i == 1 then
       local dashes = {}
       for j = 1, #w do dashes[j] = string.rep("-", w[j]) end
@@ -349,7 +349,9 @@ function M.write_report(dir, results, meta)
       (r.ok and "" or ("\n" .. M.failures({ r }) .. "\n")))
     if #recs > 0 then
       files.svg, files.csv = r.name .. ".svg", r.name .. ".csv"
-      recorder.write(dir .. "/" .. files.svg, recorder.svg(recs, r.title or r.name))
+      -- the isolates' own timelines are short: one step per sample reads better
+      recorder.write(dir .. "/" .. files.svg, recorder.svg(recs, r.title or r.name,
+        { x = #r.recorders > 0 and "allocations" or "sample" }))
       recorder.write(dir .. "/" .. files.csv, recorder.csv(recs))
     end
     items[#items + 1] = { r = r, files = files }

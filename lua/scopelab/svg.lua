@@ -118,8 +118,13 @@ function M.panel(opts)
       num(x0 + ml - 6), num(yy + 4), M.escape(M.label(v) .. (opts.unit or "")))
     v = v + step
   end
-  -- x labels: the ends and the middle
-  for _, xv in ipairs({ xmin, (xmin + xmax) / 2, xmax }) do
+  -- x labels: the ends and the middle (the middle only when it is a whole
+  -- number, or the range is not: "1.5" on a count axis reads as a bug)
+  local xs = { xmin, (xmin + xmax) / 2, xmax }
+  if xs[2] ~= math.floor(xs[2]) and xmin == math.floor(xmin) and xmax == math.floor(xmax) then
+    table.remove(xs, 2)
+  end
+  for _, xv in ipairs(xs) do
     local shown = (xv == math.floor(xv)) and string.format("%d", math.floor(xv)) or num(xv)
     add('<text x="%s" y="%s" font-size="11" text-anchor="middle" fill="#444">%s</text>',
       num(sx(xv)), num(y0 + mt + ph + 15), shown)
