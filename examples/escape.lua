@@ -1,7 +1,5 @@
--- escape.lua: the experiment the embedding host runs by default.
---
--- V8's returning_function: an EscapableHandleScope lets exactly one value out of a
--- function; everything else allocated inside dies with the scope. Reads like:
+-- The host's own experiment: an EscapableHandleScope lets exactly one value out
+-- (V8's returning_function), and the value survives moving collections.
 --
 --   Local<Value> returning_function() {
 --     EscapableHandleScope scope(isolate);
@@ -9,6 +7,7 @@
 --     Local<Value> one = Integer::New(isolate, 1);
 --     return scope.Escape(one);
 --   }
+-- luacheck: read globals claim
 local scopelab = require "scopelab"
 
 local iso <close> = scopelab.isolate()
@@ -25,17 +24,17 @@ end
 
 local before = iso:number_of_handles()
 local one = returning_function()
-local after = iso:number_of_handles()
-print(string.format("handles in the outer scope: %d before the call, %d after", before, after))
-assert(after == before + 1, "the escaped value should take exactly one slot of the caller")
+print(("handles in the outer scope: %d before the call, %d after"):format(
+  before, iso:number_of_handles()))
+claim.handles(iso, before + 1, "the escaped value takes exactly one slot of the caller")
 
 local address = one_probe:address()
 iso:collect("minor")
 iso:collect("major")
-print(string.format("zero: %s; one: %s, value %d, moved %d times (address %#x -> %#x)",
+print(("zero: %s; one: %s, value %d, moved %d times (0x%x -> 0x%x)"):format(
   zero_probe:alive() and "alive" or "collected", one_probe:alive() and "alive" or "collected",
   one:value(), one_probe:moves(), address, one_probe:address() or 0))
-assert(not zero_probe:alive(), "zero was not escaped: a collection must free it")
-assert(one_probe:alive() and one:value() == 1, "the escaped one must survive its scope")
-assert(one_probe:moves() >= 1, "a moving collection should have relocated the survivor")
-print("escape: all claims hold")
+claim.collected(zero_probe, "zero was not escaped: a collection frees it")
+claim.alive(one_probe, "one was escaped: it survives its scope")
+claim.equal(1, one:value(), "the escaped Local still reads 1 after the object moved")
+claim.moved(one_probe, address, "the collections relocated the survivor")

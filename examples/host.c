@@ -2,14 +2,15 @@
 ** host.c: a C program that embeds Lua 5.4 with scopelab built in, the way an
 ** application ships a scripting layer: no scopelab files on disk are needed.
 **
-**   scopelab-host SCRIPT [ARGS...]
+**   scopelab-host [--trace-gc] [--stress[=N]] [--seed N] [--quiet] [--report DIR] FILE...
 **
 ** The C module is registered with luaL_requiref under "scopelab.core" (the name
 ** the Lua front requires), and every file of the pure Lua front is compiled into
 ** the binary (front.h, made by embed-front.lua) and put in package.preload, so
 ** `require "scopelab"` finds both without searching package.path or cpath.
-** SCRIPT runs with the global 'arg' set as lua.c sets it; an error prints its
-** traceback and exits 1; the script's own os.exit status is kept.
+** Then the experiments given on the command line run under the embedded
+** scopelab.runner, with its claims, progress, summary and exit status (0 when
+** every claim holds). An error outside the runner prints a traceback; exit 1.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static void preload_front(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* Runs in protected mode: sets up the state, then the script. */
+/* Runs in protected mode: sets up the state, then the runner; leaves its status. */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
@@ -54,23 +55,31 @@ static int pmain(lua_State *L) {
   luaL_requiref(L, "scopelab.core", luaopen_scopelab_core, 0);
   lua_pop(L, 1);
   preload_front(L);
-  lua_createtable(L, argc - 2, 2);          /* arg: script at 0, its arguments from 1 */
+  lua_createtable(L, argc, 1);              /* arg, as lua.c sets it: program at 0 */
   for (i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i - 1);
+    lua_rawseti(L, -2, i);
   }
   lua_setglobal(L, "arg");
-  if (luaL_loadfile(L, argv[1]) != LUA_OK) return lua_error(L);
-  for (i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
-  lua_call(L, argc - 2, 0);
-  return 0;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "scopelab.runner");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc - 1, 0);          /* runner.main(argv): the arguments only */
+  for (i = 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_call(L, 1, 1);
+  return 1;
 }
 
 int main(int argc, char **argv) {
   lua_State *L;
-  int st;
+  int st, status = 1;
   if (argc < 2) {
-    fprintf(stderr, "usage: %s SCRIPT [ARGS...]\n", argv[0]);
+    fprintf(stderr, "usage: %s [--trace-gc] [--stress[=N]] [--seed N] [--quiet] "
+            "[--report DIR] FILE...\n", argv[0]);
     return 2;
   }
   L = luaL_newstate();
@@ -82,8 +91,9 @@ int main(int argc, char **argv) {
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
-  st = lua_pcall(L, 2, 0, 1);
+  st = lua_pcall(L, 2, 1, 1);
   if (st != LUA_OK) fprintf(stderr, "%s: %s\n", argv[0], lua_tostring(L, -1));
-  lua_close(L);   /* runs __gc/__close of what the script left: isolates are disposed */
-  return st == LUA_OK ? 0 : 1;
+  else if (lua_isinteger(L, -1)) status = (int)lua_tointeger(L, -1);
+  lua_close(L);   /* runs __gc/__close of what the experiments left: isolates are disposed */
+  return status;
 }

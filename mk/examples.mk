@@ -1,12 +1,14 @@
 # mk/examples.mk: build and run the two embedding examples.
 #
 #   make examples                     both, each checks its own claims (exit 1 if wrong)
-#   make examples EXAMPLE_SCRIPT=experiments/foo.lua   the host runs another script
+#   make examples EXAMPLE_SCRIPT=x.lua EXAMPLE_BENCH=   the host runs other experiments
 #
 # scopelab-host  examples/host.c: Lua 5.4 embedded, scopelab.core registered with
-#                luaL_requiref and the Lua front compiled in (front.h). It runs from
-#                another folder with LUA_PATH/LUA_CPATH unset, to show that it needs
-#                no scopelab files on disk.
+#                luaL_requiref and the Lua front compiled in (front.h); it runs
+#                experiments under the embedded scopelab.runner. It runs from another
+#                folder with LUA_PATH/LUA_CPATH unset, to show that it needs no
+#                scopelab files on disk: first examples/escape.lua (verbose), then
+#                every experiments/*.lua (quiet, the summary table only).
 # interp         examples/interp.c: C only. Built the way a user builds against an
 #                installed scopelab: 'make install' into a staging DESTDIR, then
 #                cc ... $(pkg-config --cflags --libs scopelab) with PKG_CONFIG_PATH and
@@ -19,6 +21,9 @@ EX_PREFIX      := /usr/local
 EX_PKGCONFIG    = PKG_CONFIG_PATH=$(EX_STAGE)$(EX_PREFIX)/lib/pkgconfig \
                   PKG_CONFIG_SYSROOT_DIR=$(EX_STAGE) pkg-config
 EXAMPLE_SCRIPT ?= examples/escape.lua
+EXAMPLE_BENCH  ?= $(wildcard experiments/*.lua)
+EX_HOST         = cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
+                  $(CURDIR)/$(EX_BUILD)/scopelab-host
 LUA_LIBS       := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 BIND_OBJ       := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c))
 EX_CFLAGS       = $(CSTD) $(OPT) $(WARN) $(CFLAGS)
@@ -27,8 +32,11 @@ EX_CFLAGS       = $(CSTD) $(OPT) $(WARN) $(CFLAGS)
 
 examples: examples-build
 	@echo "== scopelab-host $(EXAMPLE_SCRIPT) (run from /, LUA_PATH and LUA_CPATH unset)"
-	cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
-	  $(CURDIR)/$(EX_BUILD)/scopelab-host $(abspath $(EXAMPLE_SCRIPT))
+	$(EX_HOST) $(abspath $(EXAMPLE_SCRIPT))
+ifneq ($(strip $(EXAMPLE_BENCH)),)
+	@echo "== scopelab-host --quiet experiments/*.lua (the bench, run by the embedded runner)"
+	$(EX_HOST) --quiet $(abspath $(EXAMPLE_BENCH))
+endif
 	@echo "== interp (linked with: $$($(EX_PKGCONFIG) --libs scopelab))"
 	LD_LIBRARY_PATH=$(EX_STAGE)$(EX_PREFIX)/lib $(EX_BUILD)/interp
 

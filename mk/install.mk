@@ -40,7 +40,7 @@ SHLIB       := $(BUILD)/$(SHLIB_REAL)
 LUA_FRONT   := $(patsubst lua/%,%,$(shell find lua/scopelab -name '*.lua' 2>/dev/null | sort))
 BIN_SCRIPT  := $(wildcard bin/scopelab)
 
-.PHONY: install install-lua install-c uninstall module shared
+.PHONY: install install-lua install-c install-bin uninstall module shared
 
 module: $(LUAMOD)
 
@@ -53,7 +53,7 @@ $(SHLIB): $(CORE_OBJ)
 	ln -sf $(SHLIB_REAL) $(BUILD)/$(SHLIB_SONAME)
 	ln -sf $(SHLIB_REAL) $(BUILD)/libscopelab.so
 
-install: install-lua install-c
+install: install-lua install-c install-bin
 
 install-lua: $(LUAMOD)
 	$(INSTALL) -d $(DESTDIR)$(LUA_LIBDIR)/scopelab $(DESTDIR)$(LUA_SHAREDIR)/scopelab
@@ -75,6 +75,9 @@ install-c: $(LIB) $(SHLIB) scopelab.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SL_VERSION)|g' \
 	    scopelab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
+
+# bin/scopelab is a lua5.4 script: installed only when the tree has it.
+install-bin:
 ifneq ($(BIN_SCRIPT),)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(BIN_SCRIPT) $(DESTDIR)$(BINDIR)/scopelab
