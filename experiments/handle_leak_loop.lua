@@ -42,7 +42,8 @@ local function run(name, body)
     handles[#handles + 1] = s.handles
     heap[#heap + 1] = s.young_used + s.old_used
   end
-  print(("%-20s at the last iteration: %5d handles, %3d blocks, young %6d B, old %7d B, %d minor / %d major collections"):format(
+  print(("%-20s at the last iteration: %5d handles, %3d blocks, young %6d B, old %7d B, %d minor / %d major GCs")
+    :format(
     name, last.handles, last.blocks, last.young_used, last.old_used,
     last.minor_collections, last.major_collections))
   return handles, heap, last

@@ -33,9 +33,12 @@ local function run(name, variant)
   local st = iso:stats()
   local heap = {}
   for _, s in ipairs(rec:marks("request")) do heap[#heap + 1] = s.young_used + s.old_used end
-  print(("%-22s after %d requests and a major collection: %4d persistent handles, heap %7d B, %d weak callbacks"):format(
-    name, N, st.persistent_handles, st.young_used + st.old_used, callbacks))
-  return { heap = heap, stats = st, callbacks = callbacks, samples = rec.samples }
+  local holding = 0                                -- handles the embedder still has that hold a request
+  for _, p in ipairs(kept) do if not p:is_empty() then holding = holding + 1 end end
+  print(("%-22s after %d requests and a major GC: %4d persistent handles (%4d held), heap %7d B, %d weak callbacks")
+    :format(
+    name, N, st.persistent_handles, holding, st.young_used + st.old_used, callbacks))
+  return { heap = heap, stats = st, callbacks = callbacks, holding = holding }
 end
 
 local leak = run("never reset", "leak")
@@ -43,6 +46,8 @@ local reset = run("reset when done", "reset")
 local weak = run("weak handles", "weak")
 
 claim.equal(N, leak.stats.persistent_handles, "every forgotten persistent is still counted")
+claim.equal(N, leak.holding, "every forgotten persistent still holds its request")
+claim.equal(0, weak.holding, "every weak handle was emptied when its request died")
 claim.grows(leak.heap, "persistents never reset keep the heap growing")
 claim.less(N * 64, leak.stats.young_used + leak.stats.old_used,
   "even a major collection cannot free what the persistents hold")

@@ -24,11 +24,15 @@ local function well_formed(text)
   while true do
     local s, e, tag = body:find("<([^>]*)>", pos)
     local between = body:sub(pos, (s or #body + 1) - 1)
-    if between:find("&[^#%w]") or between:find("&%w+[^;%w]") then return false, "bare & in text" end
+    if between:find("&[^#%w]") or between:find("&%w+[^;%w]") then
+      return false, "bare & in text"
+    end
     if not s then break end
     if tag:sub(1, 1) == "/" then
       local name = tag:sub(2)
-      if stack[#stack] ~= name then return false, "closing " .. name .. " while " .. tostring(stack[#stack]) .. " is open" end
+      if stack[#stack] ~= name then
+        return false, "closing " .. name .. " while " .. tostring(stack[#stack]) .. " is open"
+      end
       stack[#stack] = nil
     else
       local name = tag:match("^([%w:_-]+)")

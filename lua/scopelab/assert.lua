@@ -147,21 +147,27 @@ say:set("assertion.handles.negative",
   "Expected number of handles not to be:\n%s\nPassed in (isolate):\n%s\nActual number of handles:\n%s")
 
 local function alive(state, args, level)
-  if args.n < 1 then error("bad argument #1 to 'alive' (Local, persistent or probe expected, got no value)", (level or 1) + 1) end
+  if args.n < 1 then
+    error("bad argument #1 to 'alive' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
+  end
   expect_handle(args[1], "alive", (level or 1) + 1)
   args.n = 1
   return M.is_alive(args[1])
 end
 
 local function collected(state, args, level)
-  if args.n < 1 then error("bad argument #1 to 'collected' (Local, persistent or probe expected, got no value)", (level or 1) + 1) end
+  if args.n < 1 then
+    error("bad argument #1 to 'collected' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
+  end
   expect_handle(args[1], "collected", (level or 1) + 1)
   args.n = 1
   return M.is_collected(args[1])
 end
 
 local function moved(state, args, level)
-  if args.n < 1 then error("bad argument #1 to 'moved' (Local, persistent or probe expected, got no value)", (level or 1) + 1) end
+  if args.n < 1 then
+    error("bad argument #1 to 'moved' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
+  end
   local before = args[2]
   local ok, r = pcall(M.has_moved, args[1], before)
   if not ok then error(r, (level or 1) + 1) end

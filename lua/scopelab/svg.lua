@@ -38,7 +38,7 @@ M.num = num
 --- A step for about `n` grid lines up to `max`: 1, 2 or 5 times a power of ten.
 function M.nice_step(max, n)
   n = n or 5
-  if not (max > 0) then return 1 end
+  if max ~= max or max <= 0 then return 1 end   -- NaN, zero or negative
   local raw = max / n
   local mag = 10 ^ math.floor(math.log(raw, 10))
   for _, f in ipairs({ 1, 2, 5, 10 }) do
@@ -143,7 +143,8 @@ function M.panel(opts)
     if e.x >= xmin and e.x <= xmax then
       local color = M.event_colors[e.kind] or "#7f7f7f"
       local top = (e.kind == "major") and (y0 + mt) or (y0 + mt + ph * 0.75)
-      add('<line class="event %s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1" stroke-dasharray="%s"><title>%s</title></line>',
+      add('<line class="event %s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1" ' ..
+        'stroke-dasharray="%s"><title>%s</title></line>',
         M.escape(e.kind), num(sx(e.x)), num(top), num(sx(e.x)), num(y0 + mt + ph), color,
         e.kind == "major" and "4,2" or "2,2", M.escape(e.label or e.kind))
     end
