@@ -1,0 +1,125 @@
+-- Escapable scopes: one value may leave the scope, into the parent.
+local scopelab = require "scopelab"
+
+local function here()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+describe("an escapable handle scope", function()
+  local iso
+  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
+  after_each(function() iso:dispose() end)
+
+  it("keeps an escaped value alive after its scope closes while the other dies (returning_function)", function()
+    local outer <close> = iso:handle_scope()
+    local wzero
+    local function returning_function()
+      local scope <close> = iso:escapable_handle_scope()
+      local zero = iso:integer(0)
+      local one = iso:integer(1)
+      wzero = iso:probe(zero)
+      return scope:escape(one)
+    end
+    local one = returning_function()
+    iso:collect("minor")
+    iso:collect("major")
+    assert.equal(1, one:value())
+    assert.is_true(one:is_valid())
+    assert.is_false(wzero:alive())
+    assert.equal(1, iso:number_of_handles())
+    iso:verify()
+  end)
+
+  it("gives the escaped Local to the parent scope, stale once the parent closes", function()
+    local escaped
+    local parent = iso:handle_scope() local psite = here()
+    do
+      local s <close> = iso:escapable_handle_scope()
+      escaped = s:escape(iso:string("x"))
+    end
+    assert.equal("x", escaped:value())
+    assert.matches("%(scope 1, live%)$", tostring(escaped))
+    parent:close()
+    assert.has_error(function() escaped:value() end,
+      "bad argument #1 to 'value' (handle from a closed scope: level 1, opened at " .. psite .. ")")
+  end)
+
+  it("escapes nil as nil", function()
+    local outer <close> = iso:handle_scope()
+    local s <close> = iso:escapable_handle_scope()
+    assert.is_nil(s:escape(nil))
+  end)
+
+  it("refuses to escape twice", function()
+    local outer <close> = iso:handle_scope()
+    local s <close> = iso:escapable_handle_scope() local site = here()
+    s:escape(iso:integer(1))
+    assert.has_error(function() s:escape(iso:integer(2)) end,
+      "bad argument #1 to 'escape' (escapable scope level 2, opened at " .. site ..
+      " has already escaped a value)")
+  end)
+
+  it("refuses to escape from a closed escapable scope", function()
+    local outer <close> = iso:handle_scope()
+    local s = iso:escapable_handle_scope() local site = here()
+    local h = iso:integer(1)
+    s:close()
+    local h2 = iso:integer(2)
+    assert.has_error(function() s:escape(h2) end,
+      "bad argument #1 to 'escape' (escapable scope level 2, opened at " .. site .. " is closed)")
+    assert.equal(2, h2:value())
+    assert.is_false(h:is_valid())
+  end)
+
+  it("refuses escape on a plain handle scope", function()
+    local s <close> = iso:handle_scope()
+    assert.has_error(function() s:escape(iso:integer(1)) end,
+      "bad argument #1 to 'escape' (handle scope is not escapable)")
+  end)
+
+  it("refuses to escape a stale Local, naming its closed scope", function()
+    local outer <close> = iso:handle_scope()
+    local stale
+    local site
+    do
+      local s <close> = iso:handle_scope() site = here()
+      stale = iso:integer(7)
+    end
+    local e <close> = iso:escapable_handle_scope()
+    assert.has_error(function() e:escape(stale) end,
+      "bad argument #2 to 'escape' (handle from a closed scope: level 2, opened at " .. site .. ")")
+  end)
+
+  it("needs an open parent scope", function()
+    assert.has_error(function() iso:escapable_handle_scope() end,
+      "cannot create a handle in 'escapable_handle_scope' (no handle scope is open)")
+  end)
+
+  it("catches a Local returned from a plain scope as a stale handle", function()
+    local outer <close> = iso:handle_scope()
+    local site
+    local function wrong()
+      local s <close> = iso:handle_scope() site = here()
+      return iso:integer(1)
+    end
+    local h = wrong()
+    assert.is_false(h:is_valid())
+    assert.has_error(function() h:value() end,
+      "bad argument #1 to 'value' (handle from a closed scope: level 2, opened at " .. site .. ")")
+    assert.equal("scopelab.Local: (scope 2, closed)", tostring(h))
+  end)
+
+  it("supports chains of escapes through several levels", function()
+    local outer <close> = iso:handle_scope()
+    local function make(depth)
+      local s <close> = iso:escapable_handle_scope()
+      if depth == 0 then return s:escape(iso:integer(99)) end
+      return s:escape(make(depth - 1))
+    end
+    local h = make(10)
+    iso:collect("major")
+    assert.equal(99, h:value())
+    assert.equal(1, iso:number_of_handles())
+  end)
+end)

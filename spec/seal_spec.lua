@@ -1,0 +1,57 @@
+-- Seal scopes: no handle may be created in the sealed level.
+local scopelab = require "scopelab"
+
+local function here()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+describe("a seal handle scope", function()
+  local iso
+  before_each(function() iso = scopelab.isolate() end)
+  after_each(function() iso:dispose() end)
+
+  it("refuses every new handle in its level, naming the seal scope and its line", function()
+    local outer <close> = iso:handle_scope()
+    local kept = iso:integer(1)
+    local seal <close> = iso:seal_handle_scope() local site = here()
+    local msg = "cannot create a handle in '%s' (the innermost scope is a seal scope: level %d, opened at "
+      .. site .. ")"
+    local level = seal:level()
+    assert.has_error(function() iso:integer(2) end, msg:format("integer", level))
+    assert.has_error(function() iso:string("s") end, msg:format("string", level))
+    assert.has_error(function() iso:array(1) end, msg:format("array", level))
+    assert.has_error(function() iso:number(1.5) end, msg:format("number", level))
+    assert.equal("seal", seal:kind())
+    assert.equal(1, kept:value())
+  end)
+
+  it("allows handles again in a handle scope opened inside it", function()
+    local outer <close> = iso:handle_scope()
+    local seal <close> = iso:seal_handle_scope()
+    do
+      local inner <close> = iso:handle_scope()
+      assert.equal(5, iso:integer(5):value())
+    end
+    assert.has_error(function() iso:integer(6) end)
+  end)
+
+  it("stops sealing once closed, and the isolate stays usable", function()
+    local outer <close> = iso:handle_scope()
+    local seal = iso:seal_handle_scope()
+    assert.has_error(function() iso:integer(1) end)
+    seal:close()
+    assert.equal(2, iso:integer(2):value())
+    assert.equal(1, iso:number_of_handles())
+  end)
+
+  it("refuses persistent:get and eternal_get in the sealed level", function()
+    local outer <close> = iso:handle_scope()
+    local p = iso:persistent(iso:integer(1))
+    local idx = iso:eternal(iso:integer(2))
+    local seal <close> = iso:seal_handle_scope()
+    assert.has_error(function() p:get() end)
+    assert.has_error(function() iso:eternal_get(idx) end)
+    p:reset()
+  end)
+end)
