@@ -50,13 +50,13 @@ describe("scopelab.assert", function()
 
   it("sees a move through a probe's count and through an address taken before", function()
     -- this spec counts moves exactly: no stress collections (SCOPELAB_STRESS)
-    local iso <close> = scopelab.isolate{ gc_interval = 0 }
-    local s <close> = iso:handle_scope()
-    local h = iso:integer(9)
-    local w = iso:probe(h)
+    local quiet <close> = scopelab.isolate{ gc_interval = 0 }
+    local s <close> = quiet:handle_scope()
+    local h = quiet:integer(9)
+    local w = quiet:probe(h)
     local before = h:address()
     assert.is_not.moved(w)
-    iso:collect("minor")
+    quiet:collect("minor")
     assert.moved(w)
     assert.moved(h, before)
     assert.is_not.moved(h, h:address())
