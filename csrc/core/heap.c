@@ -23,6 +23,7 @@ static int space_init(slM_space *s, size_t size) {
 }
 
 int slM_init(sl_isolate *iso) {
+  iso->large_size = iso->opt.young_size / SLC_PRETENURE_DIV;
   return space_init(&iso->young, iso->opt.young_size) &&
          space_init(&iso->to, iso->opt.young_size) &&
          space_init(&iso->old, iso->opt.old_size);
@@ -150,14 +151,14 @@ sl_object *slM_allocate_slow(sl_isolate *iso, size_t size) {
     return slI_error(iso, SL_ESTATE, "allocation inside a collection"), NULL;
   if (iso->allocations >= iso->gc_trigger && stress_collect(iso) != SL_OK) return NULL;
   size_t ysize = (size_t)(iso->young.end - iso->young.start);
-  if (size <= ysize / SLC_PRETENURE_DIV) {
+  if (size <= iso->large_size) {
     if ((size_t)(iso->young.end - iso->young.top) >= size) return bump(&iso->young, size);
     if (slM_collect(iso, SL_MINOR) != SL_OK) return NULL;
     if ((size_t)(iso->young.end - iso->young.top) >= size) return bump(&iso->young, size);
   }
   if (old_room(iso, size)) return bump(&iso->old, size);
   if (slM_collect(iso, SL_MAJOR) != SL_OK) return NULL;
-  if (size <= ysize / SLC_PRETENURE_DIV && (size_t)(iso->young.end - iso->young.top) >= size)
+  if (size <= iso->large_size && (size_t)(iso->young.end - iso->young.top) >= size)
     return bump(&iso->young, size);
   if (old_room(iso, size)) return bump(&iso->old, size);
   return slI_error(iso, SL_ENOMEM, "heap exhausted (%zu bytes requested; young %zu/%zu, "

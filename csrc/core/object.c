@@ -24,7 +24,8 @@ static sl_status new_object(sl_isolate *iso, sl_kind kind, size_t length,
   sl_status st = slH_push(iso, NULL, out);
   if (st != SL_OK) return st;
   size_t size = slO_size_for(kind, length);
-  sl_object *o = slM_allocate(iso, size);
+  sl_object *o = size <= iso->large_size ? slM_allocate(iso, size)
+                                         : slM_allocate_slow(iso, size);
   if (o == NULL) {
     if (iso->hs.next == out->slot + 1) iso->hs.next--;  /* give the slot back */
     *out = SL_EMPTY_LOCAL;

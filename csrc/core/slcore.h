@@ -156,6 +156,7 @@ struct sl_isolate {
   slM_space young;            /* from-space: where new objects are allocated */
   slM_space to;               /* to-space: empty between collections */
   slM_space old;
+  size_t large_size;          /* larger objects are born old (pretenured) */
   uint64_t allocations;
   uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
   uint64_t next_id;

@@ -1,0 +1,290 @@
+/*
+** test_handles.c: Local handles, scopes, escape, seal, blocks, capacity, watch.
+*/
+#include <string.h>
+
+#include "t.h"
+#include "tests.h"
+
+static sl_local integer(sl_isolate *iso, int64_t v) {
+  sl_local h = SL_EMPTY_LOCAL;
+  OK(sl_integer(iso, v, &h));
+  return h;
+}
+
+static sl_probe probe(sl_isolate *iso, sl_local h) {
+  sl_probe p = { 0 };
+  OK(sl_probe_new(iso, h, &p));
+  return p;
+}
+
+void test_locals_die_with_their_scope(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope outer, inner;
+  OK(sl_scope_open(iso, &outer));
+  OK(sl_scope_open(iso, &inner));
+  sl_probe young = probe(iso, integer(iso, 1));
+  OK(sl_scope_close(&inner));
+  CHECK(t_alive(iso, young));          /* nothing collected yet */
+  t_collect(iso, SL_MINOR);
+  CHECK(!t_alive(iso, young));
+
+  OK(sl_scope_open(iso, &inner));
+  sl_probe later = probe(iso, integer(iso, 2));
+  OK(sl_scope_close(&inner));
+  t_collect(iso, SL_MAJOR);
+  CHECK(!t_alive(iso, later));
+  t_collect(iso, SL_MAJOR);
+  CHECK(!t_alive(iso, young) && !t_alive(iso, later));  /* dead stays dead */
+  OK(sl_scope_close(&outer));
+  sl_isolate_dispose(iso);
+}
+
+void test_open_scope_keeps_object_through_both_collections(void) {
+  sl_options o;
+  sl_options_init(&o);
+  o.promote_after = 1;
+  o.verify_heap = 1;
+  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_scope s, inner;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_scope_open(iso, &inner));
+  integer(iso, 7);
+  t_collect(iso, SL_MINOR);            /* the 7 is promoted first ... */
+  OK(sl_scope_close(&inner));          /* ... and dies, still in old space */
+  sl_local h = integer(iso, 42);
+  uint64_t id = 0, id2 = 0;
+  int64_t v = 0;
+  OK(sl_identity(iso, h, &id));
+  sl_probe p = probe(iso, h);
+  uintptr_t a0 = t_addr(iso, p);
+  t_collect(iso, SL_MINOR);            /* both promoted (promote_after = 1) */
+  uintptr_t a1 = t_addr(iso, p);
+  CHECK(t_alive(iso, p));
+  CHECK(a1 != a0);                     /* copied */
+  OK(sl_integer_value(iso, h, &v));
+  OK(sl_identity(iso, h, &id2));
+  CHECK(v == 42 && id2 == id);
+  sl_generation g = SL_YOUNG;
+  OK(sl_generation_of(iso, h, &g));
+  CHECK(g == SL_OLD);
+  t_collect(iso, SL_MAJOR);            /* compacts past the dead 7 */
+  CHECK(t_alive(iso, p));
+  CHECK(t_addr(iso, p) < a1);
+  CHECK(t_moves(iso, p) == 2);
+  OK(sl_integer_value(iso, h, &v));
+  OK(sl_identity(iso, h, &id2));
+  CHECK(v == 42 && id2 == id);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+/* Returns a new integer 1 through an escapable scope; 0 is left behind. */
+static sl_local returning_function(sl_isolate *iso, sl_probe *zero, sl_probe *one) {
+  sl_scope s;
+  sl_local out = SL_EMPTY_LOCAL;
+  size_t before = sl_number_of_handles(iso);
+  OK(sl_escapable_scope_open(iso, &s));
+  CHECK(sl_number_of_handles(iso) == before + 1);  /* the reserved escape slot */
+  sl_local z = integer(iso, 0), o = integer(iso, 1);
+  *zero = probe(iso, z);
+  *one = probe(iso, o);
+  OK(sl_scope_escape(&s, o, &out));
+  FAILS(sl_scope_escape(&s, o, &out), SL_EESCAPE);  /* escaping twice */
+  CHECK(strstr(sl_last_error(iso), "twice") != NULL);
+  OK(sl_scope_close(&s));
+  return out;
+}
+
+void test_escaped_value_outlives_its_scope(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s;
+  OK(sl_scope_open(iso, &s));
+  sl_probe zero, one;
+  sl_local r = returning_function(iso, &zero, &one);
+  CHECK(sl_number_of_handles(iso) == 1);
+  t_collect(iso, SL_MINOR);
+  CHECK(t_alive(iso, one));
+  CHECK(!t_alive(iso, zero));
+  t_collect(iso, SL_MAJOR);
+  int64_t v = -1;
+  OK(sl_integer_value(iso, r, &v));
+  CHECK(v == 1 && t_alive(iso, one));
+  /* An empty handle escapes as empty; escaping from a plain or closed scope fails. */
+  sl_scope e, plain;
+  sl_local out;
+  OK(sl_escapable_scope_open(iso, &e));
+  OK(sl_scope_escape(&e, SL_EMPTY_LOCAL, &out));
+  CHECK(sl_local_is_empty(out));
+  OK(sl_scope_close(&e));
+  FAILS(sl_scope_escape(&e, r, &out), SL_EESCAPE);
+  OK(sl_scope_open(iso, &plain));
+  FAILS(sl_scope_escape(&plain, r, &out), SL_EESCAPE);
+  OK(sl_scope_close(&plain));
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+void test_seal_scope_refuses_handles_but_not_inside_a_nested_scope(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s, seal, inner;
+  sl_local h;
+  OK(sl_scope_open(iso, &s));
+  integer(iso, 1);
+  OK(sl_seal_scope_open(iso, &seal));
+  FAILS(sl_integer(iso, 2, &h), SL_ESEALED);
+  FAILS(sl_escapable_scope_open(iso, &inner), SL_ESEALED);
+  OK(sl_scope_open(iso, &inner));
+  sl_local in = integer(iso, 3);
+  CHECK(sl_number_of_handles(iso) == 2);
+  OK(sl_scope_close(&inner));
+  FAILS(sl_integer_value(iso, in, &(int64_t){ 0 }), SL_ESTALE);
+  FAILS(sl_integer(iso, 4, &h), SL_ESEALED);
+  OK(sl_scope_close(&seal));
+  OK(sl_integer(iso, 5, &h));
+  CHECK(sl_number_of_handles(iso) == 2);
+  OK(sl_scope_close(&s));
+  FAILS(sl_integer(iso, 6, &h), SL_ENOSCOPE);
+  CHECK(strstr(sl_last_error(iso), "no handle scope") != NULL);
+  sl_isolate_dispose(iso);
+}
+
+void test_blocks_grow_and_all_but_one_spare_are_freed(void) {
+  sl_isolate *iso = t_isolate(0, 0, 8);
+  sl_scope s;
+  sl_heap_stats st;
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < 1000; i++) {
+    integer(iso, i);
+    CHECK(sl_number_of_handles(iso) == (size_t)i + 1);
+  }
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.blocks == 125);
+  CHECK(st.spare_blocks == 0);
+  CHECK(st.handles == 1000);
+  OK(sl_scope_close(&s));
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.blocks == 0);
+  CHECK(st.spare_blocks == 1);
+  CHECK(st.handles == 0);
+  CHECK(st.scope_level == 0);
+  /* A nested scope restores next/limit/level and frees only its own blocks. */
+  sl_scope a, b;
+  OK(sl_scope_open(iso, &a));
+  for (int i = 0; i < 5; i++) integer(iso, i);
+  OK(sl_scope_open(iso, &b));
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.scope_level == 2);
+  for (int i = 0; i < 20; i++) integer(iso, i);
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.blocks == 4 && st.handles == 25);
+  OK(sl_scope_close(&b));
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.blocks == 1 && st.handles == 5 && st.scope_level == 1 && st.spare_blocks == 1);
+  OK(sl_scope_close(&a));
+  sl_isolate_dispose(iso);
+}
+
+void test_stale_locals_are_detected_even_after_slot_reuse(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s, inner;
+  int64_t v;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_scope_open(iso, &inner));
+  sl_local old = integer(iso, 1);
+  OK(sl_scope_close(&inner));
+  CHECK((uintptr_t)*old.slot == (uintptr_t)0x1baddead0baddeafULL);  /* zapped */
+  FAILS(sl_integer_value(iso, old, &v), SL_ESTALE);
+  CHECK(strstr(sl_last_error(iso), "closed scope") != NULL);
+  OK(sl_scope_open(iso, &inner));
+  sl_local fresh = integer(iso, 2);
+  CHECK(fresh.slot == old.slot);        /* the same slot, reused */
+  FAILS(sl_integer_value(iso, old, &v), SL_ESTALE);
+  OK(sl_integer_value(iso, fresh, &v));
+  CHECK(v == 2);
+  OK(sl_scope_close(&inner));
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+void test_scopes_close_innermost_first(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope a, b;
+  OK(sl_scope_open(iso, &a));
+  OK(sl_scope_open(iso, &b));
+  FAILS(sl_scope_close(&a), SL_EORDER);
+  CHECK(strstr(sl_last_error(iso), "not the innermost") != NULL);
+  CHECK(sl_scope_is_open(&a) && sl_scope_is_open(&b));
+  OK(sl_scope_close(&b));
+  FAILS(sl_scope_close(&b), SL_ESTATE);  /* twice */
+  OK(sl_scope_close(&a));
+  CHECK(sl_scope_depth(iso) == 0);
+  sl_isolate_dispose(iso);
+}
+
+void test_handle_of_another_isolate_is_refused(void) {
+  sl_isolate *one = t_isolate(0, 0, 0);
+  sl_isolate *two = t_isolate(0, 0, 0);
+  sl_scope s1, s2;
+  OK(sl_scope_open(one, &s1));
+  OK(sl_scope_open(two, &s2));
+  sl_local h = integer(two, 5);
+  int64_t v;
+  sl_status st = sl_integer_value(one, h, &v);
+  CHECK(st == SL_EISOLATE || st == SL_ESTALE);
+  CHECK(st != SL_OK);
+  OK(sl_scope_close(&s1));
+  OK(sl_scope_close(&s2));
+  sl_isolate_dispose(one);
+  sl_isolate_dispose(two);
+}
+
+void test_capacity_scope_refuses_the_extra_handle(void) {
+  sl_isolate *iso = t_isolate(0, 0, 8);
+  sl_scope s, cap, inner;
+  sl_local h;
+  OK(sl_scope_open(iso, &s));
+  integer(iso, 0);
+  OK(sl_scope_open_capacity(iso, 10, &cap));
+  for (int i = 0; i < 10; i++) OK(sl_integer(iso, i, &h));
+  FAILS(sl_integer(iso, 10, &h), SL_ECAPACITY);
+  CHECK(strstr(sl_last_error(iso), "capacity 10") != NULL);
+  OK(sl_scope_open(iso, &inner));       /* an inner scope has its own room */
+  for (int i = 0; i < 20; i++) OK(sl_integer(iso, i, &h));
+  OK(sl_scope_close(&inner));
+  FAILS(sl_integer(iso, 11, &h), SL_ECAPACITY);
+  sl_scope_info info;
+  OK(sl_scope_info_at(iso, 2, &info));
+  CHECK(info.handles == 10 && info.capacity == 10);
+  OK(sl_scope_close(&cap));
+  OK(sl_integer(iso, 12, &h));
+  CHECK(sl_number_of_handles(iso) == 2);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+static void on_watch(sl_isolate *iso, const sl_scope_info *scope, void *ud) {
+  (void)iso;
+  int *fired = ud;
+  fired[0]++;
+  fired[1] = (int)scope->handles;
+  fired[2] = (int)scope->site;
+}
+
+void test_handle_watch_fires_once_per_scope(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  int fired[3] = { 0, 0, 0 };
+  sl_watch_handles(iso, 5, on_watch, fired);
+  sl_scope s;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_scope_set_site(&s, 77));
+  for (int i = 0; i < 5; i++) integer(iso, i);
+  CHECK(fired[0] == 0);
+  integer(iso, 5);
+  CHECK(fired[0] == 1 && fired[1] == 5 && fired[2] == 77);
+  for (int i = 0; i < 3000; i++) integer(iso, i);
+  CHECK(fired[0] == 1);
+  CHECK(sl_number_of_handles(iso) == 3006);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

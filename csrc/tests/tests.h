@@ -1,0 +1,40 @@
+/* tests.h: the list of core tests, run in this order. */
+#ifndef TESTS_H
+#define TESTS_H
+
+#define TESTS(X) \
+  X(test_locals_die_with_their_scope) \
+  X(test_open_scope_keeps_object_through_both_collections) \
+  X(test_escaped_value_outlives_its_scope) \
+  X(test_seal_scope_refuses_handles_but_not_inside_a_nested_scope) \
+  X(test_blocks_grow_and_all_but_one_spare_are_freed) \
+  X(test_stale_locals_are_detected_even_after_slot_reuse) \
+  X(test_scopes_close_innermost_first) \
+  X(test_handle_of_another_isolate_is_refused) \
+  X(test_capacity_scope_refuses_the_extra_handle) \
+  X(test_handle_watch_fires_once_per_scope) \
+  X(test_promotion_after_the_configured_number_of_scavenges) \
+  X(test_old_array_keeps_young_object_alive_through_minor_collections) \
+  X(test_unreachable_cycle_is_collected_by_a_major_collection) \
+  X(test_million_node_list_survives_both_collections) \
+  X(test_heap_exhaustion_is_an_error_and_the_isolate_recovers) \
+  X(test_strings_and_numbers_keep_their_values_when_moved) \
+  X(test_stress_compaction_moves_every_live_object) \
+  X(test_gc_interval_collects_every_n_allocations) \
+  X(test_gc_at_collects_at_the_given_allocation_counts) \
+  X(test_retaining_path_names_root_and_steps) \
+  X(test_persistent_keeps_object_until_reset) \
+  X(test_deleted_persistent_is_refused) \
+  X(test_weak_handle_is_emptied_before_its_callback_runs_once) \
+  X(test_clear_weak_makes_the_handle_strong_again) \
+  X(test_weak_callback_may_allocate_and_collect) \
+  X(test_young_weak_object_dies_in_a_minor_collection) \
+  X(test_weak_handle_follows_its_object_when_it_moves) \
+  X(test_ten_thousand_weak_handles_cleared_in_order) \
+  X(test_eternal_handles_live_as_long_as_the_isolate) \
+  X(test_probe_of_a_dead_object_stays_dead)
+
+#define DECLARE(name) void name(void);
+TESTS(DECLARE)
+
+#endif
