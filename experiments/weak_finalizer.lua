@@ -1,7 +1,8 @@
 -- The weak-callback finalizer: a native resource is freed when its wrapper object dies (ObjectWrap)
 -- luacheck: read globals claim
 local scopelab = require "scopelab"
-local iso <close> = scopelab.isolate()
+-- The point is the scavenge below: no stress collections may promote the wrappers first.
+local iso <close> = scopelab.isolate{ gc_interval = 0 }
 
 -- The "native" side: file descriptors in a Lua table, as a C addon keeps FILE*.
 local native = { open = {}, count = 0, closed = {} }
