@@ -77,7 +77,9 @@ for _, key in ipairs(order) do
   local sl
   for _, s in ipairs(g.sides) do if s.impl == "scopelab" then sl = s end end
   if sl then
-    local any = false
+    -- a value target goes on the first comparison without a ratio target of its own
+    local vt = target_for(g.workload, g.case, nil, sl.unit)
+    local placed = false
     for _, s in ipairs(g.sides) do
       if s ~= sl then
         local c = { workload = g.workload, case = g.case, scopelab = sl, vs = s }
@@ -86,17 +88,19 @@ for _, key in ipairs(order) do
         if t then
           c.target = ("<= %gx"):format(t.ratio)
           if c.ratio then c.met = c.ratio <= t.ratio end
+        elseif vt and not placed then
+          c.target = ("<= %g %s"):format(vt.value, sl.unit)
+          c.met = sl.median <= vt.value
+          placed = true
         end
         comparisons[#comparisons + 1] = c
-        any = true
       end
     end
-    local vt = target_for(g.workload, g.case, nil, sl.unit)
-    if vt and vt.value then
+    if not placed and vt then
       comparisons[#comparisons + 1] = { workload = g.workload, case = g.case, scopelab = sl,
         target = ("<= %g %s"):format(vt.value, sl.unit), met = sl.median <= vt.value,
         budget = sl.median / vt.value }
-    elseif not any then
+    elseif #g.sides == 1 and not vt then
       comparisons[#comparisons + 1] = { workload = g.workload, case = g.case, scopelab = sl }
     end
   end

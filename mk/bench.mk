@@ -23,7 +23,7 @@ BENCH_HDR       := $(wildcard bench/*.h)
 BENCH_LUA_DEPTH ?= 14
 BENCH_REPS      ?=
 BENCH_ONLY      ?=
-BENCH_HAVE_GC    = $(shell printf '\#include <gc.h>\nint main(void){GC_INIT();return GC_MALLOC(8)==0;}\n' \
+BENCH_HAVE_GC    = $(shell printf '\043include <gc.h>\nint main(void){GC_INIT();return GC_MALLOC(8)==0;}\n' \
                      | $(CC) -x c - -o /dev/null -lgc >/dev/null 2>&1 && echo yes)
 BENCH_GC_FLAGS   = $(if $(BENCH_HAVE_GC),-DBENCH_HAVE_BOEHM)
 BENCH_GC_LIBS    = $(if $(shell cat $(BENCH_DIR)/boehm.flags 2>/dev/null),-lgc)
