@@ -153,7 +153,7 @@ describe("a handle scope", function()
     assert.equal(2, #r)
     assert.same({ kind = "handle", level = 1, depth = 1, site = sa }, {
       kind = r[1].kind, level = r[1].level, depth = r[1].depth, site = r[1].site })
-    assert.equal(1, r[1].handles)
+    assert.equal(2, r[1].handles)                  -- one Local and the reserved escape slot
     assert.equal("escapable", r[2].kind)
     assert.equal(2, r[2].handles)
     assert.equal(sb, r[2].site)

@@ -191,12 +191,27 @@ static const char *l_scopedesc(lua_State *L, l_isolate *li, uint32_t level, uint
   return lua_pushfstring(L, "level %d", (int)level);
 }
 
+/* The core's message without its leading "op: " (we name the operation ourselves)
+** and, for heap exhaustion, without the words "heap exhausted (...)" around it. */
+static const char *l_coremsg(lua_State *L, l_isolate *li) {
+  const char *m, *p;
+  size_t n;
+  if (li->iso == NULL) return "";
+  m = p = sl_last_error(li->iso);
+  while ((*p >= 'a' && *p <= 'z') || *p == '_') p++;
+  if (p > m && p[0] == ':' && p[1] == ' ') m = p + 2;
+  n = strlen(m);
+  if (strncmp(m, "heap exhausted (", 16) == 0 && n > 17 && m[n - 1] == ')')
+    return lua_pushlstring(L, m + 16, n - 17);
+  return m;
+}
+
 /* Raises the error for a failed sl_ call on behalf of 'op'. 'arg' is the stack
 ** slot to blame for argument-like failures; 'lo' the Local in it, if any (its
 ** scope names the closed scope of a stale handle). */
 static int l_fail(lua_State *L, l_isolate *li, sl_status st, int arg, const char *op,
                   const l_local *lo) {
-  const char *core = li->iso ? sl_last_error(li->iso) : "";
+  const char *core = l_coremsg(L, li);
   switch (st) {
     case SL_ESTALE:
       if (lo)

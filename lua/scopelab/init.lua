@@ -46,10 +46,15 @@ function M.isolate(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'isolate' (table expected, got %s)"):format(type(opts)), 2)
   end
-  if next(defaults) == nil then return core.isolate(opts) end
-  local o = copy(defaults)
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return core.isolate(o)
+  local o = opts
+  if next(defaults) ~= nil then
+    o = copy(defaults)
+    for k, v in pairs(opts or {}) do o[k] = v end
+  end
+  -- called through pcall so that an error points at the caller, not at this file
+  local ok, iso = pcall(core.isolate, o)
+  if not ok then error(iso, 2) end
+  return iso
 end
 
 return M
