@@ -9,7 +9,7 @@
 #            fine C) ignored; a finding fails the target (--error-exitcode).
 # clang-tidy csrc/ and examples/ *.c, these checks, every finding an error:
 #              clang-analyzer-*          path-sensitive bugs: null derefs, leaks, use after free
-#              bugprone-*                suspicious constructs (minus the two below)
+#              bugprone-*                suspicious constructs (minus those excluded below)
 #              cert-err34-c              atoi & co. that cannot report a conversion error
 #              misc-redundant-expression
 #              performance-*
