@@ -147,12 +147,19 @@ int main(void) {
     assert.truthy(needed:find("libscopelab.so." .. VERSION:match("^%d+"), 1, true))
   end)
 
-  it("installs bin/scopelab into PREFIX/bin as an executable when the tree has it", function()
+  it("installs a bin/scopelab that runs an experiment from another folder", function()
     if not exists(ROOT .. "/bin/scopelab") then
       pending("bin/scopelab is not in this tree yet")
       return
     end
     assert.is_true(executable(pre .. "/bin/scopelab"))
+    local share = pre .. "/share/lua/5.4"
+    local out = must(string.format(
+      "cd %s && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 LUA_PATH=%s LUA_CPATH=%s %s run --report %s %s",
+      q(tmp .. "/elsewhere"), q(share .. "/?.lua;" .. share .. "/?/init.lua;;"),
+      q(pre .. "/lib/lua/5.4/?.so;;"), q(pre .. "/bin/scopelab"), q(tmp .. "/report"),
+      q(ROOT .. "/examples/escape.lua")))
+    assert.truthy(out:find("1 experiments, 0 failed", 1, true), out)
   end)
 end)
 
