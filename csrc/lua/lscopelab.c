@@ -323,9 +323,10 @@ static l_local *l_checklocalof(lua_State *L, l_isolate *li, int arg, const char 
   return lo;
 }
 
+/* Strict: a string that looks like a number is still a wrong type here. */
 static lua_Integer l_checkint(lua_State *L, int arg, const char *op) {
-  int isnum;
-  lua_Integer v = lua_tointegerx(L, arg, &isnum);
+  int isnum = 0;
+  lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isnum) : 0;
   if (!isnum) {
     if (lua_type(L, arg) == LUA_TNUMBER)
       l_argerror(L, arg, op, "number has no integer representation");

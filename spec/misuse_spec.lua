@@ -1,0 +1,314 @@
+-- The misuse matrix: every misuse raises a Lua error naming the operation and
+-- the reason, never a crash, and the isolate stays usable afterwards.
+local scopelab = require "scopelab"
+
+local function here()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+-- The isolate still works: a scope, a value, a collection, a verified heap.
+local function still_works(iso)
+  local s <close> = iso:handle_scope()
+  local h = iso:integer(123)
+  iso:collect("minor"); iso:collect("major")
+  assert.equal(123, h:value())
+  assert.is_true(iso:verify())
+end
+
+describe("misuse", function()
+  local iso
+  before_each(function() iso = scopelab.isolate() end)
+  after_each(function() iso:dispose() end)
+
+  describe("after dispose", function()
+    local dead, h, s, p, w, r
+    before_each(function()
+      dead = scopelab.isolate()
+      s = dead:handle_scope()
+      h = dead:integer(1)
+      p = dead:persistent(h)
+      r = dead:reference(h, 1)
+      w = dead:probe(h)
+      dead:dispose()                           -- a scope is still open: that is fine
+    end)
+
+    it("refuses every isolate method", function()
+      for _, m in ipairs { "integer", "handle_scope", "escapable_handle_scope", "seal_handle_scope",
+                           "collect", "stats", "number_of_handles", "verify", "snapshot",
+                           "handle_report", "persistent_report", "eternal_get" } do
+        assert.has_error(function() dead[m](dead, 1) end, "bad argument #1 to '" .. m .. "' (isolate is disposed)")
+      end
+      assert.is_true(dead:is_disposed())
+      assert.matches("%(disposed%)$", tostring(dead))
+    end)
+
+    it("refuses its Locals, persistents, references and probes", function()
+      assert.has_error(function() h:value() end, "bad argument #1 to 'value' (handle of a disposed isolate)")
+      assert.has_error(function() p:get() end, "bad argument #1 to 'get' (handle of a disposed isolate)")
+      assert.has_error(function() r:ref() end, "bad argument #1 to 'ref' (reference of a disposed isolate)")
+      assert.has_error(function() w:alive() end, "bad argument #1 to 'alive' (probe of a disposed isolate)")
+      assert.has_error(function() iso:persistent(h) end,
+        "bad argument #2 to 'persistent' (handle of a disposed isolate)")
+      assert.equal("scopelab.Local: (isolate disposed)", tostring(h))
+    end)
+
+    it("refuses escape from its scopes but closes them harmlessly", function()
+      assert.has_error(function() s:escape(nil) end, "bad argument #1 to 'escape' (scope of a disposed isolate)")
+      s:close()
+      assert.is_false(s:is_open())
+      dead:dispose()                           -- disposing twice is harmless
+      still_works(iso)
+    end)
+  end)
+
+  describe("a stale Local", function()
+    it("from a scope closed by close()", function()
+      local outer <close> = iso:handle_scope()
+      local s = iso:handle_scope() local site = here()
+      local h = iso:integer(1)
+      s:close()
+      assert.has_error(function() h:value() end,
+        "bad argument #1 to 'value' (handle from a closed scope: level 2, opened at " .. site .. ")")
+      still_works(iso)
+    end)
+
+    it("from a scope closed by <close>", function()
+      local h, site
+      do
+        local s <close> = iso:handle_scope() site = here()
+        h = iso:string("x")
+      end
+      assert.has_error(function() h:kind() end,
+        "bad argument #1 to 'kind' (handle from a closed scope: level 1, opened at " .. site .. ")")
+      still_works(iso)
+    end)
+
+    it("from a scope closed by an error unwinding", function()
+      local h, site
+      pcall(function()
+        local s <close> = iso:handle_scope() site = here()
+        h = iso:number(1.5)
+        error("unwind")
+      end)
+      assert.has_error(function() h:id() end,
+        "bad argument #1 to 'id' (handle from a closed scope: level 1, opened at " .. site .. ")")
+      still_works(iso)
+    end)
+
+    it("from a scope whose slots were reused by a newer scope", function()
+      local h, site
+      do
+        local s <close> = iso:handle_scope() site = here()
+        h = iso:integer(1)
+      end
+      local s2 <close> = iso:handle_scope()
+      iso:integer(2)                           -- same slot, newer stamp
+      assert.has_error(function() h:value() end,
+        "bad argument #1 to 'value' (handle from a closed scope: level 1, opened at " .. site .. ")")
+    end)
+
+    it("passed as an argument is blamed by position", function()
+      local outer <close> = iso:handle_scope()
+      local a = iso:array(2)
+      local stale, site
+      do
+        local s <close> = iso:handle_scope() site = here()
+        stale = iso:integer(1)
+      end
+      assert.has_error(function() a:set(1, stale) end,
+        "bad argument #3 to 'set' (handle from a closed scope: level 2, opened at " .. site .. ")")
+      assert.has_error(function() iso:persistent(stale) end,
+        "bad argument #2 to 'persistent' (handle from a closed scope: level 2, opened at " .. site .. ")")
+      assert.has_error(function() iso:probe(stale) end,
+        "bad argument #2 to 'probe' (handle from a closed scope: level 2, opened at " .. site .. ")")
+      still_works(iso)
+    end)
+  end)
+
+  it("closing a scope that is not the innermost", function()
+    local a = iso:handle_scope()
+    local b = iso:handle_scope()
+    assert.has_error(function() a:close() end)
+    b:close(); a:close()
+    still_works(iso)
+  end)
+
+  it("escaping twice", function()
+    local outer <close> = iso:handle_scope()
+    local s <close> = iso:escapable_handle_scope()
+    s:escape(iso:integer(1))
+    assert.has_error(function() s:escape(iso:integer(2)) end)
+    s:close()
+    still_works(iso)
+  end)
+
+  it("escaping from a closed escapable scope", function()
+    local outer <close> = iso:handle_scope()
+    local s = iso:escapable_handle_scope()
+    s:close()
+    assert.has_error(function() s:escape(nil) end)
+    still_works(iso)
+  end)
+
+  it("a handle of another isolate", function()
+    local other = scopelab.isolate()
+    local os <close> = other:handle_scope()
+    local foreign = other:integer(1)
+    local s <close> = iso:handle_scope()
+    local a = iso:array(1)
+    assert.has_error(function() a:set(1, foreign) end, "bad argument #3 to 'set' (handle from another isolate)")
+    assert.has_error(function() iso:probe(foreign) end, "bad argument #2 to 'probe' (handle from another isolate)")
+    assert.has_error(function() iso:eternal(foreign) end, "bad argument #2 to 'eternal' (handle from another isolate)")
+    local e <close> = iso:escapable_handle_scope()
+    assert.has_error(function() e:escape(foreign) end, "bad argument #2 to 'escape' (handle from another isolate)")
+    assert.is_false(foreign == a)              -- never equal, never an error
+    other:dispose()
+    still_works(iso)
+  end)
+
+  it("a handle created in a sealed level", function()
+    local outer <close> = iso:handle_scope()
+    local seal = iso:seal_handle_scope()
+    assert.has_error(function() iso:array(1) end)
+    seal:close()
+    still_works(iso)
+  end)
+
+  it("a value created with no scope open", function()
+    for _, f in ipairs { function() iso:integer(1) end, function() iso:string("s") end,
+                         function() iso:number(1) end, function() iso:array(0) end } do
+      assert.has_error(f)
+    end
+    assert.has_error(function() iso:integer(1) end, "cannot create a handle in 'integer' (no handle scope is open)")
+    still_works(iso)
+  end)
+
+  it("wrong argument types", function()
+    local s <close> = iso:handle_scope()
+    local a = iso:array(2)
+    assert.has_error(function() iso:integer("1") end, "bad argument #2 to 'integer' (integer expected, got string)")
+    assert.has_error(function() iso:integer(1.5) end,
+      "bad argument #2 to 'integer' (number has no integer representation)")
+    assert.has_error(function() iso:number("x") end, "bad argument #2 to 'number' (number expected, got string)")
+    assert.has_error(function() iso:string(5) end, "bad argument #2 to 'string' (string expected, got number)")
+    assert.has_error(function() iso:array(nil) end, "bad argument #2 to 'array' (integer expected, got nil)")
+    assert.has_error(function() a:set(1, 5) end, "bad argument #3 to 'set' (scopelab.Local expected, got number)")
+    assert.has_error(function() a:get("x") end, "bad argument #2 to 'get' (integer expected, got string)")
+    assert.has_error(function() iso.integer(nil, 1) end,
+      "bad argument #1 to 'integer' (scopelab.Isolate expected, got nil)")
+    assert.has_error(function() a.value(iso) end,
+      "bad argument #1 to 'value' (scopelab.Local expected, got scopelab.Isolate)")
+    assert.has_error(function() iso:persistent(a):set_weak("x") end)
+    still_works(iso)
+  end)
+
+  it("wrong kinds and ranges", function()
+    local s <close> = iso:handle_scope()
+    local a = iso:array(2)
+    local i = iso:integer(1)
+    assert.has_error(function() a:value() end, "bad argument #1 to 'value' (an array has no Lua value)")
+    assert.has_error(function() i:get(1) end, "bad argument #1 to 'get' (array expected)")
+    assert.has_error(function() return #i end, "bad argument #1 to '__len' (array expected)")
+    assert.has_error(function() a:get(3) end, "bad argument #2 to 'get' (index 3 out of range 1..2)")
+    assert.has_error(function() a:set(0, i) end, "bad argument #2 to 'set' (index 0 out of range 1..2)")
+    still_works(iso)
+  end)
+
+  it("negative sizes", function()
+    local s <close> = iso:handle_scope()
+    assert.has_error(function() iso:array(-1) end, "bad argument #2 to 'array' (size must be non-negative, got -1)")
+    assert.has_error(function() iso:watch_handles(-1) end,
+      "bad argument #2 to 'watch_handles' (threshold must be non-negative, got -1)")
+    assert.has_error(function() iso:handle_scope { capacity = -1 } end)
+    assert.has_error(function() scopelab.isolate { young_size = -1 } end,
+      "bad argument #1 to 'isolate' (option 'young_size' must be an integer in 0..9223372036854775807, got -1)")
+    assert.has_error(function() scopelab.isolate { block_size = -4 } end)
+    still_works(iso)
+  end)
+
+  it("heap exhausted by allocation, then usable again once handles are released", function()
+    local small = scopelab.isolate { young_size = 4096, old_size = 16384 }
+    do
+      local s <close> = small:handle_scope()
+      assert.has_error(function() for _ = 1, 100000 do small:array(10) end end)
+      local ok, err = pcall(small.array, small, 10)
+      assert.is_false(ok)
+      assert.matches("^heap exhausted in 'array' %(%d+ bytes requested; young %d+/4096, old %d+/16384 bytes used%)$", err)
+      assert.is_true(small:verify())
+    end
+    still_works(small)
+    small:dispose()
+  end)
+
+  it("heap exhausted by a single huge array", function()
+    local s <close> = iso:handle_scope()
+    assert.has_error(function() iso:array(1 << 40) end)
+    still_works(iso)
+  end)
+
+  it("heap exhausted during promotion", function()
+    local small = scopelab.isolate { young_size = 65536, old_size = 8192, promote_after = 1 }
+    do
+      local s <close> = small:handle_scope()
+      pcall(function() for _ = 1, 5000 do small:array(4) end end)
+      pcall(small.collect, small, "minor")
+      assert.is_true(small:verify())
+    end
+    still_works(small)
+    small:dispose()
+  end)
+
+  it("a weak callback that raises", function()
+    local msgs = {}
+    local w = scopelab.isolate { warn = function(m) msgs[#msgs + 1] = m end }
+    do
+      local s <close> = w:handle_scope()
+      w:persistent(w:integer(1)):set_weak(function() error({}) end)
+    end
+    w:collect("major")
+    assert.equal(1, #msgs)
+    still_works(w)
+    w:dispose()
+  end)
+
+  it("a weak callback that tries to dispose its isolate", function()
+    local msgs = {}
+    local w = scopelab.isolate { warn = function(m) msgs[#msgs + 1] = m end }
+    do
+      local s <close> = w:handle_scope()
+      w:persistent(w:integer(1)):set_weak(function() w:dispose() end)
+    end
+    w:collect("major")
+    assert.matches("cannot 'dispose' now", msgs[1])
+    still_works(w)
+    w:dispose()
+  end)
+
+  it("unref below zero and use after delete", function()
+    local s <close> = iso:handle_scope()
+    local r = iso:reference(iso:integer(1), 0)
+    assert.has_error(function() r:unref() end)
+    r:delete()
+    assert.has_error(function() r:count() end, "bad argument #1 to 'count' (reference is deleted)")
+    still_works(iso)
+  end)
+
+  it("bad isolate options", function()
+    assert.has_error(function() scopelab.isolate { bogus = 1 } end, "bad argument #1 to 'isolate' (unknown option 'bogus')")
+    assert.has_error(function() scopelab.isolate { verify_heap = 1 } end,
+      "bad argument #1 to 'isolate' (option 'verify_heap' must be a boolean, got number)")
+    assert.has_error(function() scopelab.isolate { gc_at = { 0 } } end,
+      "bad argument #1 to 'isolate' (option 'gc_at' must be a list of positive integers (bad element 1))")
+    assert.has_error(function() scopelab.isolate { young_size = 1 } end,
+      "bad argument #1 to 'isolate' (young_size must be at least 4096 bytes)")
+    assert.has_error(function() scopelab.isolate { gc_interval_kind = "sometimes" } end)
+    assert.has_error(function() scopelab.isolate(5) end, "bad argument #1 to 'isolate' (table expected, got number)")
+    still_works(iso)
+  end)
+
+  it("collecting with a bad kind", function()
+    assert.has_error(function() iso:collect("sideways") end)
+    still_works(iso)
+  end)
+end)
