@@ -74,7 +74,7 @@ describe("collect and stats", function()
   end)
 
   it("forces collections at the allocation counts given in gc_at", function()
-    local w = scopelab.isolate { gc_at = { 5, 3 } }
+    local w = scopelab.isolate { gc_at = { 5, 3 }, gc_interval = 0 }
     local s <close> = w:handle_scope()
     w:integer(1); w:integer(2)
     assert.equal(0, w:stats().collections)
