@@ -57,4 +57,6 @@ function M.isolate(opts)
   return iso
 end
 
+require("scopelab.diag").install(M)   -- diff, to_json; snapshot:json() (issue 6)
+
 return M
