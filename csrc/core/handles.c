@@ -187,7 +187,7 @@ sl_object **slH_extend(sl_isolate *iso) {
 /* ------------------------------------------------------------------ checks */
 
 /* Why 'h' is not a usable Local of this isolate (SL_OK if it is). */
-sl_status slH_check(sl_isolate *iso, sl_local h, const char *op) {
+sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op) {
   const slH_data *hs = &iso->hs;
   if (h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
   uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);

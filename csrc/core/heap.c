@@ -79,6 +79,7 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
   uint64_t t0 = slI_now_ns();
   memset(&iso->last, 0, sizeof iso->last);
   sl_status st = SL_OK;
+  if (kind == SL_MINOR && iso->force_major) kind = SL_MAJOR;  /* the set is incomplete */
   if (kind == SL_MINOR) slS_scavenge(iso);
   else st = slK_collect(iso);
   finish_stats(iso, kind, before, t0);

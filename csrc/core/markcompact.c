@@ -194,7 +194,7 @@ static void remember_if_young_refs(sl_isolate *iso, sl_object *o) {
   sl_object **s = slO_slots(o);
   for (uint32_t i = 0; i < o->length; i++)
     if (s[i] != NULL && slM_in(&iso->to, s[i])) {
-      slM_remember(iso, o);
+      if (!slM_remember(iso, o)) iso->force_major = 1;
       return;
     }
 }
@@ -246,6 +246,7 @@ static void finish(sl_isolate *iso, compact_plan *pl) {
 sl_status slK_collect(sl_isolate *iso) {
   compact_plan pl = { 0 };
   iso->to.top = iso->to.start;
+  iso->force_major = 0;
   mark_from_roots(iso);
   pl.ids = malloc((iso->mark_live ? iso->mark_live : 1) * sizeof *pl.ids);
   if (pl.ids == NULL) {

@@ -81,8 +81,9 @@ static void scavenge_transitively(sl_isolate *iso, char *old_scan) {
     while (old_scan < iso->old.top) {
       sl_object *o = (sl_object *)old_scan;
       /* A promoted array that still refers to young objects joins the set; if
-      ** the set cannot grow, the referents are promoted too (next scavenge). */
-      if (scan_object(iso, o) && !(o->meta & SLO_REMEMBERED)) slM_remember(iso, o);
+      ** the set cannot grow, the next collection is a full one. */
+      if (scan_object(iso, o) && !(o->meta & SLO_REMEMBERED) && !slM_remember(iso, o))
+        iso->force_major = 1;
       old_scan += slO_size(o);
     }
   }

@@ -172,6 +172,8 @@ struct sl_isolate {
   int mark_overflow;          /* the stack could not grow: rescan the heap */
   slG_data gh;
   int in_gc;                  /* a collection (or a hook inside it) is running */
+  int force_major;            /* the remembered set could not grow: the next
+                                 collection must be a full one, which rebuilds it */
   int in_callbacks;           /* weak callbacks are running */
   sl_heap_stats st;           /* cumulative counters (the rest computed on demand) */
   sl_gc_stats last;           /* the collection being run / last run */
@@ -236,7 +238,17 @@ sl_status slK_collect(sl_isolate *iso);
 int slH_init(sl_isolate *iso, size_t block_size);
 void slH_free(sl_isolate *iso);
 sl_object **slH_extend(sl_isolate *iso);
-sl_status slH_check(sl_isolate *iso, sl_local h, const char *op);
+sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op);
+
+/* SL_OK for a live, non-empty Local of this isolate; else the reason. */
+static inline sl_status slH_check(sl_isolate *iso, sl_local h, const char *op) {
+  uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
+  if (sl_likely(h.slot != NULL && depth - 1u < iso->hs.depth &&
+                iso->hs.scopes[depth - 1].serial == h.stamp >> SLH_DEPTH_BITS &&
+                *h.slot != NULL))
+    return SL_OK;
+  return slH_check_slow(iso, h, op);
+}
 size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth);
 /* How many slots lie below 'p' (a value of 'next', current or saved). */
 size_t slH_position(const slH_data *hs, sl_object **p);

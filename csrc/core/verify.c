@@ -74,7 +74,8 @@ static sl_status check_refs(sl_isolate *iso, const starts *s, const slM_space *s
       if (!is_start(iso, s, f[i]))
         return slI_error(iso, SL_ECORRUPT, "array#%" PRIu64 "[%u] points at no object (%p)",
                          o->id, (unsigned)i + 1, (void *)f[i]);
-      if (old && slM_is_young(iso, f[i]) && !(o->meta & SLO_REMEMBERED))
+      if (old && !iso->force_major && slM_is_young(iso, f[i]) &&
+          !(o->meta & SLO_REMEMBERED))
         return slI_error(iso, SL_ECORRUPT, "old array#%" PRIu64 " refers to young %s#%"
                          PRIu64 " but is not remembered", o->id,
                          sl_kind_name(SLO_KIND(f[i])), f[i]->id);
