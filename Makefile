@@ -35,7 +35,7 @@ DEB_PKGS := build-essential pkg-config lua5.4 liblua5.4-dev lua-busted
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test ctest spec run clean test-valgrind
+.PHONY: all deps test ctest spec run clean
 all: deps $(LIB) $(LUAMOD)
 
 # Installs what is missing (Debian 12). Quiet when everything is present.
@@ -74,9 +74,6 @@ test: all $(CTEST)
 
 run: all
 	$(LUA) lua/scopelab/runner.lua --report $(BUILD)/reports experiments/*.lua
-
-test-valgrind: all $(CTEST)
-	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible -q $(CTEST)
 
 clean:
 	rm -rf $(BUILD)
