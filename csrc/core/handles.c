@@ -23,6 +23,7 @@
 int slH_init(sl_isolate *iso, size_t block_size) {
   slH_data *hs = &iso->hs;
   hs->block_size = block_size;
+  hs->zap = iso->opt.zap_handles != 0;
   hs->cap_scopes = 16;
   hs->scopes = malloc(hs->cap_scopes * sizeof *hs->scopes);
   hs->cap_blocks = 8;
@@ -39,12 +40,10 @@ void slH_free(sl_isolate *iso) {
   memset(hs, 0, sizeof *hs);
 }
 
-static void zap(sl_object **from, sl_object **to) {
-#if SLC_ZAP_HANDLES
-  for (; from < to; from++) *from = (sl_object *)SLC_ZAP_VALUE;
-#else
-  (void)from; (void)to;
-#endif
+/* With 'zap_handles', freed slots read as SLC_ZAP_VALUE in a debugger. */
+static void zap(const slH_data *hs, sl_object **from, sl_object **to) {
+  if (hs->zap)
+    for (; from < to; from++) *from = (sl_object *)SLC_ZAP_VALUE;
 }
 
 /* ------------------------------------------------------------------ blocks */
@@ -59,7 +58,7 @@ static sl_object **get_spare_or_new_block(sl_isolate *iso) {
 }
 
 static void return_block(sl_isolate *iso, sl_object **b) {
-  zap(b, b + iso->hs.block_size);
+  zap(&iso->hs, b, b + iso->hs.block_size);
   free(iso->hs.spare);  /* at most one spare is kept */
   iso->hs.spare = b;
 }
@@ -78,7 +77,7 @@ static void delete_extensions(sl_isolate *iso) {
     return_block(iso, b);
   }
   if (hs->nblocks > 0 && hs->next != NULL)
-    zap(hs->next, hs->blocks[hs->nblocks - 1] + hs->block_size);
+    zap(hs, hs->next, hs->blocks[hs->nblocks - 1] + hs->block_size);
   sl_assert((hs->nblocks == 0) == (pl == NULL));
 }
 
@@ -252,7 +251,7 @@ static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_sc
   return r;
 }
 
-sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
+sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out) {
   return open_handle_scope(iso, SL_SCOPE_HANDLE, out) ? SL_OK : iso->status;
 }
 
@@ -301,7 +300,7 @@ int sl_scope_is_open(const sl_scope *s) {
   return s != NULL && s->iso != NULL && record_of(s) != NULL;
 }
 
-sl_status sl_scope_close(sl_scope *s) {
+sl_status sl__scope_close_slow(sl_scope *s) {
   sl_isolate *iso = s->iso;
   slH_data *hs = &iso->hs;
   slH_record *r = record_of(s);
@@ -325,7 +324,7 @@ sl_status sl_scope_close(sl_scope *s) {
     hs->limit = r->prev_limit;
     delete_extensions(iso);
   } else {
-    zap(hs->next, old_next);
+    zap(hs, hs->next, old_next);
   }
   return SL_OK;
 }
@@ -372,7 +371,7 @@ void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, voi
   iso->hs.watch_ud = ud;
 }
 
-sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
+sl_status sl__local_new_slow(sl_isolate *iso, sl_local h, sl_local *out) {
   if (h.slot == NULL) {
     *out = SL_EMPTY_LOCAL;
     return SL_OK;

@@ -57,6 +57,7 @@ void sl_options_init(sl_options *o) {
   o->old_size = SLC_OLD_SIZE;
   o->block_size = SLC_BLOCK_SIZE;
   o->promote_after = SLC_PROMOTE_AFTER;
+  o->zap_handles = 1;
 }
 
 /* Zero fields mean "the default", so a caller may set only what it cares about. */

@@ -29,12 +29,9 @@
 #define SLC_NODE_BLOCK 256
 #endif
 
-/* Fill freed Local slots with SLC_ZAP_VALUE on scope close. Stale Locals are
+/* What freed Local slots hold with the 'zap_handles' option. Stale Locals are
 ** caught by their stamps either way; zapping makes a raw read of a freed slot
-** recognisable in a debugger. */
-#if !defined(SLC_ZAP_HANDLES)
-#define SLC_ZAP_HANDLES 1
-#endif
+** recognisable in a debugger (V8's kHandleZapValue). */
 #define SLC_ZAP_VALUE ((uintptr_t)0x1baddead0baddeafULL)
 
 /* Objects larger than young_size / SLC_PRETENURE_DIV go straight to old space. */

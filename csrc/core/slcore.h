@@ -73,36 +73,22 @@ static inline int slM_in(const slM_space *s, const void *p) {
 /* ------------------------------------------------------------------ handles */
 
 /* The stamp of a Local: the owning scope's serial and its depth on the stack. */
-#define SLH_DEPTH_BITS 20
-#define SLH_DEPTH_MASK (((uint64_t)1 << SLH_DEPTH_BITS) - 1)
+#define SLH_DEPTH_BITS SL__DEPTH_BITS
+#define SLH_DEPTH_MASK SL__DEPTH_MASK
 #define SLH_STAMP(serial, depth) (((uint64_t)(serial) << SLH_DEPTH_BITS) | (depth))
 
-/* One open scope: what it must restore when it closes. */
-typedef struct slH_record {
-  sl_object **prev_next, **prev_limit;
-  uint64_t serial;
-  uint64_t prev_stamp;        /* the stamp of the enclosing handle scope */
-  sl_object **escape_slot;    /* escapable: the slot reserved in the parent */
-  uint64_t escape_stamp;
-  size_t capacity;            /* with 'checked': handles this scope may own */
-  uint32_t prev_sealed_level; /* seal scopes */
-  uint32_t site;
-  uint8_t kind;               /* sl_scope_kind */
-  uint8_t escaped, checked, watched;
-} slH_record;
+/* One open scope: what it must restore when it closes (public for the inline
+** fast paths in scopelab.h). */
+typedef sl__scope_record slH_record;
 
-/* V8's HandleScopeData plus the block list and the scope stack. */
+/* V8's HandleScopeData plus the block list and the scope stack. Its first
+** fields are sl__handle_data, which the inline fast paths read. */
 typedef struct slH_data {
-  sl_object **next, **limit;  /* the fast path touches only these and 'stamp' */
-  uint64_t stamp;             /* stamp of the innermost handle scope */
-  uint32_t level, sealed_level;
+  SL__HANDLE_DATA_FIELDS
   size_t block_size;
   sl_object ***blocks;        /* blocks in use, oldest first */
   size_t nblocks, cap_blocks;
   sl_object **spare;          /* at most one cached free block */
-  slH_record *scopes;         /* scope stack; depth d is scopes[d - 1] */
-  uint32_t depth, cap_scopes;
-  uint64_t serial;            /* last scope serial handed out */
   size_t watch;               /* soft per-scope threshold (0: off) */
   sl_watch_hook watch_hook;
   void *watch_ud;

@@ -67,6 +67,8 @@ typedef struct sl_options {
                               -1 always minor */
   int stress_compaction;   /* every major collection moves every live object */
   int verify_heap;         /* run the verifier after every collection */
+  int zap_handles;         /* fill freed Local slots with a zap value on scope
+                              close (sl_options_init: 1; 0 is faster) */
   const uint64_t *gc_at;   /* collect when the allocation count reaches each of */
   size_t gc_at_count;      /*   these (sorted ascending; copied at creation) */
 } sl_options;
@@ -109,8 +111,8 @@ sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out);
 sl_status sl_number(sl_isolate *iso, double v, sl_local *out);
 sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out);
 sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out);   /* n empty slots */
-/* A new Local in the innermost scope for the same object (empty stays empty). */
-sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out);
+/* A new Local in the innermost scope for the same object (empty stays empty).
+** sl_local_new is inline (see the end of this header). */
 
 /* SL_OK if 'h' is a live, non-empty Local of this isolate, else why not. */
 sl_status sl_local_check(sl_isolate *iso, sl_local h);
@@ -147,14 +149,13 @@ typedef struct sl_scope {
   uint64_t serial;     /* unique per opened scope in this isolate */
 } sl_scope;
 
-sl_status sl_scope_open(sl_isolate *iso, sl_scope *out);
+/* sl_scope_open(iso, &out) and sl_scope_close(&s) are inline (end of header). */
 /* Reserves the escape slot in the current (parent) scope, then opens. */
 sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out);
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out);
 /* A handle scope that refuses its (capacity+1)-th handle with SL_ECAPACITY. */
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out);
-/* Only the innermost open scope may close (SL_EORDER otherwise). */
-sl_status sl_scope_close(sl_scope *s);
+/* sl_scope_close: only the innermost open scope may close (SL_EORDER otherwise). */
 /* Copies 'h' into the reserved parent slot; *out is a Local of the parent scope.
 ** An empty 'h' escapes as empty. A second escape is SL_EESCAPE. */
 sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out);
@@ -357,6 +358,101 @@ void sl_roots_foreach(sl_isolate *iso, sl_root_visitor cb, void *ud);
 typedef int (*sl_persistent_visitor)(sl_persistent p, uint32_t site, int weak,
                                      uint64_t id, void *ud);
 void sl_persistent_foreach(sl_isolate *iso, sl_persistent_visitor cb, void *ud);
+
+/* ------------------------------------------------------------------ internals */
+
+/*
+** What the inline fast paths need to see of an isolate, as V8 exposes its
+** Internals: an isolate begins with this handle-scope data. The layout may
+** change between versions: use the functions, never these fields.
+*/
+typedef struct sl__scope_record {
+  /* Saved fields are not laid out in the order of their sources: a compiler
+  ** would otherwise copy next/limit as one 16-byte load, which stalls on the
+  ** 8-byte store of 'next' by the previous close (store forwarding). */
+  uint64_t serial;
+  sl_object **prev_next;      /* restored on close */
+  uint64_t prev_stamp;        /* the stamp of the enclosing handle scope */
+  sl_object **prev_limit;
+  sl_object **escape_slot;    /* escapable: the slot reserved in the parent */
+  uint64_t escape_stamp;
+  size_t capacity;            /* with 'checked': handles this scope may own */
+  uint32_t prev_sealed_level; /* seal scopes */
+  uint32_t site;
+  uint8_t kind;               /* sl_scope_kind */
+  uint8_t escaped, checked, watched;
+} sl__scope_record;
+
+#define SL__HANDLE_DATA_FIELDS                                                  \
+  sl_object **next, **limit;  /* the live slots end at 'next' */                \
+  uint64_t stamp;             /* stamp of the innermost handle scope */         \
+  sl__scope_record *scopes;   /* scope stack; depth d is scopes[d - 1] */       \
+  uint32_t depth, cap_scopes;                                                   \
+  uint64_t serial;            /* last scope serial handed out */                \
+  uint32_t level, sealed_level;                                                 \
+  int zap;
+
+typedef struct sl__handle_data { SL__HANDLE_DATA_FIELDS } sl__handle_data;
+
+#define SL__DEPTH_BITS 20
+#define SL__DEPTH_MASK ((((uint64_t)1) << SL__DEPTH_BITS) - 1)
+
+sl_status sl__local_new_slow(sl_isolate *iso, sl_local h, sl_local *out);
+sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out);
+sl_status sl__scope_close_slow(sl_scope *s);
+
+/* Creating a Local: check the source's stamp, then a pointer bump and a store. */
+static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  uint32_t d = (uint32_t)(h.stamp & SL__DEPTH_MASK);
+  sl_object **s = hs->next;
+  if (h.slot != NULL && d - 1u < hs->depth && s != hs->limit &&
+      hs->scopes[d - 1].serial == h.stamp >> SL__DEPTH_BITS && *h.slot != NULL) {
+    *s = *h.slot;
+    hs->next = s + 1;
+    out->slot = s;
+    out->stamp = hs->stamp;
+    return SL_OK;
+  }
+  return sl__local_new_slow(iso, h, out);
+}
+
+/* Opening a scope: save next/limit on the scope stack, bump the level. */
+static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  if (hs->depth == hs->cap_scopes) return sl__scope_open_slow(iso, out);
+  sl__scope_record *r = &hs->scopes[hs->depth++];
+  r->prev_next = hs->next;
+  r->prev_limit = hs->limit;
+  r->serial = ++hs->serial;
+  r->prev_stamp = hs->stamp;
+  r->kind = SL_SCOPE_HANDLE;
+  r->escaped = r->checked = r->watched = 0;
+  r->site = 0;
+  hs->level++;
+  hs->stamp = (r->serial << SL__DEPTH_BITS) | hs->depth;
+  out->iso = iso;
+  out->depth = hs->depth;
+  out->serial = r->serial;
+  return SL_OK;
+}
+
+/* Closing the innermost scope that grew no block: restore next/limit/level. */
+static inline sl_status sl_scope_close(sl_scope *s) {
+  sl__handle_data *hs = (sl__handle_data *)s->iso;
+  if (s->depth != 0 && s->depth == hs->depth && !hs->zap) {
+    sl__scope_record *r = &hs->scopes[s->depth - 1];
+    if (r->serial == s->serial && r->kind != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
+      hs->next = r->prev_next;
+      hs->level--;
+      hs->stamp = r->prev_stamp;
+      hs->depth--;
+      s->depth = 0;
+      return SL_OK;
+    }
+  }
+  return sl__scope_close_slow(s);
+}
 
 #ifdef __cplusplus
 }
