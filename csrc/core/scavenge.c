@@ -20,6 +20,11 @@
 */
 #include "slcore.h"
 
+/* Survivors are small and 8-byte aligned: a word loop beats a memcpy call. */
+static inline void copy_words(uint64_t *dst, const uint64_t *src, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
 static sl_object *copy(sl_isolate *iso, sl_object *o) {
   if (o->meta & SLO_FORWARDED) return (sl_object *)(uintptr_t)o->id;
   size_t size = slO_size(o);
@@ -33,7 +38,7 @@ static sl_object *copy(sl_isolate *iso, sl_object *o) {
     dst = (sl_object *)iso->to.top;
     iso->to.top += size;
   }
-  memcpy(dst, o, size);
+  copy_words((uint64_t *)dst, (const uint64_t *)o, size / 8);
   SLO_SET_AGE(dst, age > 255 ? 255 : age);
   iso->last.moved++;
   if (iso->move_hook != NULL)
