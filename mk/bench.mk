@@ -7,7 +7,7 @@
 #
 # Knobs: BENCH_REPS=N (repetitions; default 5, smoke 2), BENCH_ONLY=name (handles,
 # bintrees, gcbench, scavenge, fullgc), BENCH_LUA_DEPTH (binary-trees through Lua,
-# default 14). A slow figure never fails the run; a wrong result (a checksum, a
+# default 16). A slow figure never fails the run; a wrong result (a checksum, a
 # lost object) does.
 #
 # Boehm GC is linked when a test program with <gc.h> and -lgc builds; without it
@@ -20,7 +20,7 @@ BENCH_BIN       := $(BENCH_DIR)/scopelab-bench
 BENCH_CLOCK     := $(BENCH_DIR)/clock.so
 BENCH_SRC       := $(filter-out bench/lclock.c,$(wildcard bench/*.c))
 BENCH_HDR       := $(wildcard bench/*.h)
-BENCH_LUA_DEPTH ?= 14
+BENCH_LUA_DEPTH ?= 16
 BENCH_REPS      ?=
 BENCH_ONLY      ?=
 BENCH_HAVE_GC    = $(shell printf '\043include <gc.h>\nint main(void){GC_INIT();return GC_MALLOC(8)==0;}\n' \
