@@ -234,7 +234,8 @@ describe("misuse", function()
       assert.has_error(function() for _ = 1, 100000 do small:array(10) end end)
       local ok, err = pcall(small.array, small, 10)
       assert.is_false(ok)
-      assert.matches("^heap exhausted in 'array' %(%d+ bytes requested; young %d+/4096, old %d+/16384 bytes used%)$", err)
+      assert.matches("^heap exhausted in 'array' %(%d+ bytes requested; "
+        .. "young %d+/4096, old %d+/16384 bytes used%)$", err)
       assert.is_true(small:verify())
     end
     still_works(small)
@@ -295,7 +296,8 @@ describe("misuse", function()
   end)
 
   it("bad isolate options", function()
-    assert.has_error(function() scopelab.isolate { bogus = 1 } end, "bad argument #1 to 'isolate' (unknown option 'bogus')")
+    assert.has_error(function() scopelab.isolate { bogus = 1 } end,
+      "bad argument #1 to 'isolate' (unknown option 'bogus')")
     assert.has_error(function() scopelab.isolate { verify_heap = 1 } end,
       "bad argument #1 to 'isolate' (option 'verify_heap' must be a boolean, got number)")
     assert.has_error(function() scopelab.isolate { gc_at = { 0 } } end,

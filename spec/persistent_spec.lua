@@ -68,9 +68,12 @@ describe("a persistent handle", function()
   end)
 
   it("frees its node when dropped after reset", function()
-    local p, w = persistent_to("freed")
-    p:reset()
-    p = nil
+    local w
+    do
+      local p, probe = persistent_to("freed")
+      p:reset()
+      w = probe
+    end
     collectgarbage(); collectgarbage()
     iso:collect("major")
     assert.is_false(w:alive())

@@ -297,7 +297,7 @@ static void *l_testud(lua_State *L, int idx, int up) {
 /* A live isolate at 'arg'. */
 static l_isolate *l_checkiso(lua_State *L, int arg, const char *op) {
   l_isolate *li = (l_isolate *)l_testud(L, arg, UP_ISOLATE);
-  if (li == NULL) l_typeerror(L, arg, op, ISOLATE_MT);
+  if (li == NULL) { l_typeerror(L, arg, op, ISOLATE_MT); return NULL; }  /* does not return */
   if (li->iso == NULL) l_argerror(L, arg, op, "isolate is disposed");
   return li;
 }
@@ -305,7 +305,7 @@ static l_isolate *l_checkiso(lua_State *L, int arg, const char *op) {
 /* A Local of a live isolate at 'arg' (not checked for staleness: the core does). */
 static l_local *l_checklocal(lua_State *L, int arg, const char *op) {
   l_local *lo = (l_local *)l_testud(L, arg, UP_LOCAL);
-  if (lo == NULL) l_typeerror(L, arg, op, LOCAL_MT);
+  if (lo == NULL) { l_typeerror(L, arg, op, LOCAL_MT); return NULL; }  /* does not return */
   if (lo->li->iso == NULL) l_argerror(L, arg, op, "handle of a disposed isolate");
   return lo;
 }
@@ -343,7 +343,7 @@ static l_scope *l_checkscope(lua_State *L, int arg, const char *op) {
 
 static l_persistent *l_checkpers(lua_State *L, int arg, const char *op) {
   l_persistent *lp = (l_persistent *)l_testud(L, arg, UP_PERSISTENT);
-  if (lp == NULL) l_typeerror(L, arg, op, PERSISTENT_MT);
+  if (lp == NULL) { l_typeerror(L, arg, op, PERSISTENT_MT); return NULL; }  /* does not return */
   if (lp->li->iso == NULL) l_argerror(L, arg, op, "handle of a disposed isolate");
   if (lp->deleted) l_argerror(L, arg, op, "persistent handle is deleted");
   return lp;
@@ -351,7 +351,7 @@ static l_persistent *l_checkpers(lua_State *L, int arg, const char *op) {
 
 static l_persistent *l_checkref(lua_State *L, int arg, const char *op) {
   l_persistent *lp = (l_persistent *)l_testud(L, arg, UP_REFERENCE);
-  if (lp == NULL) l_typeerror(L, arg, op, REFERENCE_MT);
+  if (lp == NULL) { l_typeerror(L, arg, op, REFERENCE_MT); return NULL; }  /* does not return */
   if (lp->li->iso == NULL) l_argerror(L, arg, op, "reference of a disposed isolate");
   if (lp->deleted) l_argerror(L, arg, op, "reference is deleted");
   return lp;
@@ -359,7 +359,7 @@ static l_persistent *l_checkref(lua_State *L, int arg, const char *op) {
 
 static l_probe *l_checkprobe(lua_State *L, int arg, const char *op) {
   l_probe *pr = (l_probe *)l_testud(L, arg, UP_PROBE);
-  if (pr == NULL) l_typeerror(L, arg, op, PROBE_MT);
+  if (pr == NULL) { l_typeerror(L, arg, op, PROBE_MT); return NULL; }  /* does not return */
   if (pr->li->iso == NULL) l_argerror(L, arg, op, "probe of a disposed isolate");
   if (pr->deleted) l_argerror(L, arg, op, "probe is deleted");
   return pr;
