@@ -27,6 +27,9 @@ typedef struct bench_ctx {
   int reps;           /* repetitions per series */
   FILE *rows;         /* the rows file, appended to */
   const char *only;   /* run only workloads whose name contains this (NULL: all) */
+  int depth;          /* binary-trees: one depth instead of 16 and 18 (0: those) */
+  int zap;            /* zap_handles for every isolate: 0 (release, V8's
+                         non-debug build) unless --zap asks for the default */
 } bench_ctx;
 
 /* One measured series: 'n' samples of a quantity in 'unit'. */
@@ -71,8 +74,11 @@ void bench_emit_missing(bench_ctx *cx, const char *workload, const char *kase,
 void bench_check(sl_isolate *iso, sl_status st, const char *what);
 #define BENCH_CHECK(iso, call) bench_check((iso), (call), #call)
 
-/* A new isolate with the given semispace and old sizes (0: defaults). */
-sl_isolate *bench_isolate(size_t young, size_t old, unsigned promote_after);
+/* A new isolate with the given semispace and old sizes (0: defaults), and
+** zap_handles as the run asks ('zap' < 0: the library default). */
+sl_isolate *bench_isolate_zap(size_t young, size_t old, unsigned promote_after, int zap);
+#define bench_isolate(cx, young, old, promote_after) \
+  bench_isolate_zap((young), (old), (promote_after), (cx)->zap)
 
 /* Whether workload 'name' is selected for this run. */
 int bench_selected(const bench_ctx *cx, const char *name);

@@ -75,7 +75,7 @@ void bench_check(sl_isolate *iso, sl_status st, const char *what) {
   exit(2);
 }
 
-sl_isolate *bench_isolate(size_t young, size_t old, unsigned promote_after) {
+sl_isolate *bench_isolate_zap(size_t young, size_t old, unsigned promote_after, int zap) {
   sl_options o;
   sl_isolate *iso;
   const char *bad;
@@ -83,6 +83,7 @@ sl_isolate *bench_isolate(size_t young, size_t old, unsigned promote_after) {
   if (young) o.young_size = young;
   if (old) o.old_size = old;
   if (promote_after) o.promote_after = promote_after;
+  if (zap >= 0) o.zap_handles = zap;
   bad = sl_options_check(&o);
   if (bad) {
     fprintf(stderr, "bench: bad isolate options: %s\n", bad);

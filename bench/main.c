@@ -1,8 +1,11 @@
 /*
 ** main.c: the C benchmark driver.
 **
-**   scopelab-bench [--smoke] [--reps N] [--rows FILE] [--only NAME]
+**   scopelab-bench [--smoke] [--reps N] [--rows FILE] [--only NAME] [--depth D]
 **
+** --depth runs binary-trees at depth D only (for profiling under callgrind).
+** Isolates run with zap_handles = 0, the release configuration (V8 zaps freed
+** handles only in debug builds); --zap keeps the library default instead.
 ** Runs every C workload (or those whose name contains NAME), printing each series
 ** as it completes and appending it to FILE for bench/report.lua.
 */
@@ -12,13 +15,13 @@
 #include "bench.h"
 
 static void usage(void) {
-  fprintf(stderr, "usage: scopelab-bench [--smoke] [--reps N] [--rows FILE] [--only NAME]\n"
+  fprintf(stderr, "usage: scopelab-bench [--smoke] [--reps N] [--rows FILE] [--only NAME] [--depth D] [--zap]\n"
                   "  NAME: handles, bintrees, gcbench, scavenge, fullgc\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  bench_ctx cx = { 0, 0, NULL, NULL };
+  bench_ctx cx = { 0, 0, NULL, NULL, 0, 0 };
   const char *rows = NULL;
   int i;
   for (i = 1; i < argc; i++) {
@@ -26,6 +29,8 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) cx.reps = atoi(argv[++i]);
     else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) rows = argv[++i];
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) cx.only = argv[++i];
+    else if (strcmp(argv[i], "--zap") == 0) cx.zap = -1;
+    else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) cx.depth = atoi(argv[++i]);
     else usage();
   }
   if (cx.reps <= 0) cx.reps = cx.smoke ? 2 : 5;
@@ -38,8 +43,9 @@ int main(int argc, char **argv) {
     }
   }
   boehm_init();
-  printf("scopelab %s benchmarks (%s, %d repetitions, Boehm GC %s)\n", SL_VERSION,
-         cx.smoke ? "smoke sizes" : "full sizes", cx.reps,
+  printf("scopelab %s benchmarks (%s, %d repetitions, zap_handles %s, Boehm GC %s)\n",
+         SL_VERSION, cx.smoke ? "smoke sizes" : "full sizes", cx.reps,
+         cx.zap < 0 ? "default" : "off",
          boehm_available() ? "linked" : "not installed");
   if (bench_selected(&cx, "handles")) bench_handles(&cx);
   if (bench_selected(&cx, "bintrees")) bench_bintrees(&cx);

@@ -18,8 +18,8 @@ end
 -- Targets from issue 7: 'ratio' bounds scopelab / 'vs', 'value' bounds the
 -- scopelab median itself (in the row's unit).
 local TARGETS = {
-  { workload = "handles", case = "^create", vs = "floor", ratio = 1.3 },
-  { workload = "handles", case = "^open%+close", vs = "floor", ratio = 1.5 },
+  { workload = "handles", case = "^create %(per Local%)$", vs = "floor", ratio = 1.3 },
+  { workload = "handles", case = "^open%+close %(per scope%)$", vs = "floor", ratio = 1.5 },
   { workload = "binary-trees", vs = "malloc", ratio = 0.5 },
   { workload = "binary-trees", vs = "boehm", ratio = 0.3 },
   { workload = "gcbench", vs = "boehm", ratio = 0.5 },

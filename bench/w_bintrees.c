@@ -269,7 +269,7 @@ static void run_depth(bench_ctx *cx, int depth) {
   for (r = 0; r < cx->reps; r++) {
     uint64_t t0;
     long got;
-    sl_isolate *iso = bench_isolate((size_t)4 << 20, (size_t)1 << 30, 0);
+    sl_isolate *iso = bench_isolate(cx, (size_t)4 << 20, (size_t)1 << 30, 0);
     t0 = bench_now_ns();
     got = m_binary_trees(depth);
     bench_add(&sm, (double)(bench_now_ns() - t0));
@@ -307,7 +307,9 @@ static void run_depth(bench_ctx *cx, int depth) {
 
 void bench_bintrees(bench_ctx *cx) {
   printf("binary-trees: C API against malloc/free and Boehm GC\n");
-  if (cx->smoke) {
+  if (cx->depth > 0) {
+    run_depth(cx, cx->depth);
+  } else if (cx->smoke) {
     run_depth(cx, 6);
   } else {
     run_depth(cx, 16);

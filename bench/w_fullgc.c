@@ -17,7 +17,7 @@
 static void run_size(bench_ctx *cx, long objects, const char *label) {
   long chunks = objects / CHUNK, c;
   size_t old_limit = (size_t)objects * 96 + ((size_t)64 << 20);
-  sl_isolate *iso = bench_isolate((size_t)16 << 20, old_limit, 1);
+  sl_isolate *iso = bench_isolate(cx, (size_t)16 << 20, old_limit, 1);
   sl_scope outer;
   sl_local root;
   sl_gc_stats gs;

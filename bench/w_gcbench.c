@@ -336,7 +336,7 @@ void bench_gcbench(bench_ctx *cx) {
     uint64_t t0;
     long count;
     double probe;
-    sl_isolate *iso = bench_isolate((size_t)4 << 20, (size_t)1 << 30, 0);
+    sl_isolate *iso = bench_isolate(cx, (size_t)4 << 20, (size_t)1 << 30, 0);
     t0 = bench_now_ns();
     count = m_gcbench(p, &probe);
     bench_add(&sm, (double)(bench_now_ns() - t0));

@@ -293,7 +293,11 @@ void bench_handles(bench_ctx *cx) {
   long NA = cx->smoke ? 200 : 10000;                    /* scopes of K allocations */
   long NS = cx->smoke ? 20000 : 20000000;               /* array set+get pairs */
   const int depth = 10;
-  sl_isolate *iso = bench_isolate(0, 0, 0);
+  sl_isolate *iso = bench_isolate(cx, 0, 0, 0);
+  sl_isolate *zapping = bench_isolate_zap(0, 0, 0, -1);   /* the library default */
+  sl_scope ztop;
+  sl_local zh;
+  sl_options defaults;
   floor_hs hs;
   floor_node nodes[4], *free_list = NULL;
   char *nursery = malloc((size_t)1 << 20);
@@ -304,7 +308,7 @@ void bench_handles(bench_ctx *cx) {
   int r, i;
   bench_series s_churn = {0}, f_churn = {0}, s_oc = {0}, f_oc = {0}, s_esc = {0}, f_esc = {0},
                s_per = {0}, f_per = {0}, s_ret = {0}, f_ret = {0}, s_all = {0}, f_all = {0},
-               s_sg = {0}, f_sg = {0};
+               s_sg = {0}, f_sg = {0}, z_churn = {0}, z_oc = {0};
 
   printf("handles: C API fast paths against an inline floor\n");
   floor_init(&hs, 4096);
@@ -318,6 +322,8 @@ void bench_handles(bench_ctx *cx) {
   BENCH_CHECK(iso, sl_integer(iso, 43, &h2));
   BENCH_CHECK(iso, sl_array(iso, 2, &a));
   BENCH_CHECK(iso, sl_persistent_new(iso, h, &p));
+  BENCH_CHECK(zapping, sl_scope_open(zapping, &ztop));
+  BENCH_CHECK(zapping, sl_integer(zapping, 42, &zh));
 
   /* alternate the sides within each repetition, so drift hits both alike */
   for (r = 0; r < cx->reps; r++) {
@@ -325,6 +331,8 @@ void bench_handles(bench_ctx *cx) {
     TIME(&s_churn, sl_churn(iso, h, S, K));
     TIME(&f_oc, floor_open_close(&hs, SO));
     TIME(&s_oc, sl_open_close(iso, SO));
+    TIME(&z_churn, sl_churn(zapping, zh, S, K));
+    TIME(&z_oc, sl_open_close(zapping, SO));
     TIME(&f_esc, floor_escape_chain(&hs, &hs, NE, depth));
     TIME(&s_esc, sl_escape_chain(iso, h, NE, depth));
     TIME(&f_per, floor_persistent(&free_list, &hs, NP));
@@ -337,9 +345,23 @@ void bench_handles(bench_ctx *cx) {
     TIME(&s_sg, sl_setget(iso, a, h, NS));
   }
   pair(cx, "create (per Local)", "ns/handle", &s_churn, &f_churn, (double)S * K,
-       "sl_local_new, 1000 per scope; target <= 1.3x");
+       cx->zap ? "sl_local_new, 1000 per scope, zap_handles default; target <= 1.3x"
+               : "sl_local_new, 1000 per scope, zap_handles=0; target <= 1.3x");
   pair(cx, "open+close (per scope)", "ns/scope", &s_oc, &f_oc, (double)SO,
-       "empty scope; target <= 1.5x");
+       cx->zap ? "empty scope, zap_handles default; target <= 1.5x"
+               : "empty scope, zap_handles=0; target <= 1.5x");
+  sl_options_init(&defaults);
+  if (defaults.zap_handles && !cx->zap) {
+    bench_summary f = per_op(&f_churn, (double)S * K), z = per_op(&z_churn, (double)S * K);
+    bench_emit(cx, "handles", "create, zap on (default)", "floor", "ns/handle", &f, NULL, NULL);
+    bench_emit(cx, "handles", "create, zap on (default)", "scopelab", "ns/handle", &z, &f,
+               "zap_handles=1: closing refills the freed slots");
+    f = per_op(&f_oc, (double)SO);
+    z = per_op(&z_oc, (double)SO);
+    bench_emit(cx, "handles", "open+close, zap on (default)", "floor", "ns/scope", &f, NULL, NULL);
+    bench_emit(cx, "handles", "open+close, zap on (default)", "scopelab", "ns/scope", &z, &f,
+               "zap_handles=1: close takes the out-of-line path");
+  }
   pair(cx, "escape chain depth 10", "ns/chain", &s_esc, &f_esc, (double)NE,
        "10 escapable scopes, 10 escapes, outer scope");
   pair(cx, "persistent new+reset", "ns/pair", &s_per, &f_per, (double)NP,
@@ -354,6 +376,8 @@ void bench_handles(bench_ctx *cx) {
   BENCH_CHECK(iso, sl_persistent_delete(iso, p));
   BENCH_CHECK(iso, sl_scope_close(&top));
   BENCH_CHECK(iso, sl_isolate_dispose(iso));
+  BENCH_CHECK(zapping, sl_scope_close(&ztop));
+  BENCH_CHECK(zapping, sl_isolate_dispose(zapping));
   free(hs.block);
   free(nursery);
 }

@@ -47,8 +47,8 @@ static void warm_up(sl_isolate *iso, size_t semispace) {
   BENCH_CHECK(iso, sl_collect(iso, SL_MINOR, &gs));
 }
 
-static void fill_and_scavenge(size_t semispace, double fraction, scav_result *res) {
-  sl_isolate *iso = bench_isolate(semispace, (size_t)256 << 20, 0);
+static void fill_and_scavenge(const bench_ctx *cx, size_t semispace, double fraction, scav_result *res) {
+  sl_isolate *iso = bench_isolate(cx, semispace, (size_t)256 << 20, 0);
   sl_heap_stats hs;
   sl_gc_stats gs;
   sl_scope outer;
@@ -134,7 +134,7 @@ void bench_scavenge(bench_ctx *cx) {
       for (r = 0; r < cx->reps; r++) {
         uint64_t t0;
         size_t bytes;
-        fill_and_scavenge(sizes[si], fractions[fi], &res);
+        fill_and_scavenge(cx, sizes[si], fractions[fi], &res);
         bench_add(&s, res.ns);
         bytes = res.survivors * res.node_bytes;
         t0 = bench_now_ns();
