@@ -2,8 +2,10 @@
 -- SCOPELAB_STRESS=1 (make test-stress), makes every isolate collect often, move
 -- everything on major collections and verify the heap after each one. Specs that
 -- count collections or moves exactly pass gc_interval = 0 themselves.
-package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+-- Appended, not prepended: a caller that points LUA_CPATH or --cpath at another
+-- build (sanitizers, valgrind) must get that build.
+package.path = package.path .. ";./lua/?.lua;./lua/?/init.lua"
+package.cpath = package.cpath .. ";./build/?.so"
 
 local scopelab = require "scopelab"
 
