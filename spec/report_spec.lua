@@ -1,0 +1,156 @@
+-- Leak reports: handle_report, watch_handles, persistent_report.
+local scopelab = require "scopelab"
+
+local function here()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+-- Runs 'code' in a child lua5.4 with the given flags; returns stdout, stderr.
+local function child(flags, code)
+  local script, err = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w")); f:write(code); f:close()
+  local p = io.popen(("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/?.so;;' "
+    .. "lua5.4 %s %s 2>%s"):format(flags, script, err))
+  local out = p:read("a"); p:close()
+  local e = assert(io.open(err)); local errtext = e:read("a"); e:close()
+  os.remove(script); os.remove(err)
+  return out, errtext, script
+end
+
+describe("iso:handle_report", function()
+  local iso
+  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
+  after_each(function() iso:dispose() end)
+
+  it("lists the open scopes with their kind, level, own handle count and opening line", function()
+    local outer, s1 = iso:handle_scope(), here()
+    for i = 1, 3 do iso:integer(i) end
+    local esc, s2 = iso:escapable_handle_scope(), here()
+    iso:integer(4)
+    local seal, s3 = iso:seal_handle_scope(), here()
+    local rep = iso:handle_report()
+    assert.equal(3, #rep)
+    -- the escapable scope's reserved slot belongs to the outer scope: 3 + 1
+    assert.same({ kind = "handle", level = 1, depth = 1, handles = 4, capacity = 0,
+                  escaped = false, site = s1 }, rep[1])
+    assert.same({ kind = "escapable", level = 2, depth = 2, handles = 1, capacity = 0,
+                  escaped = false, site = s2 }, rep[2])
+    assert.same({ "seal", 0, s3 }, { rep[3].kind, rep[3].handles, rep[3].site })
+    seal:close(); esc:close(); outer:close()
+    assert.same({}, iso:handle_report())
+  end)
+
+  it("reads as a table of scopes", function()
+    local s, site = iso:handle_scope(), here()
+    iso:integer(1); iso:integer(2)
+    assert.equal("scopelab.HandleReport: 1 scope open, 2 handles\n"
+      .. "  1. handle    level 1       2 handles  opened at " .. site, tostring(iso:handle_report()))
+    s:close()
+  end)
+end)
+
+describe("iso:watch_handles", function()
+  it("warns once, naming the scope and its opening line, when a scope passes the threshold", function()
+    local msgs = {}
+    local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }
+    iso:watch_handles(3)
+    local s <close>, site = iso:handle_scope(), here()
+    for i = 1, 3 do iso:integer(i) end
+    assert.equal(0, #msgs)                            -- 3 is not more than 3
+    iso:integer(4)
+    assert.same({ "scopelab: handle scope level 1, opened at " .. site
+      .. " holds more than 3 handles" }, msgs)
+    for i = 5, 50 do iso:integer(i) end
+    assert.equal(1, #msgs)                            -- once, not on every handle
+  end)
+
+  it("counts each scope's own handles, not those of the scopes around it", function()
+    local msgs = {}
+    local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }
+    iso:watch_handles(3)
+    local outer <close>, site = iso:handle_scope(), here()
+    for _ = 1, 3 do
+      local inner <close> = iso:handle_scope()
+      iso:integer(1); iso:integer(2)
+    end
+    iso:integer(3); iso:integer(4); iso:integer(5)
+    assert.same({}, msgs)                             -- 6 made inside it, 3 its own
+    iso:integer(6)
+    assert.same({ "scopelab: handle scope level 1, opened at " .. site
+      .. " holds more than 3 handles" }, msgs)
+  end)
+
+  pending("warns for a later scope at the threshold too (core bug: open_handle_scope does not "
+    .. "re-arm the watch bound, so a later scope warns only when its handle block fills)")
+
+  it("is off with 0, and refuses a negative threshold", function()
+    local msgs = {}
+    local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }
+    iso:watch_handles(0)
+    local s <close> = iso:handle_scope()
+    for i = 1, 10 do iso:integer(i) end
+    assert.same({}, msgs)
+    assert.has_error(function() iso:watch_handles(-1) end,
+      "bad argument #2 to 'watch_handles' (threshold must be non-negative, got -1)")
+  end)
+
+  it("goes through Lua's warn when no 'warn' option is given: one line on stderr", function()
+    local out, err, script = child("-W", [[
+local scopelab = require "scopelab"
+local iso = scopelab.isolate()
+iso:watch_handles(5)
+local s = iso:handle_scope()
+for i = 1, 100 do iso:integer(i) end
+print(iso:number_of_handles())
+]])
+    assert.equal("100\n", out)
+    local short = script:gsub("^.*/", "")
+    local lines = {}
+    for l in err:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(1, #lines)
+    assert.truthy(lines[1]:find("^Lua warning: scopelab: handle scope level 1, opened at .*"
+      .. short:gsub("%p", "%%%0") .. ":4 holds more than 5 handles$"), lines[1])
+  end)
+end)
+
+describe("iso:persistent_report", function()
+  local iso
+  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
+  after_each(function() iso:dispose() end)
+
+  it("groups live persistent handles by creation line, most first, counting weak ones", function()
+    local s <close> = iso:handle_scope()
+    local kept, site_a, site_b = {}, nil, nil
+    for i = 1, 5 do kept[#kept + 1] = iso:persistent(iso:integer(i)); site_a = here() end
+    for i = 1, 2 do kept[#kept + 1] = iso:persistent(iso:integer(i)); site_b = here() end
+    kept[6]:set_weak()
+    local gone = iso:persistent(iso:integer(0))
+    gone:reset()                                      -- empty: not live, not reported
+    local rep = iso:persistent_report()
+    assert.equal(7, rep.total)
+    assert.equal(2, #rep)
+    assert.same({ site = site_a, count = 5, weak = 0 }, rep[1])
+    assert.same({ site = site_b, count = 2, weak = 1 }, rep[2])
+    assert.equal("scopelab.PersistentReport: 7 persistent handles live, 2 creation sites\n"
+      .. "       5  created at " .. site_a .. "\n"
+      .. "       2  created at " .. site_b .. " (1 weak)", tostring(rep))
+    assert.equal(('{"groups":[{"count":5,"site":"%s","weak":0},{"count":2,"site":"%s","weak":1}],'
+      .. '"total":7}'):format(site_a, site_b), rep:json())
+  end)
+
+  it("shows the forgotten Reset: the leaking line's group grows, the fixed one stays empty", function()
+    local totals, kept = {}, {}
+    for round = 1, 3 do
+      for i = 1, 10 do
+        local s <close> = iso:handle_scope()
+        kept[#kept + 1] = iso:persistent(iso:integer(i))   -- never reset
+        local ok = iso:persistent(iso:integer(i))
+        ok:reset()
+      end
+      local rep = iso:persistent_report()
+      totals[round] = #rep == 1 and rep[1].count or -1
+    end
+    assert.same({ 10, 20, 30 }, totals)
+  end)
+end)
