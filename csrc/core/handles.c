@@ -251,8 +251,15 @@ static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_sc
   return r;
 }
 
+/* Bounds 'limit' so that the slow path runs when the new scope reaches 'n'. */
+static void bound_limit(slH_data *hs, size_t n) {
+  if (hs->next != NULL && (size_t)(hs->limit - hs->next) > n) hs->limit = hs->next + n;
+}
+
 sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out) {
-  return open_handle_scope(iso, SL_SCOPE_HANDLE, out) ? SL_OK : iso->status;
+  if (open_handle_scope(iso, SL_SCOPE_HANDLE, out) == NULL) return iso->status;
+  if (iso->hs.watch > 0) bound_limit(&iso->hs, iso->hs.watch);  /* arm the watch */
+  return SL_OK;
 }
 
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out) {
@@ -260,9 +267,7 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
   if (r == NULL) return iso->status;
   r->checked = 1;
   r->capacity = capacity;
-  slH_data *hs = &iso->hs;
-  if (hs->next != NULL && (size_t)(hs->limit - hs->next) > capacity)
-    hs->limit = hs->next + capacity;  /* the (capacity+1)-th handle takes the slow path */
+  bound_limit(&iso->hs, capacity);  /* the (capacity+1)-th handle takes the slow path */
   return SL_OK;
 }
 
@@ -275,6 +280,7 @@ sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
   if (r == NULL) return iso->status;
   r->escape_slot = slot.slot;
   r->escape_stamp = slot.stamp;
+  if (iso->hs.watch > 0) bound_limit(&iso->hs, iso->hs.watch);
   return SL_OK;
 }
 
@@ -367,6 +373,7 @@ sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info 
 
 void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, void *ud) {
   iso->hs.watch = threshold;
+  iso->hs.slow_open = threshold > 0;
   iso->hs.watch_hook = hook;
   iso->hs.watch_ud = ud;
 }

@@ -390,7 +390,8 @@ typedef struct sl__scope_record {
   uint32_t depth, cap_scopes;                                                   \
   uint64_t serial;            /* last scope serial handed out */                \
   uint32_t level, sealed_level;                                                 \
-  int zap;
+  int zap;                    /* zap freed slots: close takes the slow path */  \
+  int slow_open;              /* the handle watch is on: open takes it */
 
 typedef struct sl__handle_data { SL__HANDLE_DATA_FIELDS } sl__handle_data;
 
@@ -420,7 +421,7 @@ static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out)
 /* Opening a scope: save next/limit on the scope stack, bump the level. */
 static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
   sl__handle_data *hs = (sl__handle_data *)iso;
-  if (hs->depth == hs->cap_scopes) return sl__scope_open_slow(iso, out);
+  if (hs->depth == hs->cap_scopes || hs->slow_open) return sl__scope_open_slow(iso, out);
   sl__scope_record *r = &hs->scopes[hs->depth++];
   r->prev_next = hs->next;
   r->prev_limit = hs->limit;

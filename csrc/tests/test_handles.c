@@ -286,5 +286,17 @@ void test_handle_watch_fires_once_per_scope(void) {
   CHECK(fired[0] == 1);
   CHECK(sl_number_of_handles(iso) == 3006);
   OK(sl_scope_close(&s));
+  /* A later scope, opened in the middle of a block, is watched as closely. */
+  OK(sl_scope_open(iso, &s));
+  integer(iso, 0);
+  sl_scope later;
+  OK(sl_scope_open(iso, &later));
+  OK(sl_scope_set_site(&later, 78));
+  for (int i = 0; i < 5; i++) integer(iso, i);
+  CHECK(fired[0] == 1);
+  integer(iso, 5);
+  CHECK(fired[0] == 2 && fired[1] == 5 && fired[2] == 78);
+  OK(sl_scope_close(&later));
+  OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
