@@ -29,7 +29,9 @@
 --           called from a chunk compiled under the recorded chunk name with the call
 --           on the recorded line, so the binding's debug info sees the user's line
 --
--- Limits. The recording keeps every handle it gave out reachable (the replay does
+-- Limits. A method called in tail position ('return iso:integer(1)') raises its
+-- errors without the "file:line:" an unrecorded call shows (the forwarder's frame
+-- is gone). The recording keeps every handle it gave out reachable (the replay does
 -- too), so Lua's collector never deletes a persistent at a moment the replay could
 -- not know; delete or reset them explicitly. Tables returned by queries (weak_log)
 -- hold the real handles, not proxies. Functions given as options ('warn') are not
@@ -462,7 +464,7 @@ function M.run(source)
   opts.record_moves = true
   local iso = core.isolate(opts)
   local obs = observer(iso)
-  local objs, callers, ids = { iso }, {}, {}
+  local objs, callers, ids_at = { iso }, {}, {}    -- ids_at[event index] = ids it returned
   local events, pos, divergence, done = d.events, 1, nil, 0
   local step
 
@@ -535,7 +537,8 @@ function M.run(source)
         local want = ev.ids and ev.ids[k]
         if want then
           local okid, got = pcall(function() return v:id() end)
-          ids[#ids + 1] = okid and got or nil
+          ids_at[i] = ids_at[i] or {}
+          ids_at[i][#ids_at[i] + 1] = okid and got or nil
           if not okid or got ~= want then
             diverge(i, ("result %d has id %s, recorded id %d"):format(k, tostring(got), want))
           end
@@ -551,7 +554,10 @@ function M.run(source)
 
   while not divergence and pos <= #events do step() end
   local outcome = obs.outcome()
-  outcome.ids = ids
+  outcome.ids = {}                     -- in file order, as Recording:data lists them
+  for i = 1, #events do
+    for _, id in ipairs(ids_at[i] or {}) do outcome.ids[#outcome.ids + 1] = id end
+  end
   if not divergence and d.outcome then
     local msg = same_list("move", d.outcome.moves or {}, outcome.moves)
       or same_list("death", d.outcome.deaths or {}, outcome.deaths)
