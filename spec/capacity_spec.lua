@@ -12,7 +12,10 @@ describe("a capacity-checked handle scope", function()
     iso = scopelab.isolate { gc_interval = 0 }
     outer = iso:handle_scope()
   end)
-  after_each(function() iso:dispose() end)
+  after_each(function()
+    outer:close()                                     -- every test closes its own scopes
+    iso:dispose()
+  end)
 
   it("takes exactly n handles", function()
     local s <close> = iso:handle_scope { capacity = 4 }

@@ -4,7 +4,7 @@ local replay = require "scopelab.replay"
 
 -- A small program with everything that moves and dies: nested scopes, arrays, strings,
 -- persistents made weak with callbacks that allocate, escapes, forced and natural
--- collections. Returns the probes it made (observed through the recording).
+-- collections. Returns the probes and persistents it made.
 local function program(iso)
   local probes = {}
   local keep = {}
@@ -35,7 +35,7 @@ local function program(iso)
   iso:collect("major")
   list:set(1, nil)
   iso:collect("full")
-  return probes
+  return probes, keep
 end
 
 local OPTS = { young_size = 4096, gc_interval = 0, stress_compaction = true, gc_at = { 30, 90 } }
