@@ -1,0 +1,846 @@
+-- fuzz/fuzz.lua: the model-checked random-operation fuzzer (issue 5).
+--
+--   lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] [--program-length K] [--quiet] [--stats]
+--
+-- Generates random programs (open/close/escape on scopes of every kind, values of
+-- every kind, array set/get, persistent new/reset/get/weak/clear/delete, eternal
+-- handles, probes, minor/major/full collections, and misuse: stale Locals, Locals
+-- of another isolate, out-of-order closes, double escapes, wrong types and ranges)
+-- from a seed, runs each against a fresh isolate and against fuzz/model.lua, and
+-- compares after every step: the error raised (its class and the operation named
+-- in the message), results, handle counts, weak-callback order; after every step
+-- that collected (explicitly or inside an allocation under the program's stress
+-- options), which objects are alive (every object has a hidden probe) and their
+-- generation; on reads, values, kinds and identities. Everything is determined
+-- by (seed, program number): the same command finds the same divergence.
+--
+-- On a divergence the program is cut at the failing step, shrunk (chunks of steps
+-- removed while it still diverges) and printed as a standalone Lua script that
+-- replays it against scopelab; the exit status is then 1.
+--
+-- R runs (default 1) use seeds S, S+1, ...; N operations are split over them.
+package.path = "./fuzz/?.lua;./lua/?.lua;./lua/?/init.lua;" .. package.path
+package.cpath = "./build/?.so;" .. package.cpath
+
+local scopelab = require "scopelab"
+local Model = require "model"
+
+local NL, NS, NP, NW = 12, 6, 5, 4     -- registers: Locals, scopes, persistents, probes
+
+-- ------------------------------------------------------------------ errors
+
+-- The text every error class must contain (after "'op'").
+local ERRORS = {
+  noscope = "no handle scope is open",
+  sealed = "the innermost scope is a seal scope",
+  stale = "handle from a closed scope",
+  foreign = "handle from another isolate",
+  order = "is not the innermost",
+  not_escapable = "scope is not escapable",
+  escape_closed = "is closed)",
+  escaped_twice = "has already escaped a value",
+  range = "out of range",
+  not_array = "(array expected)",
+  array_value = "(an array has no Lua value)",
+  deleted = "(persistent handle is deleted)",
+  empty_weak = "(persistent handle is empty)",
+  probe_deleted = "(probe is deleted)",
+  eternal_range = "no eternal handle",
+}
+
+-- ------------------------------------------------------------------ generation
+
+local function pick(t) return t[math.random(#t)] end
+
+local function gen_options()
+  return {
+    young_size = pick { 4096, 8192, 65536 },
+    block_size = pick { 2, 3, 16, 1022 },
+    promote_after = math.random(1, 3),
+    gc_interval = pick { 0, 0, 1, 3, 10, 50 },
+    gc_interval_kind = pick { "alternate", "minor", "major" },
+    stress_compaction = math.random(2) == 1,
+    verify_heap = math.random(3) == 1,
+  }
+end
+
+local function reg(n) return math.random(n) end
+-- A Local operand: a register, sometimes nil (0) or a Local of another isolate (-1).
+local function operand()
+  local r = math.random(40)
+  if r == 1 then return -1 elseif r <= 3 then return 0 end
+  return reg(NL)
+end
+
+local STRINGS = { "", "a", "scopelab", string.rep("x", 40), string.rep("yz", 90) }
+
+-- Registers 1..4 mostly hold arrays and scope registers 5..6 escapable scopes, so
+-- that set/get and escape meet the right kind more often than chance would.
+local function areg() return math.random(4) == 1 and reg(NL) or math.random(4) end
+local function sreg() return math.random(6) == 1 and reg(NL) or math.random(5, NL) end
+local function index() return math.random(8) == 1 and math.random(0, 10) or math.random(1, 3) end
+
+-- name, weight, generator
+local GEN = {
+  { "open", 5, function() return { kind = pick { "handle", "handle", "handle", "handle", "seal" }, s = math.random(4) } end },
+  { "open_esc", 2, function() return { kind = "escapable", s = math.random(5, 6) } end },
+  { "close", 1, function() return { s = reg(NS) } end },
+  { "close_top", 3, function() return {} end },
+  { "escape", 3, function()
+      return { s = math.random(4) == 1 and reg(NS) or math.random(5, 6), l = operand(), d = reg(NL) }
+    end },
+  { "int", 10, function() return { d = sreg(), v = math.random(-1000000, 1000000) } end },
+  { "num", 3, function() return { d = sreg(), v = math.random() * 1000 - 500 } end },
+  { "str", 4, function() return { d = sreg(), v = pick(STRINGS) } end },
+  { "arr", 8, function() return { d = areg(), n = math.random(0, 6) } end },
+  { "set", 12, function() return { a = areg(), i = index(), v = operand() } end },
+  { "get", 7, function() return { a = areg(), i = index(), d = sreg() } end },
+  { "read", 5, function() return { l = reg(NL) } end },
+  { "eq", 2, function() return { a = reg(NL), b = reg(NL) } end },
+  { "pnew", 3, function() return { p = reg(NP), l = operand() } end },
+  { "preset", 2, function() return { p = reg(NP), l = operand() } end },
+  { "pget", 3, function() return { p = reg(NP), d = reg(NL) } end },
+  { "pweak", 3, function() return { p = reg(NP), cb = math.random(3) > 1 } end },
+  { "pclear", 1, function() return { p = reg(NP) } end },
+  { "pdelete", 1, function() return { p = reg(NP) } end },
+  { "pempty", 1, function() return { p = reg(NP) } end },
+  { "eternal", 1, function() return { l = reg(NL) } end },
+  { "eget", 1, function() return { i = math.random(1, 4), d = reg(NL) } end },
+  { "probe", 2, function() return { w = reg(NW), l = operand() } end },
+  { "wget", 1, function() return { w = reg(NW), d = reg(NL) } end },
+  { "walive", 1, function() return { w = reg(NW) } end },
+  { "wdelete", 1, function() return { w = reg(NW) } end },
+  { "gc", 4, function() return { kind = pick { "minor", "minor", "major", "full" } } end },
+  { "bad", 1, function() return { k = math.random(1, 6) } end },
+  { "check", 2, function() return {} end },
+}
+local TOTAL = 0
+for _, g in ipairs(GEN) do TOTAL = TOTAL + g[2] end
+
+local function gen_op()
+  local r = math.random(TOTAL)
+  for _, g in ipairs(GEN) do
+    r = r - g[2]
+    if r <= 0 then
+      local op = g[3]()
+      op.op = g[1] == "open_esc" and "open" or g[1]
+      return op
+    end
+  end
+end
+
+local function gen_program(seed, index, length)
+  math.randomseed(seed, index)
+  local p = { opts = gen_options(), ops = {}, seed = seed, index = index }
+  for i = 1, length do p.ops[i] = gen_op() end
+  return p
+end
+
+-- ------------------------------------------------------------------ execution
+
+-- One run of a program: the real isolate, the model, and the registers of both.
+local function new_state(prog)
+  local st = {
+    iso = scopelab.isolate(prog.opts), m = Model.new(prog.opts),
+    L = {}, ML = {}, S = {}, MS = {}, P = {}, MP = {}, W = {}, MW = {},
+    real_scope = {},          -- model scope -> real scope
+    tracked = {},             -- { mobj, probe } for every object the model thinks alive
+    log = {},                 -- tags logged by the real weak callbacks
+    ntags = 0, minor = 0, major = 0,
+  }
+  st.other = scopelab.isolate()
+  st.other_scope = st.other:handle_scope()
+  st.F = st.other:integer(7)
+  st.MF = { foreign = true }
+  return st
+end
+
+local function dispose(st)
+  st.iso:dispose()
+  st.other:dispose()
+end
+
+-- The Local operand 'r' of both sides: real, model (nil, false for register 0).
+local function loc(st, r)
+  if r == -1 then return st.F, st.MF end
+  if r == 0 then return nil, false end
+  return st.L[r], st.ML[r]
+end
+
+local function fmt(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  return tostring(v)
+end
+
+-- What the run exercised: per operation name, successes and expected errors.
+local COUNT = {}
+
+-- Compares a pcall result with the model's error class ('cls' nil: success).
+local function expect(opname, cls, ok, err)
+  local c = COUNT[opname] or { 0, 0 }
+  COUNT[opname] = c
+  if ok then c[1] = c[1] + 1 else c[2] = c[2] + 1 end
+  if cls then c[cls] = (c[cls] or 0) + 1 end
+  if cls == nil then
+    if not ok then return "unexpected error: " .. tostring(err) end
+    return nil
+  end
+  if ok then return ("expected error '%s' from '%s', got success"):format(cls, opname) end
+  err = tostring(err)
+  if not err:find(ERRORS[cls], 1, true) or not err:find("'" .. opname .. "'", 1, true) then
+    return ("expected error '%s' from '%s', got: %s"):format(cls, opname, err)
+  end
+  return nil
+end
+
+-- Collections the real isolate ran since the model last caught up.
+local function collections(st)
+  local s = st.iso:stats()
+  local dm, dM = s.minor_collections - st.minor, s.major_collections - st.major
+  st.minor, st.major = s.minor_collections, s.major_collections
+  return dm, dM
+end
+
+-- Every tracked object: alive on both sides or dead on both, same generation.
+local function check_alive(st)
+  local keep = {}
+  for _, t in ipairs(st.tracked) do
+    local o, w = t[1], t[2]
+    local alive = w:alive()
+    if alive ~= o.alive then
+      return ("object #%d (%s): model says %s, probe says %s"):format(o.mid, o.kind,
+        o.alive and "alive" or "dead", alive and "alive" or "dead")
+    end
+    if alive then
+      local g = w:generation()
+      if g ~= o.gen then
+        return ("object #%d (%s): model says %s, probe says %s"):format(o.mid, o.kind, o.gen, g)
+      end
+      keep[#keep + 1] = t
+    else
+      w:delete()
+    end
+  end
+  st.tracked = keep
+  return nil
+end
+
+-- Reads a live Local fully and compares with the model's object.
+local function check_local(st, h, ml, what)
+  local o = ml.obj
+  local k = h:kind()
+  if k ~= o.kind then return ("%s: kind %s, model %s"):format(what, k, o.kind) end
+  if h:id() ~= o.rid then
+    return ("%s: identity %d, model object #%d has identity %d"):format(what, h:id(), o.mid, o.rid)
+  end
+  if k == "array" then
+    if #h ~= o.n then return ("%s: length %d, model %d"):format(what, #h, o.n) end
+  elseif h:value() ~= o.value then
+    return ("%s: value %s, model %s"):format(what, fmt(h:value()), fmt(o.value))
+  end
+  local g = h:generation()
+  if g ~= o.gen then return ("%s: generation %s, model %s"):format(what, g, o.gen) end
+  return nil
+end
+
+-- The weak-callback logs agree.
+local function check_log(st)
+  local a, b = st.log, st.m.callback_log
+  if #a ~= #b then
+    return ("weak callbacks: %d ran, model expects %d"):format(#a, #b)
+  end
+  for i = 1, #a do
+    if a[i] ~= b[i] then
+      return ("weak callback %d: persistent #%d ran, model expects #%d"):format(i, a[i], b[i])
+    end
+  end
+  return nil
+end
+
+local function check_all(st)
+  local err = check_alive(st)
+  if err then return err end
+  for r = 1, NL do
+    local ml = st.ML[r]
+    if ml and Model.local_error(ml) == nil and ml.obj then
+      err = check_local(st, st.L[r], ml, "register " .. r)
+      if err then return err end
+    end
+  end
+  local s = st.iso:stats()
+  local m = st.m
+  if s.persistent_handles ~= m:persistent_count() then
+    return ("stats.persistent_handles %d, model %d"):format(s.persistent_handles, m:persistent_count())
+  end
+  if s.weak_handles ~= m:weak_count() then
+    return ("stats.weak_handles %d, model %d"):format(s.weak_handles, m:weak_count())
+  end
+  if s.scope_level ~= m.level or s.scope_depth ~= #m.stack then
+    return ("scope level/depth %d/%d, model %d/%d"):format(s.scope_level, s.scope_depth,
+      m.level, #m.stack)
+  end
+  if s.eternal_handles ~= #m.eternals then return "eternal count differs" end
+  return nil
+end
+
+-- After an operation that may have collected inside: catch the model up.
+local function after_alloc(st, ok)
+  local dm, dM = collections(st)
+  return dm, dM, ok
+end
+
+local function store(st, d, h, ml)
+  st.L[d], st.ML[d] = h, ml
+end
+
+local RUN = {}
+
+function RUN.open(st, op)
+  local f = op.kind == "handle" and st.iso.handle_scope or op.kind == "escapable"
+    and st.iso.escapable_handle_scope or st.iso.seal_handle_scope
+  local name = op.kind == "handle" and "handle_scope" or op.kind == "escapable"
+    and "escapable_handle_scope" or "seal_handle_scope"
+  local ok, s = pcall(f, st.iso)
+  local ms, cls = st.m:open(op.kind)
+  local d = expect(name, cls, ok, s)
+  if d then return d end
+  if ok then
+    st.S[op.s], st.MS[op.s] = s, ms
+    st.real_scope[ms] = s
+  end
+end
+
+local function close(st, s, ms)
+  local ok, err = pcall(s.close, s)
+  local _, cls = st.m:close(ms)
+  return expect("close", cls, ok, err)
+end
+
+function RUN.close(st, op)
+  if not st.S[op.s] then return end
+  return close(st, st.S[op.s], st.MS[op.s])
+end
+
+function RUN.close_top(st)
+  local ms = st.m:innermost()
+  if ms then return close(st, st.real_scope[ms], ms) end
+end
+
+function RUN.escape(st, op)
+  local s, ms = st.S[op.s], st.MS[op.s]
+  local h, ml = loc(st, op.l)
+  if not s or ml == nil then return end
+  local ok, r = pcall(s.escape, s, h)
+  local mr, cls = st.m:escape(ms, ml or nil)
+  local d = expect("escape", cls, ok, r)
+  if d then return d end
+  if ok then
+    if (r == nil) ~= (mr == false) then return "escape: result presence differs" end
+    store(st, op.d, r, mr or nil)
+    if r then return check_local(st, r, mr, "escaped") end
+  end
+end
+
+local function alloc(st, d, name, kind, value, n)
+  local ok, h = pcall(st.iso[name], st.iso, kind == "array" and n or value)
+  local dm, dM = collections(st)
+  local ml, cls = st.m:allocate(kind, value, n, dm, dM)
+  if cls and (dm > 0 or dM > 0) then return "collected although the allocation failed" end
+  local e = expect(name, cls, ok, h)
+  if e then return e end
+  if not ok then return end
+  ml.obj.rid = h:id()
+  store(st, d, h, ml)
+  st.tracked[#st.tracked + 1] = { ml.obj, st.iso:probe(h) }
+  st.m:run_callbacks()
+  if dm > 0 or dM > 0 then
+    e = check_alive(st)
+    if e then return e end
+  end
+  return check_local(st, h, ml, "new " .. kind)
+end
+
+function RUN.int(st, op) return alloc(st, op.d, "integer", "integer", op.v) end
+function RUN.num(st, op) return alloc(st, op.d, "number", "number", op.v) end
+function RUN.str(st, op) return alloc(st, op.d, "string", "string", op.v) end
+function RUN.arr(st, op) return alloc(st, op.d, "array", "array", nil, op.n) end
+
+-- Self checks shared by get and set: stale self, not an array, index range.
+local function array_error(a, i)
+  local err = Model.local_error(a)
+  if err then return err end
+  if a.obj.kind ~= "array" then return "not_array" end
+  if i < 1 or i > a.obj.n then return "range" end
+  return nil
+end
+
+function RUN.set(st, op)
+  local a, ma = st.L[op.a], st.ML[op.a]
+  local v, mv = loc(st, op.v)
+  if not a or mv == nil then return end
+  local ok, err = pcall(a.set, a, op.i, v)
+  local cls = array_error(ma, op.i)
+  if not cls and mv then cls = Model.local_error(mv) end
+  local d = expect("set", cls, ok, err)
+  if d then return d end
+  if ok then ma.obj.elems[op.i] = mv and mv.obj or nil end
+end
+
+function RUN.get(st, op)
+  local a, ma = st.L[op.a], st.ML[op.a]
+  if not a then return end
+  local ok, r = pcall(a.get, a, op.i)
+  local cls = array_error(ma, op.i)
+  local mr
+  if not cls then mr, cls = st.m:new_local(ma.obj.elems[op.i]) end
+  local d = expect("get", cls, ok, r)
+  if d then return d end
+  if ok then
+    if (r == nil) ~= (mr == false) then return "get: result presence differs" end
+    store(st, op.d, r, mr or nil)
+    if r then return check_local(st, r, mr, "element") end
+  end
+end
+
+function RUN.read(st, op)
+  local h, ml = st.L[op.l], st.ML[op.l]
+  if not h then return end
+  local cls = Model.local_error(ml)
+  local ok, err = pcall(h.kind, h)
+  local d = expect("kind", cls, ok, err)
+  if d or cls then return d end
+  if ml.obj.kind == "array" then
+    ok, err = pcall(h.value, h)
+    d = expect("value", "array_value", ok, err)
+    if d then return d end
+  end
+  return check_local(st, h, ml, "register " .. op.l)
+end
+
+function RUN.eq(st, op)
+  local a, ma, b, mb = st.L[op.a], st.ML[op.a], st.L[op.b], st.ML[op.b]
+  if not a or not b or rawequal(a, b) then return end
+  local ok, r = pcall(function() return a == b end)
+  local cls = Model.local_error(ma) or Model.local_error(mb)
+  local d = expect("__eq", cls, ok, r)
+  if d then return d end
+  if ok and r ~= (ma.obj == mb.obj) then
+    return ("==: %s, model says %s"):format(tostring(r), tostring(ma.obj == mb.obj))
+  end
+end
+
+function RUN.pnew(st, op)
+  local h, ml = loc(st, op.l)
+  if ml == nil then return end
+  local ok, p = pcall(st.iso.persistent, st.iso, h)
+  local cls = ml and Model.local_error(ml) or nil
+  local d = expect("persistent", cls, ok, p)
+  if d then return d end
+  if ok then
+    st.ntags = st.ntags + 1
+    st.P[op.p], st.MP[op.p] = p, st.m:persistent(ml or nil, st.ntags)
+  end
+end
+
+local function pers(st, r)
+  local mp = st.MP[r]
+  return st.P[r], mp, mp and mp.deleted and "deleted" or nil
+end
+
+function RUN.preset(st, op)
+  local p, mp, cls = pers(st, op.p)
+  local h, ml = loc(st, op.l)
+  if not p or ml == nil then return end
+  local ok, err = pcall(p.reset, p, h)
+  if not cls and ml then cls = Model.local_error(ml) end
+  local d = expect("reset", cls, ok, err)
+  if d then return d end
+  if ok then st.m:reset(mp, ml or nil) end
+end
+
+function RUN.pget(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local ok, r = pcall(p.get, p)
+  local mr
+  if not cls then mr, cls = st.m:new_local(mp.obj) end
+  local d = expect("get", cls, ok, r)
+  if d then return d end
+  if ok then
+    if (r == nil) ~= (mr == false) then return "persistent get: result presence differs" end
+    store(st, op.d, r, mr or nil)
+    if r then return check_local(st, r, mr, "persistent get") end
+  end
+end
+
+function RUN.pweak(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local log, tag = st.log, mp.tag
+  local cb = op.cb and function() log[#log + 1] = tag end or nil
+  local ok, err = pcall(p.set_weak, p, cb)
+  local _
+  if not cls then _, cls = st.m:set_weak(mp, op.cb) end
+  return expect("set_weak", cls, ok, err)
+end
+
+function RUN.pclear(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local ok, err = pcall(p.clear_weak, p)
+  if not cls then st.m:clear_weak(mp) end
+  return expect("clear_weak", cls, ok, err)
+end
+
+function RUN.pdelete(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local ok, err = pcall(p.delete, p)
+  if not cls then mp.deleted = true end
+  return expect("delete", cls, ok, err)
+end
+
+function RUN.pempty(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local ok, r = pcall(p.is_empty, p)
+  local d = expect("is_empty", cls, ok, r)
+  if d then return d end
+  if ok and r ~= (mp.obj == nil) then
+    return ("is_empty: %s, model %s"):format(tostring(r), tostring(mp.obj == nil))
+  end
+end
+
+function RUN.eternal(st, op)
+  local h, ml = st.L[op.l], st.ML[op.l]
+  if not h then return end
+  local ok, r = pcall(st.iso.eternal, st.iso, h)
+  local cls = Model.local_error(ml)
+  local d = expect("eternal", cls, ok, r)
+  if d then return d end
+  if ok then
+    local i = st.m:eternal(ml)
+    if r ~= i then return ("eternal index %s, model %d"):format(tostring(r), i) end
+  end
+end
+
+function RUN.eget(st, op)
+  local ok, r = pcall(st.iso.eternal_get, st.iso, op.i)
+  local mr, cls
+  if op.i > #st.m.eternals then cls = "eternal_range"
+  else mr, cls = st.m:new_local(st.m.eternals[op.i]) end
+  local d = expect("eternal_get", cls, ok, r)
+  if d then return d end
+  if ok then
+    store(st, op.d, r, mr)
+    return check_local(st, r, mr, "eternal")
+  end
+end
+
+function RUN.probe(st, op)
+  local h, ml = loc(st, op.l)
+  if not h then return end
+  local ok, w = pcall(st.iso.probe, st.iso, h)
+  local d = expect("probe", Model.local_error(ml), ok, w)
+  if d then return d end
+  if ok then st.W[op.w], st.MW[op.w] = w, { obj = ml.obj } end
+end
+
+local function probe_reg(st, r)
+  local mw = st.MW[r]
+  return st.W[r], mw, mw and mw.deleted and "probe_deleted" or nil
+end
+
+function RUN.wget(st, op)
+  local w, mw, cls = probe_reg(st, op.w)
+  if not w then return end
+  local ok, r = pcall(w.get, w)
+  local mr
+  if not cls then mr, cls = st.m:new_local(mw.obj.alive and mw.obj or nil) end
+  local d = expect("get", cls, ok, r)
+  if d then return d end
+  if ok then
+    if (r == nil) ~= (mr == false) then return "probe get: result presence differs" end
+    store(st, op.d, r, mr or nil)
+    if r then return check_local(st, r, mr, "probe get") end
+  end
+end
+
+function RUN.walive(st, op)
+  local w, mw, cls = probe_reg(st, op.w)
+  if not w then return end
+  local ok, r = pcall(w.alive, w)
+  local d = expect("alive", cls, ok, r)
+  if d then return d end
+  if ok and r ~= mw.obj.alive then
+    return ("probe alive %s, model %s"):format(tostring(r), tostring(mw.obj.alive))
+  end
+end
+
+function RUN.wdelete(st, op)
+  local w, mw, cls = probe_reg(st, op.w)
+  if not w then return end
+  local ok, err = pcall(w.delete, w)
+  if not cls then mw.deleted = true end
+  return expect("delete", cls, ok, err)
+end
+
+function RUN.gc(st, op)
+  local ok, r = pcall(st.iso.collect, st.iso, op.kind)
+  if not ok then return "collect failed: " .. tostring(r) end
+  local dm, dM = collections(st)
+  local want_m, want_M = op.kind == "major" and 0 or 1, op.kind == "minor" and 0 or 1
+  if dm ~= want_m or dM ~= want_M then
+    return ("collect('%s') ran %d minor and %d major collections"):format(op.kind, dm, dM)
+  end
+  if op.kind ~= "major" then st.m:collect("minor") end
+  if op.kind ~= "minor" then st.m:collect("major") end
+  st.m:run_callbacks()
+  return check_alive(st)
+end
+
+-- Misuse that needs no state: each raises exactly this message.
+local BAD = {
+  { function(iso) return iso:integer("x") end,
+    "bad argument #2 to 'integer' (integer expected, got string)" },
+  { function(iso) return iso:integer(1.5) end,
+    "bad argument #2 to 'integer' (number has no integer representation)" },
+  { function(iso) return iso:array(-1) end,
+    "bad argument #2 to 'array' (size must be non-negative, got -1)" },
+  { function(iso) return iso:number("x") end,
+    "bad argument #2 to 'number' (number expected, got string)" },
+  { function(iso) return iso:string(5) end,
+    "bad argument #2 to 'string' (string expected, got number)" },
+  { function(iso) return iso:collect("medium") end,
+    "bad argument #2 to 'collect' (invalid kind 'medium' (expected 'minor', 'major' or 'full'))" },
+}
+
+function RUN.bad(st, op)
+  local ok, err = pcall(BAD[op.k][1], st.iso)
+  if ok then return "misuse accepted: " .. BAD[op.k][2] end
+  if not tostring(err):find(BAD[op.k][2], 1, true) then
+    return ("expected %q, got %q"):format(BAD[op.k][2], tostring(err))
+  end
+end
+
+function RUN.check(st) return check_all(st) end
+
+-- Runs 'prog' (or its first 'limit' steps); nil, or the failing step and why.
+local function run(prog, limit)
+  local st = new_state(prog)
+  local n = limit or #prog.ops
+  for i = 1, n do
+    local op = prog.ops[i]
+    local ok, d = pcall(RUN[op.op], st, op)
+    if not ok then d = "driver error: " .. tostring(d) end
+    if not d then
+      local h = st.iso:number_of_handles()
+      if h ~= st.m:handles() then
+        d = ("number_of_handles %d, model %d"):format(h, st.m:handles())
+      end
+    end
+    d = d or check_log(st)
+    if d then
+      pcall(dispose, st)
+      return i, d
+    end
+  end
+  local d = check_all(st)
+  pcall(dispose, st)
+  if d then return n, d end
+  return nil
+end
+
+-- ------------------------------------------------------------------ shrinking
+
+local function with_ops(prog, ops)
+  return { opts = prog.opts, ops = ops, seed = prog.seed, index = prog.index }
+end
+
+-- Removes chunks of steps while the program still diverges (any divergence).
+local function shrink(prog, step)
+  local ops = { table.unpack(prog.ops, 1, step) }
+  local chunk = #ops // 2
+  while chunk >= 1 do
+    local i, removed = 1, false
+    while i <= #ops do
+      local try = {}
+      for j = 1, #ops do
+        if j < i or j >= i + chunk then try[#try + 1] = ops[j] end
+      end
+      local at = run(with_ops(prog, try))
+      if at then
+        ops = { table.unpack(try, 1, at) }
+        removed = true
+      else
+        i = i + chunk
+      end
+    end
+    if not removed then chunk = chunk // 2 end
+  end
+  return with_ops(prog, ops)
+end
+
+-- ------------------------------------------------------------------ reproducer
+
+local function lref(r)
+  if r == -1 then return "F" elseif r == 0 then return "nil" end
+  return ("L[%d]"):format(r)
+end
+
+local EMIT = {
+  open = function(op)
+    local f = op.kind == "handle" and "handle_scope" or op.kind == "escapable"
+      and "escapable_handle_scope" or "seal_handle_scope"
+    return ("S[%d] = try(iso.%s, iso)"):format(op.s, f)
+  end,
+  close = function(op) return ("try(S[%d].close, S[%d])"):format(op.s, op.s) end,
+  close_top = function() return "close_innermost()" end,
+  escape = function(op)
+    return ("L[%d] = try(S[%d].escape, S[%d], %s)"):format(op.d, op.s, op.s, lref(op.l))
+  end,
+  int = function(op) return ("L[%d] = new(iso.integer, %d)"):format(op.d, op.v) end,
+  num = function(op) return ("L[%d] = new(iso.number, %s)"):format(op.d, string.format("%.17g", op.v)) end,
+  str = function(op) return ("L[%d] = new(iso.string, %q)"):format(op.d, op.v) end,
+  arr = function(op) return ("L[%d] = new(iso.array, %d)"):format(op.d, op.n) end,
+  set = function(op) return ("try(L[%d].set, L[%d], %d, %s)"):format(op.a, op.a, op.i, lref(op.v)) end,
+  get = function(op) return ("L[%d] = try(L[%d].get, L[%d], %d)"):format(op.d, op.a, op.a, op.i) end,
+  read = function(op) return ("show(%s)"):format(lref(op.l)) end,
+  eq = function(op) return ("print(pcall(function() return %s == %s end))"):format(lref(op.a), lref(op.b)) end,
+  pnew = function(op) return ("P[%d] = try(iso.persistent, iso, %s)"):format(op.p, lref(op.l)) end,
+  preset = function(op) return ("try(P[%d].reset, P[%d], %s)"):format(op.p, op.p, lref(op.l)) end,
+  pget = function(op) return ("L[%d] = try(P[%d].get, P[%d])"):format(op.d, op.p, op.p) end,
+  pweak = function(op)
+    return op.cb and ("try(P[%d].set_weak, P[%d], function() print('weak callback of P[%d]') end)")
+      :format(op.p, op.p, op.p) or ("try(P[%d].set_weak, P[%d])"):format(op.p, op.p)
+  end,
+  pclear = function(op) return ("try(P[%d].clear_weak, P[%d])"):format(op.p, op.p) end,
+  pdelete = function(op) return ("try(P[%d].delete, P[%d])"):format(op.p, op.p) end,
+  pempty = function(op) return ("print(try(P[%d].is_empty, P[%d]))"):format(op.p, op.p) end,
+  eternal = function(op) return ("try(iso.eternal, iso, %s)"):format(lref(op.l)) end,
+  eget = function(op) return ("L[%d] = try(iso.eternal_get, iso, %d)"):format(op.d, op.i) end,
+  probe = function(op) return ("W[%d] = try(iso.probe, iso, %s)"):format(op.w, lref(op.l)) end,
+  wget = function(op) return ("L[%d] = try(W[%d].get, W[%d])"):format(op.d, op.w, op.w) end,
+  walive = function(op) return ("print(try(W[%d].alive, W[%d]))"):format(op.w, op.w) end,
+  wdelete = function(op) return ("try(W[%d].delete, W[%d])"):format(op.w, op.w) end,
+  gc = function(op) return ("collect(%q)"):format(op.kind) end,
+  bad = function(op) return ("try(function() return %s end)"):format(({
+    'iso:integer("x")', "iso:integer(1.5)", "iso:array(-1)", 'iso:number("x")',
+    "iso:string(5)", 'iso:collect("medium")' })[op.k]) end,
+  check = function() return "report()" end,
+}
+
+local function opts_source(o)
+  local keys = {}
+  for k in pairs(o) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = ("%s = %s"):format(k, fmt(o[k])) end
+  return "{ " .. table.concat(parts, ", ") .. " }"
+end
+
+local function reproducer(prog, why)
+  local out = {
+    ("-- scopelab fuzz reproducer: seed %d, program %d, %d steps"):format(prog.seed,
+      prog.index, #prog.ops),
+    "-- divergence at the last step: " .. why:gsub("\n", " "),
+    "-- run from the repository root: lua5.4 this.lua",
+    "package.path = './lua/?.lua;./lua/?/init.lua;' .. package.path",
+    "package.cpath = './build/?.so;' .. package.cpath",
+    "local scopelab = require 'scopelab'",
+    "local iso = scopelab.isolate(" .. opts_source(prog.opts) .. ")",
+    "local other = scopelab.isolate()",
+    "local other_scope = other:handle_scope()",
+    "local F = other:integer(7)",
+    "local L, S, P, W, T = {}, {}, {}, {}, {}",
+    "local function try(f, ...) local r = table.pack(pcall(f, ...))",
+    "  if not r[1] then print('error: ' .. tostring(r[2])) return nil end",
+    "  return table.unpack(r, 2, r.n) end",
+    "local function new(f, v) local h = try(f, iso, v)",
+    "  if h then T[#T + 1] = iso:probe(h) end return h end",
+    "local function close_innermost() local r = iso:handle_report()",
+    "  for _, s in pairs(S) do if s:is_open() and s:depth() == #r then return try(s.close, s) end end end",
+    "local function show(h) print(pcall(function() return h:kind(), h:id(), h:generation(),",
+    "  h:kind() == 'array' and #h or h:value() end)) end",
+    "local function report() for i, w in ipairs(T) do print('object', i, w) end",
+    "  print('handles', iso:number_of_handles()) end",
+    "local function collect(k) print(iso:collect(k).kind) end",
+  }
+  for _, op in ipairs(prog.ops) do out[#out + 1] = EMIT[op.op](op) end
+  out[#out + 1] = "report()"
+  return table.concat(out, "\n")
+end
+
+-- ------------------------------------------------------------------ main
+
+local function main(argv)
+  local ops, seed, runs, length, quiet, stats = 1000000, 1, 1, 2000, false, false
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--ops" then ops = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+    elseif a == "--seed" then seed = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+    elseif a == "--runs" then runs = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+    elseif a == "--program-length" then length = math.tointeger(tonumber(argv[i + 1])); i = i + 1
+    elseif a == "--quiet" then quiet = true
+    elseif a == "--stats" then stats = true
+    else
+      io.stderr:write("usage: lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] "
+        .. "[--program-length K] [--quiet] [--stats]\n")
+      return 2
+    end
+    i = i + 1
+  end
+  if not (ops and seed and runs and length) or ops < 1 or runs < 1 or length < 1 then
+    io.stderr:write("fuzz.lua: --ops, --seed, --runs and --program-length take integers >= 1\n")
+    return 2
+  end
+  local t0, done, programs = os.clock(), 0, 0
+  local per_run = ops // runs
+  for r = 0, runs - 1 do
+    local s = seed + r
+    local budget = r == runs - 1 and ops - per_run * (runs - 1) or per_run
+    local index = 0
+    while budget > 0 do
+      index = index + 1
+      local prog = gen_program(s, index, math.min(length, budget))
+      local at, why = run(prog)
+      if at then
+        print(("DIVERGENCE seed %d program %d step %d: %s"):format(s, index, at, why))
+        local small = shrink(prog, at)
+        local _, why2 = run(small)
+        print(("shrunk to %d steps: %s"):format(#small.ops, why2 or why))
+        print("---- reproducer ----")
+        print(reproducer(small, why2 or why))
+        print("---- end ----")
+        return 1
+      end
+      budget = budget - #prog.ops
+      done = done + #prog.ops
+      programs = programs + 1
+    end
+    if not quiet then
+      print(("seed %d: %d operations in %d programs, no divergence (%.1f s)"):format(s,
+        r == runs - 1 and ops - per_run * (runs - 1) or per_run, index, os.clock() - t0))
+    end
+  end
+  if stats then
+    local names = {}
+    for k in pairs(COUNT) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local why = {}
+      for cls, n in pairs(COUNT[k]) do
+        if type(cls) == "string" then why[#why + 1] = cls .. " " .. n end
+      end
+      table.sort(why)
+      print(("  %-24s %8d ok %8d expected errors  %s"):format(k, COUNT[k][1], COUNT[k][2],
+        table.concat(why, ", ")))
+    end
+  end
+  print(("fuzz: %d operations, %d programs, seeds %d..%d, 0 divergences, %.1f s"):format(done,
+    programs, seed, seed + runs - 1, os.clock() - t0))
+  return 0
+end
+
+os.exit(main(arg), true)
