@@ -50,7 +50,7 @@ local function run(name, body)
 end
 
 local leak_handles, leak_heap, leak = run("loop without a scope", leaky)
-local fix_handles, fix_heap, fix = run("scope per iteration", fixed)
+local fix_handles, _, fix = run("scope per iteration", fixed)
 
 claim.grows(leak_handles, "without an inner scope the handle count grows with every iteration")
 claim.equal(2 * N, leak.handles, "two handles leak per iteration")

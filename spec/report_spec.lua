@@ -81,8 +81,26 @@ describe("iso:watch_handles", function()
       .. " holds more than 3 handles" }, msgs)
   end)
 
-  pending("warns for a later scope at the threshold too (core bug: open_handle_scope does not "
-    .. "re-arm the watch bound, so a later scope warns only when its handle block fills)")
+  it("warns for a later scope, and for a scope already open, at the threshold too", function()
+    local msgs = {}
+    local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }
+    local outer <close> = iso:handle_scope()
+    iso:integer(0)
+    iso:watch_handles(2)                              -- outer holds 1 already
+    iso:integer(1)
+    assert.same({}, msgs)
+    iso:integer(2)
+    assert.equal(1, #msgs)
+    for _ = 1, 2 do
+      local inner <close>, site = iso:handle_scope(), here()
+      iso:integer(1); iso:integer(2)
+      local before = #msgs
+      iso:integer(3)
+      assert.equal(before + 1, #msgs)
+      assert.equal("scopelab: handle scope level 2, opened at " .. site
+        .. " holds more than 2 handles", msgs[#msgs])
+    end
+  end)
 
   it("is off with 0, and refuses a negative threshold", function()
     local msgs = {}

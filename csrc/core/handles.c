@@ -159,8 +159,7 @@ sl_object **slH_extend(sl_isolate *iso) {
   }
   if (hs->nblocks > 0) {
     /* A seal or bounded scope may have left room in the last block: use it. */
-    sl_object **end = hs->blocks[hs->nblocks - 1] + hs->block_size;
-    if (hs->limit != end) hs->limit = end;
+    hs->limit = hs->blocks[hs->nblocks - 1] + hs->block_size;
   }
   if (hs->next == hs->limit) {
     if (hs->nblocks == hs->cap_blocks) {
@@ -216,7 +215,7 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
   if (hs->depth >= SLH_DEPTH_MASK)
     return slI_error(iso, SL_ESTATE, "too many nested scopes (%u)", (unsigned)hs->depth), 0;
-  uint32_t cap = hs->cap_scopes * 2;
+  uint32_t cap = hs->cap_scopes ? hs->cap_scopes * 2 : 16;
   slH_record *ns = realloc(hs->scopes, cap * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
   hs->scopes = ns;
@@ -372,10 +371,17 @@ sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info 
 }
 
 void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, void *ud) {
-  iso->hs.watch = threshold;
-  iso->hs.slow_open = threshold > 0;
-  iso->hs.watch_hook = hook;
-  iso->hs.watch_ud = ud;
+  slH_data *hs = &iso->hs;
+  hs->watch = threshold;
+  hs->slow_open = threshold > 0;
+  hs->watch_hook = hook;
+  hs->watch_ud = ud;
+  if (threshold == 0 || hs->depth == 0) return;
+  slH_record *r = &hs->scopes[hs->depth - 1];
+  if (r->kind == SL_SCOPE_SEAL || r->watched) return;
+  /* The innermost scope is watched from its next handle on. */
+  size_t count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
+  bound_limit(hs, count < threshold ? threshold - count : 0);
 }
 
 sl_status sl__local_new_slow(sl_isolate *iso, sl_local h, sl_local *out) {

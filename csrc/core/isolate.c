@@ -36,7 +36,7 @@ const char *sl_kind_name(sl_kind k) {
 sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(iso->msg, sizeof iso->msg, fmt, ap);
+  vsnprintf(iso->msg, sizeof iso->msg, fmt, ap);  // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
   va_end(ap);
   iso->status = st;
   return st;

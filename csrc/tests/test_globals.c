@@ -73,7 +73,6 @@ void test_deleted_persistent_is_refused(void) {
 }
 
 typedef struct calls {
-  sl_isolate *iso;
   int n;
   int empty_when_called;
   int order[10000];
