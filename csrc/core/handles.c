@@ -163,7 +163,7 @@ sl_object **slH_extend(sl_isolate *iso) {
   }
   if (hs->next == hs->limit) {
     if (hs->nblocks == hs->cap_blocks) {
-      size_t cap = hs->cap_blocks * 2;
+      size_t cap = hs->cap_blocks ? hs->cap_blocks * 2 : 8;
       sl_object ***nb = realloc(hs->blocks, cap * sizeof *nb);
       if (nb == NULL)
         return slI_error(iso, SL_ENOMEM, "out of memory for the handle block list"), NULL;
