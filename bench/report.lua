@@ -236,7 +236,8 @@ do
   local function add(...) svg[#svg + 1] = string.format(...) end
   add('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">', W, H)
   add('<rect width="100%%" height="100%%" fill="white"/>')
-  add('<text x="10" y="18" font-size="13">scopelab / comparator, median (log scale; | = target, green met, red missed)</text>')
+  add('<text x="10" y="18" font-size="13">%s</text>',
+    "scopelab / comparator, median (log scale; | = target, green met, red missed)")
   for e = math.floor(math.log(lo, 10)), math.ceil(math.log(hi, 10)) do
     local v = 10 ^ e
     if v >= lo and v <= hi then
@@ -253,7 +254,8 @@ do
     add('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>', x0, y + 2, math.max(1, x1 - x0), rowh - 4, colour)
     add('<text x="%.1f" y="%d">%.2fx</text>', x(math.max(1, b.r)) + 4, y + 12, b.r)
     if b.target then
-      add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="2"/>', x(b.target), y, x(b.target), y + rowh)
+      add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="2"/>',
+        x(b.target), y, x(b.target), y + rowh)
     end
   end
   add('</svg>')
