@@ -34,7 +34,12 @@ VALGRIND     := valgrind --error-exitcode=99 --leak-check=full \
 
 .PHONY: test-stress test-asan test-valgrind fuzz fuzz-smoke fuzz-c fuzz-c-build
 
+# First make sure the helper really turns stress on: a helper that ignored the
+# variable would make this target a plain 'make spec' that passes.
 test-stress: all
+	SCOPELAB_STRESS=1 $(LUA) -e 'dofile "spec/helper.lua"; local d = require("scopelab").defaults(); \
+	  assert(d.gc_interval and d.gc_interval > 0 and d.stress_compaction and d.verify_heap, \
+	  "spec/helper.lua does not honour SCOPELAB_STRESS=1")'
 	SCOPELAB_STRESS=1 $(BUSTED) --lua=$(LUA) spec
 
 # A separate build tree: the sanitized objects never mix with the normal ones. The
