@@ -65,14 +65,15 @@ static void return_block(sl_isolate *iso, sl_object **b) {
 
 /*
 ** Pops every block past the (already restored) 'limit'. A seal or capacity
-** scope may leave 'limit' inside the last block; that block stays.
+** scope may leave 'limit' inside the last block, or at its very start (a
+** constructor that failed gave its slot back): that block stays.
 */
 static void delete_extensions(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
   sl_object **pl = hs->limit;
   while (hs->nblocks > 0) {
     sl_object **b = hs->blocks[hs->nblocks - 1];
-    if (pl != NULL && b < pl && pl <= b + hs->block_size) break;
+    if (pl != NULL && b <= pl && pl <= b + hs->block_size) break;
     hs->nblocks--;
     return_block(iso, b);
   }
@@ -108,12 +109,9 @@ size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth) {
 
 static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
   const slH_record *r = &iso->hs.scopes[depth - 1];
-  uint32_t level = 0;
-  for (uint32_t d = 1; d <= depth; d++)
-    if (iso->hs.scopes[d - 1].kind != SL_SCOPE_SEAL) level++;
   out->kind = (sl_scope_kind)r->kind;
   out->depth = depth;
-  out->level = level;
+  out->level = r->level;
   out->serial = r->serial;
   out->handles = slH_scope_handles(iso, depth);
   out->capacity = r->checked ? r->capacity : 0;
@@ -244,7 +242,7 @@ static inline slH_record *push_record(sl_isolate *iso, uint8_t kind, sl_scope *o
 static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_scope *out) {
   slH_record *r = push_record(iso, kind, out);
   if (r != NULL) {
-    iso->hs.level++;
+    r->level = ++iso->hs.level;
     iso->hs.stamp = SLH_STAMP(r->serial, iso->hs.depth);
   }
   return r;
@@ -288,6 +286,7 @@ sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
   slH_record *r = push_record(iso, SL_SCOPE_SEAL, out);
   if (r == NULL) return iso->status;
   r->prev_sealed_level = hs->sealed_level;
+  r->level = hs->level;
   hs->limit = hs->next;          /* every creation now takes the slow path ... */
   hs->sealed_level = hs->level;  /* ... which refuses at this level */
   return SL_OK;

@@ -87,18 +87,23 @@ sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
 
 /* ------------------------------------------------------------------ access */
 
-static sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
+static inline sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
   sl_status st = slH_check(iso, h, op);
-  if (st == SL_OK) *o = *h.slot;
+  if (sl_likely(st == SL_OK)) *o = *h.slot;
   return st;
 }
 
-static sl_status get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
-                          sl_object **o) {
+static SL_NOINLINE sl_status kind_error(sl_isolate *iso, sl_object *o, sl_kind k,
+                                        const char *op) {
+  return slI_error(iso, SL_EARG, "%s: %s expected, got %s", op, sl_kind_name(k),
+                   sl_kind_name(SLO_KIND(o)));
+}
+
+static inline sl_status get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
+                                 sl_object **o) {
   sl_status st = get(iso, h, op, o);
-  if (st == SL_OK && SLO_KIND(*o) != k)
-    return slI_error(iso, SL_EARG, "%s: %s expected, got %s", op, sl_kind_name(k),
-                     sl_kind_name(SLO_KIND(*o)));
+  if (sl_likely(st == SL_OK) && sl_unlikely(SLO_KIND(*o) != k))
+    return kind_error(iso, *o, k, op);
   return st;
 }
 

@@ -378,6 +378,7 @@ typedef struct sl__scope_record {
   uint64_t escape_stamp;
   size_t capacity;            /* with 'checked': handles this scope may own */
   uint32_t prev_sealed_level; /* seal scopes */
+  uint32_t level;             /* V8's level while this scope is innermost */
   uint32_t site;
   uint8_t kind;               /* sl_scope_kind */
   uint8_t escaped, checked, watched;
@@ -430,7 +431,7 @@ static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
   r->kind = SL_SCOPE_HANDLE;
   r->escaped = r->checked = r->watched = 0;
   r->site = 0;
-  hs->level++;
+  r->level = ++hs->level;
   hs->stamp = (r->serial << SL__DEPTH_BITS) | hs->depth;
   out->iso = iso;
   out->depth = hs->depth;

@@ -300,3 +300,32 @@ void test_handle_watch_fires_once_per_scope(void) {
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+void test_failed_allocation_at_a_block_start_keeps_the_block(void) {
+  sl_options o;
+  sl_options_init(&o);
+  o.young_size = 4096;
+  o.old_size = 65536;
+  o.block_size = 2;
+  o.verify_heap = 1;
+  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  static char big[100000];
+  sl_scope s, seal, inner;
+  sl_local h;
+  OK(sl_scope_open(iso, &s));
+  FAILS(sl_string(iso, big, sizeof big, &h), SL_ENOMEM);  /* its slot is given back */
+  OK(sl_seal_scope_open(iso, &seal));
+  OK(sl_scope_open(iso, &inner));
+  integer(iso, 1);
+  OK(sl_scope_close(&inner));           /* must not free the block 'next' points into */
+  OK(sl_scope_close(&seal));
+  h = integer(iso, 42);
+  CHECK(sl_number_of_handles(iso) == 1);
+  t_collect(iso, SL_MAJOR);
+  for (int i = 0; i < 10; i++) integer(iso, 1000 + i);
+  int64_t v = 0;
+  OK(sl_integer_value(iso, h, &v));
+  CHECK(v == 42);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
