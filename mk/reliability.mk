@@ -34,31 +34,33 @@ VALGRIND     := valgrind --error-exitcode=99 --leak-check=full \
 
 .PHONY: test-stress test-asan test-valgrind fuzz fuzz-smoke fuzz-c fuzz-c-build
 
+export STRESS_CHECK := dofile "spec/helper.lua"; local d = require("scopelab").defaults(); assert(d.gc_interval and d.gc_interval > 0 and d.stress_compaction and d.verify_heap, "spec/helper.lua does not honour SCOPELAB_STRESS=1")
+
 # First make sure the helper really turns stress on: a helper that ignored the
 # variable would make this target a plain 'make spec' that passes.
 test-stress: all
-	SCOPELAB_STRESS=1 $(LUA) -e 'dofile "spec/helper.lua"; local d = require("scopelab").defaults(); \
-	  assert(d.gc_interval and d.gc_interval > 0 and d.stress_compaction and d.verify_heap, \
-	  "spec/helper.lua does not honour SCOPELAB_STRESS=1")'
+	SCOPELAB_STRESS=1 $(LUA) -e "$$STRESS_CHECK"
 	SCOPELAB_STRESS=1 $(BUSTED) --lua=$(LUA) spec
 
 # A separate build tree: the sanitized objects never mix with the normal ones. The
-# spec run sees the sanitized module through LUA_CPATH (exported by the Makefile
-# for $(BUILD), so set again here).
+# spec run loads the sanitized module through fuzz/sanitizer_helper.lua (which
+# checks where it came from), since spec/helper.lua puts ./build first.
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=clang \
 	  OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  $(ASAN_BUILD)/libscopelab.a $(ASAN_BUILD)/scopelab/core.so $(ASAN_BUILD)/tests/test_core
 	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(ASAN_BUILD)/tests/test_core
-	env $(ASAN_ENV) LD_PRELOAD=$(ASAN_RT) LUA_CPATH='$(CURDIR)/$(ASAN_BUILD)/?.so;;' \
-	  $(BUSTED) --lua=$(LUA) spec
+	env $(ASAN_ENV) LD_PRELOAD=$(ASAN_RT) SCOPELAB_CPATH='$(ASAN_BUILD)/?.so' \
+	  $(LUA) $(shell command -v $(BUSTED)) --ignore-lua --cpath='$(ASAN_BUILD)/?.so' \
+	  --helper=fuzz/sanitizer_helper.lua spec
 
-# Lua's own allocator leaves nothing at exit only when every state is closed, and
-# busted exits with os.exit(..., true) which closes it: 'possible' leaks count too.
+# busted re-executes itself under the interpreter named by 'lua' (.busted sets it),
+# which would leave valgrind watching only the parent: --ignore-lua keeps the
+# specs in the process valgrind runs.
 test-valgrind: all $(CTEST)
 	$(VALGRIND) $(CTEST)
-	$(VALGRIND) --suppressions=/dev/null $(LUA) $(shell command -v $(BUSTED)) --lua=$(LUA) spec
+	$(VALGRIND) $(LUA) $(shell command -v $(BUSTED)) --ignore-lua spec
 
 fuzz: all
 	$(LUA) fuzz/fuzz.lua --ops $(FUZZ_OPS) --seed $(FUZZ_SEED)
