@@ -78,11 +78,13 @@ local STRINGS = { "", "a", "scopelab", string.rep("x", 40), string.rep("yz", 90)
 -- that set/get and escape meet the right kind more often than chance would.
 local function areg() return math.random(4) == 1 and reg(NL) or math.random(4) end
 local function sreg() return math.random(6) == 1 and reg(NL) or math.random(5, NL) end
-local function index() return math.random(8) == 1 and math.random(0, 10) or math.random(1, 3) end
+local function elem_index() return math.random(8) == 1 and math.random(0, 10) or math.random(1, 3) end
 
 -- name, weight, generator
 local GEN = {
-  { "open", 5, function() return { kind = pick { "handle", "handle", "handle", "handle", "seal" }, s = math.random(4) } end },
+  { "open", 5, function()
+      return { kind = pick { "handle", "handle", "handle", "handle", "seal" }, s = math.random(4) }
+    end },
   { "open_esc", 2, function() return { kind = "escapable", s = math.random(5, 6) } end },
   { "close", 1, function() return { s = reg(NS) } end },
   { "close_top", 3, function() return {} end },
@@ -93,14 +95,14 @@ local GEN = {
   { "num", 3, function() return { d = sreg(), v = math.random() * 1000 - 500 } end },
   { "str", 4, function() return { d = sreg(), v = pick(STRINGS) } end },
   { "arr", 8, function() return { d = areg(), n = math.random(0, 6) } end },
-  { "set", 12, function() return { a = areg(), i = index(), v = operand() } end },
-  { "get", 7, function() return { a = areg(), i = index(), d = sreg() } end },
+  { "set", 12, function() return { a = areg(), i = elem_index(), v = operand() } end },
+  { "get", 7, function() return { a = areg(), i = elem_index(), d = sreg() } end },
   { "read", 5, function() return { l = reg(NL) } end },
   { "eq", 2, function() return { a = reg(NL), b = reg(NL) } end },
   { "pnew", 3, function() return { p = reg(NP), l = operand() } end },
   { "preset", 2, function() return { p = reg(NP), l = operand() } end },
   { "pget", 3, function() return { p = reg(NP), d = reg(NL) } end },
-  { "pweak", 3, function() return { p = reg(NP), cb = math.random(3) > 1 } end },
+  { "pweak", 3, function() return { p = reg(NP), cb = pick { 0, 1, 1, 2, 3 } } end },
   { "pclear", 1, function() return { p = reg(NP) } end },
   { "pdelete", 1, function() return { p = reg(NP) } end },
   { "pempty", 1, function() return { p = reg(NP) } end },
@@ -113,6 +115,17 @@ local GEN = {
   { "gc", 4, function() return { kind = pick { "minor", "minor", "major", "full" } } end },
   { "bad", 1, function() return { k = math.random(1, 6) } end },
   { "check", 2, function() return {} end },
+  -- a composite: a weak persistent to an object that is garbage once its scope closes
+  { "weak_garbage", 3, function()
+      local r, p = math.random(5, NL), reg(NP)
+      return { multi = {
+        { op = "open", kind = "handle", s = 4 },
+        pick { { op = "arr", d = r, n = 1 }, { op = "int", d = r, v = 1 }, { op = "str", d = r, v = "s" } },
+        { op = "pnew", p = p, l = r },
+        { op = "pweak", p = p, cb = pick { 1, 1, 2, 3 } },
+        { op = "close", s = 4 },
+      } }
+    end },
 }
 local TOTAL = 0
 for _, g in ipairs(GEN) do TOTAL = TOTAL + g[2] end
@@ -132,7 +145,16 @@ end
 local function gen_program(seed, index, length)
   math.randomseed(seed, index)
   local p = { opts = gen_options(), ops = {}, seed = seed, index = index }
-  for i = 1, length do p.ops[i] = gen_op() end
+  while #p.ops < length do
+    local op = gen_op()
+    if op.multi then
+      for _, o in ipairs(op.multi) do
+        if #p.ops < length then p.ops[#p.ops + 1] = o end
+      end
+    else
+      p.ops[#p.ops + 1] = op
+    end
+  end
   return p
 end
 
@@ -147,6 +169,8 @@ local function new_state(prog)
     tracked = {},             -- { mobj, probe } for every object the model thinks alive
     log = {},                 -- tags logged by the real weak callbacks
     ntags = 0, minor = 0, major = 0,
+    events = {}, nevent = 0,  -- collection counts seen at each sync point (see sync)
+    cb_allocs = {},           -- { id, probe } of objects allocated by real callbacks
   }
   st.other = scopelab.isolate()
   st.other_scope = st.other:handle_scope()
@@ -174,6 +198,7 @@ end
 
 -- What the run exercised: per operation name, successes and expected errors.
 local COUNT = {}
+local TOTALS = { objects = 0, minor = 0, major = 0, callbacks = 0 }
 
 -- Compares a pcall result with the model's error class ('cls' nil: success).
 local function expect(opname, cls, ok, err)
@@ -193,12 +218,109 @@ local function expect(opname, cls, ok, err)
   return nil
 end
 
--- Collections the real isolate ran since the model last caught up.
-local function collections(st)
+-- Collections are observed, not predicted: whether a young space fills depends
+-- on object sizes the model does not know. The real side syncs (reads the
+-- collection counters) right after every call that may collect returns and at the
+-- start of every weak callback, giving an ordered stream of "this many minor and
+-- major collections since the last sync". The model replays an operation that
+-- may collect (an allocation or a collect, at top level or inside a callback) as:
+--   its collections = the next event (the first callback's start if callbacks ran,
+--   else the sync after the call); then the callbacks, each but the first starting
+--   with an event that must be empty; then, if callbacks ran, the sync after the
+--   call, which must be empty too.
+local function sync(st)
   local s = st.iso:stats()
-  local dm, dM = s.minor_collections - st.minor, s.major_collections - st.major
+  st.events[#st.events + 1] = { s.minor_collections - st.minor, s.major_collections - st.major }
   st.minor, st.major = s.minor_collections, s.major_collections
-  return dm, dM
+end
+
+local function consume(st)
+  st.nevent = st.nevent + 1
+  local e = st.events[st.nevent]
+  if not e then
+    st.desync = st.desync or "the model replayed more collection points than the isolate had"
+    return 0, 0
+  end
+  return e[1], e[2]
+end
+
+local function consume_empty(st, where)
+  local a, b = consume(st)
+  if a ~= 0 or b ~= 0 then
+    st.desync = st.desync or ("%d minor and %d major collections %s"):format(a, b, where)
+  end
+end
+
+local model_allocate, model_collect
+
+-- The body of a weak callback of kind 'cb', on the model side.
+local function model_callback(st, i, p, cb)
+  if i > 1 then consume_empty(st, "between two weak callbacks") end
+  if cb == 2 then
+    local s = st.m:open("handle")
+    local ml = model_allocate(st, "integer", p.tag)
+    local real = table.remove(st.cb_allocs, 1)
+    if ml and real then
+      ml.obj.rid = real[1]
+      st.tracked[#st.tracked + 1] = { ml.obj, real[2] }
+      st.m:reset(p, ml)
+    elseif ml or real then
+      st.desync = st.desync or "an allocation inside a weak callback failed on one side only"
+    end
+    st.m:close(s)
+  elseif cb == 3 then
+    model_collect(st, "minor")
+  end
+end
+
+local function model_callbacks(st)
+  local ran = st.m:run_callbacks(function(i, p, cb) model_callback(st, i, p, cb) end)
+  if ran > 0 then consume_empty(st, "after the weak callbacks") end
+end
+
+function model_allocate(st, kind, value, n)
+  local dm, dM = consume(st)
+  local ml, cls = st.m:allocate(kind, value, n, dm, dM)
+  if cls and (dm > 0 or dM > 0) then
+    st.desync = st.desync or "collected although the allocation failed"
+  end
+  if ml then model_callbacks(st) end
+  return ml, cls
+end
+
+function model_collect(st, kind)
+  local dm, dM = consume(st)
+  local want_m, want_M = kind == "major" and 0 or 1, kind == "minor" and 0 or 1
+  if dm ~= want_m or dM ~= want_M then
+    st.desync = st.desync or ("collect('%s') ran %d minor and %d major collections"):format(kind, dm, dM)
+  end
+  if kind ~= "major" then st.m:collect("minor") end
+  if kind ~= "minor" then st.m:collect("major") end
+  model_callbacks(st)
+end
+
+-- The body of a weak callback of kind 'cb' on the real side: 1 logs, 2 also
+-- allocates in a scope of its own and re-targets its (emptied) handle to the new
+-- object, 3 also runs a minor collection (whose callbacks run inside it).
+local function real_callback(st, tag, cb)
+  local log = st.log
+  return function(p)
+    sync(st)
+    log[#log + 1] = tag
+    if cb == 2 then
+      local s = st.iso:handle_scope()
+      local ok, h = pcall(st.iso.integer, st.iso, tag)
+      sync(st)
+      if ok then
+        st.cb_allocs[#st.cb_allocs + 1] = { h:id(), st.iso:probe(h) }
+        p:reset(h)
+      end
+      s:close()
+    elseif cb == 3 then
+      st.iso:collect("minor")
+      sync(st)
+    end
+  end
 end
 
 -- Every tracked object: alive on both sides or dead on both, same generation.
@@ -226,7 +348,7 @@ local function check_alive(st)
 end
 
 -- Reads a live Local fully and compares with the model's object.
-local function check_local(st, h, ml, what)
+local function check_local(_, h, ml, what)
   local o = ml.obj
   local k = h:kind()
   if k ~= o.kind then return ("%s: kind %s, model %s"):format(what, k, o.kind) end
@@ -283,12 +405,6 @@ local function check_all(st)
   return nil
 end
 
--- After an operation that may have collected inside: catch the model up.
-local function after_alloc(st, ok)
-  local dm, dM = collections(st)
-  return dm, dM, ok
-end
-
 local function store(st, d, h, ml)
   st.L[d], st.ML[d] = h, ml
 end
@@ -342,18 +458,17 @@ function RUN.escape(st, op)
 end
 
 local function alloc(st, d, name, kind, value, n)
+  local collected = st.minor + st.major
   local ok, h = pcall(st.iso[name], st.iso, kind == "array" and n or value)
-  local dm, dM = collections(st)
-  local ml, cls = st.m:allocate(kind, value, n, dm, dM)
-  if cls and (dm > 0 or dM > 0) then return "collected although the allocation failed" end
+  sync(st)
+  local ml, cls = model_allocate(st, kind, value, n)
   local e = expect(name, cls, ok, h)
   if e then return e end
   if not ok then return end
   ml.obj.rid = h:id()
   store(st, d, h, ml)
   st.tracked[#st.tracked + 1] = { ml.obj, st.iso:probe(h) }
-  st.m:run_callbacks()
-  if dm > 0 or dM > 0 then
+  if st.minor + st.major ~= collected then
     e = check_alive(st)
     if e then return e end
   end
@@ -476,11 +591,10 @@ end
 function RUN.pweak(st, op)
   local p, mp, cls = pers(st, op.p)
   if not p then return end
-  local log, tag = st.log, mp.tag
-  local cb = op.cb and function() log[#log + 1] = tag end or nil
+  local cb = op.cb ~= 0 and real_callback(st, mp.tag, op.cb) or nil
   local ok, err = pcall(p.set_weak, p, cb)
   local _
-  if not cls then _, cls = st.m:set_weak(mp, op.cb) end
+  if not cls then _, cls = st.m:set_weak(mp, op.cb ~= 0 and op.cb or nil) end
   return expect("set_weak", cls, ok, err)
 end
 
@@ -588,14 +702,8 @@ end
 function RUN.gc(st, op)
   local ok, r = pcall(st.iso.collect, st.iso, op.kind)
   if not ok then return "collect failed: " .. tostring(r) end
-  local dm, dM = collections(st)
-  local want_m, want_M = op.kind == "major" and 0 or 1, op.kind == "minor" and 0 or 1
-  if dm ~= want_m or dM ~= want_M then
-    return ("collect('%s') ran %d minor and %d major collections"):format(op.kind, dm, dM)
-  end
-  if op.kind ~= "major" then st.m:collect("minor") end
-  if op.kind ~= "minor" then st.m:collect("major") end
-  st.m:run_callbacks()
+  sync(st)
+  model_collect(st, op.kind)
   return check_alive(st)
 end
 
@@ -633,6 +741,11 @@ local function run(prog, limit)
     local op = prog.ops[i]
     local ok, d = pcall(RUN[op.op], st, op)
     if not ok then d = "driver error: " .. tostring(d) end
+    if not d and st.desync then d = st.desync end
+    if not d and st.nevent ~= #st.events then
+      d = ("%d collection points the model did not replay"):format(#st.events - st.nevent)
+    end
+    st.events, st.nevent = {}, 0
     if not d then
       local h = st.iso:number_of_handles()
       if h ~= st.m:handles() then
@@ -646,6 +759,9 @@ local function run(prog, limit)
     end
   end
   local d = check_all(st)
+  TOTALS.objects = TOTALS.objects + st.m.nobjects
+  TOTALS.minor, TOTALS.major = TOTALS.minor + st.m.minor, TOTALS.major + st.m.major
+  TOTALS.callbacks = TOTALS.callbacks + #st.m.callback_log
   pcall(dispose, st)
   if d then return n, d end
   return nil
@@ -711,8 +827,10 @@ local EMIT = {
   preset = function(op) return ("try(P[%d].reset, P[%d], %s)"):format(op.p, op.p, lref(op.l)) end,
   pget = function(op) return ("L[%d] = try(P[%d].get, P[%d])"):format(op.d, op.p, op.p) end,
   pweak = function(op)
-    return op.cb and ("try(P[%d].set_weak, P[%d], function() print('weak callback of P[%d]') end)")
-      :format(op.p, op.p, op.p) or ("try(P[%d].set_weak, P[%d])"):format(op.p, op.p)
+    local body = ({ "", " local s = iso:handle_scope(); p:reset(T_new(iso:integer(0))); s:close()",
+                    " iso:collect('minor')" })[op.cb]
+    return op.cb ~= 0 and ("try(P[%d].set_weak, P[%d], function(p) print('weak callback of P[%d]')%s end)")
+      :format(op.p, op.p, op.p, body) or ("try(P[%d].set_weak, P[%d])"):format(op.p, op.p)
   end,
   pclear = function(op) return ("try(P[%d].clear_weak, P[%d])"):format(op.p, op.p) end,
   pdelete = function(op) return ("try(P[%d].delete, P[%d])"):format(op.p, op.p) end,
@@ -758,6 +876,7 @@ local function reproducer(prog, why)
     "  return table.unpack(r, 2, r.n) end",
     "local function new(f, v) local h = try(f, iso, v)",
     "  if h then T[#T + 1] = iso:probe(h) end return h end",
+    "local function T_new(h) T[#T + 1] = iso:probe(h) return h end",
     "local function close_innermost() local r = iso:handle_report()",
     "  for _, s in pairs(S) do if s:is_open() and s:depth() == #r then return try(s.close, s) end end end",
     "local function show(h) print(pcall(function() return h:kind(), h:id(), h:generation(),",
@@ -838,6 +957,8 @@ local function main(argv)
         table.concat(why, ", ")))
     end
   end
+  print(("fuzz: %d objects, %d minor and %d major collections, %d weak callbacks"):format(
+    TOTALS.objects, TOTALS.minor, TOTALS.major, TOTALS.callbacks))
   print(("fuzz: %d operations, %d programs, seeds %d..%d, 0 divergences, %.1f s"):format(done,
     programs, seed, seed + runs - 1, os.clock() - t0))
   return 0

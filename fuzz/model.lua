@@ -17,7 +17,8 @@
 --           strong non-empty persistent nodes, eternal handles.
 --   weak    a weak node whose object dies is emptied and becomes strong-empty; its
 --           callback is queued; queued callbacks run when the operation ends, in
---           the order their nodes were made weak.
+--           the order their nodes were made weak; a callback's body is the
+--           driver's (it may allocate, reset its handle, collect: see fuzz.lua).
 --
 -- Locals belong to the innermost handle (or escapable) scope; a seal scope owns
 -- no slots but refuses creation while the level it sealed is the current one.
@@ -127,7 +128,7 @@ function M:close(s)
 end
 
 -- The binding checks, in order: escapable, open, the Local, escaped before.
-function M:escape(s, l)
+function M.escape(_, s, l)
   if s.kind ~= "escapable" then return nil, "not_escapable" end
   if not s.open then return nil, "escape_closed" end
   if l then
@@ -269,19 +270,27 @@ function M:collect(kind)
   for _, p in ipairs(self.persistents) do
     if not p.deleted and p.weak and p.obj and not p.obj.alive then
       p.obj, p.weak = nil, false
-      if p.cb then self.pending[#self.pending + 1] = p end
+      if p.cb then self.pending[#self.pending + 1] = { p = p, cb = p.cb, order = p.order } end
       p.cb = nil
     end
   end
 end
 
--- The end of an operation that collected: queued callbacks run in weak order.
-function M:run_callbacks()
-  if #self.pending == 0 then return end
+-- The end of an operation that collected: the queued callbacks run in the order
+-- their nodes were made weak. The queue is taken first, so a callback that
+-- collects queues and runs its own batch inside ('act(i, p, cb)' is the callback's
+-- body, supplied by the driver; it may call back into the model). Returns how
+-- many ran.
+function M:run_callbacks(act)
+  if #self.pending == 0 then return 0 end
   local list = self.pending
   self.pending = {}
   table.sort(list, function(a, b) return a.order < b.order end)
-  for _, p in ipairs(list) do self.callback_log[#self.callback_log + 1] = p.tag end
+  for i, e in ipairs(list) do
+    self.callback_log[#self.callback_log + 1] = e.p.tag
+    if act then act(i, e.p, e.cb) end
+  end
+  return #list
 end
 
 -- Counters compared with iso:stats().

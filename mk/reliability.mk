@@ -11,7 +11,7 @@
 #   make test-valgrind  C tests (full leak checking) and specs under valgrind memcheck
 #   make fuzz           the model-checked Lua fuzzer, 1,000,000 operations (FUZZ_OPS,
 #                       FUZZ_SEED); on a divergence it prints a shrunk reproducer
-#   make fuzz-smoke     the same, 60,000 operations from fixed seeds (CI)
+#   make fuzz-smoke     the same, 300,000 operations from fixed seeds 1..3 (CI, seconds)
 #   make fuzz-c         builds the libFuzzer harness csrc/fuzz/fuzz_api.c and runs it on
 #                       fuzz/corpus for FUZZ_SECONDS (default 60); new inputs go to
 #                       $(FUZZ_C_DIR)/corpus, never into the committed seed corpus
@@ -63,10 +63,10 @@ test-valgrind: all $(CTEST)
 	$(VALGRIND) $(LUA) $(shell command -v $(BUSTED)) --ignore-lua spec
 
 fuzz: all
-	$(LUA) fuzz/fuzz.lua --ops $(FUZZ_OPS) --seed $(FUZZ_SEED)
+	$(LUA) fuzz/fuzz.lua --ops $(FUZZ_OPS) --seed $(FUZZ_SEED) --stats
 
 fuzz-smoke: all
-	$(LUA) fuzz/fuzz.lua --ops 60000 --seed 1 --runs 3
+	$(LUA) fuzz/fuzz.lua --ops 300000 --seed 1 --runs 3
 
 $(FUZZ_C_BIN): csrc/fuzz/fuzz_api.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)

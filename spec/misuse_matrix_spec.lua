@@ -279,10 +279,10 @@ describe("misuse matrix", function()
   end)
 
   describe("a handle of another isolate", function()
-    local other, os, foreign
+    local other, foreign
     before_each(function()
       other = scopelab.isolate()
-      os = other:handle_scope()
+      other:handle_scope()                     -- stays open: disposing frees it
       foreign = other:integer(7)
     end)
     after_each(function() other:dispose() end)
@@ -399,11 +399,12 @@ describe("misuse matrix", function()
       { "a negative reference count", "bad argument #3 to 'reference' (count must be non-negative, got -1)",
         function(i) return i:reference(i:integer(1), -1) end },
       { "unref below zero", "bad argument #1 to 'unref' (reference count is already 0)",
-        function(i) local r = i:reference(i:integer(1), 0); local ok, e = pcall(r.unref, r); r:delete()
+        function(i) local r = i:reference(i:integer(1), 0); local _, e = pcall(r.unref, r); r:delete()
                     error(e, 0) end },
       { "nil as self", "bad argument #1 to 'integer' (scopelab.Isolate expected, got nil)",
         function(i) return i.integer(nil, 1) end },
-      { "an Isolate as self of a Local method", "bad argument #1 to 'value' (scopelab.Local expected, got scopelab.Isolate)",
+      { "an Isolate as self of a Local method",
+        "bad argument #1 to 'value' (scopelab.Local expected, got scopelab.Isolate)",
         function(i) return i:integer(1).value(i) end },
       { "a negative young_size", "bad argument #1 to 'isolate' (option 'young_size' must be an integer in "
         .. "0..9223372036854775807, got -1)",
