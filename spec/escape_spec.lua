@@ -45,19 +45,23 @@ describe("an escapable handle scope", function()
       "bad argument #1 to 'value' (handle from a closed scope: level 1, opened at " .. psite .. ")")
   end)
 
-  it("escapes nil as nil", function()
+  it("escapes nil as nil, which uses up the escape", function()
     local outer <close> = iso:handle_scope()
-    local s <close> = iso:escapable_handle_scope()
+    local s <close> = iso:escapable_handle_scope() local site = here()
     assert.is_nil(s:escape(nil))
+    assert.has_error(function() s:escape(iso:integer(1)) end,
+      "bad argument #1 to 'escape' (escapable scope level 2, opened at " .. site ..
+      " has already escaped a value)")
   end)
 
   it("refuses to escape twice", function()
     local outer <close> = iso:handle_scope()
     local s <close> = iso:escapable_handle_scope() local site = here()
-    s:escape(iso:integer(1))
+    local first = s:escape(iso:integer(1))
     assert.has_error(function() s:escape(iso:integer(2)) end,
       "bad argument #1 to 'escape' (escapable scope level 2, opened at " .. site ..
       " has already escaped a value)")
+    assert.equal(1, first:value())                 -- the refused escape left the first in place
   end)
 
   it("refuses to escape from a closed escapable scope", function()
@@ -118,8 +122,12 @@ describe("an escapable handle scope", function()
       return s:escape(make(depth - 1))
     end
     local h = make(10)
+    local w = iso:probe(h)
+    iso:collect("minor")
     iso:collect("major")
+    iso:verify()
     assert.equal(99, h:value())
-    assert.equal(1, iso:number_of_handles())
+    assert.is_true(w:alive())
+    assert.equal(1, iso:number_of_handles())       -- only the outermost escape slot remains
   end)
 end)

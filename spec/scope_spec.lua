@@ -71,13 +71,17 @@ describe("a handle scope", function()
   it("frees its extension blocks when it closes", function()
     local small = scopelab.isolate { block_size = 4, gc_interval = 0 }
     local outer <close> = small:handle_scope()
-    local before = small:stats().blocks
+    assert.equal(0, small:stats().blocks)          -- no handle yet: no block
     do
       local s <close> = small:handle_scope()
       for i = 1, 10 do small:integer(i) end
-      assert.is_true(small:stats().blocks >= before + 2)
+      assert.equal(3, small:stats().blocks)        -- 10 slots in blocks of 4
+      assert.equal(10, small:number_of_handles())
     end
-    assert.equal(before, small:stats().blocks)
+    local st = small:stats()
+    assert.equal(0, st.blocks)                     -- every block it added is released ...
+    assert.equal(1, st.spare_blocks)               -- ... but one is kept for reuse
+    assert.equal(0, small:number_of_handles())
     small:dispose()
   end)
 
@@ -135,13 +139,21 @@ describe("a handle scope", function()
   end)
 
   it("refuses a normal <close> exit while an inner scope is still open", function()
-    local inner
-    assert.has_error(function()
-      local s <close> = iso:handle_scope()
-      inner = iso:handle_scope()
+    local outer, inner, sa, sb
+    local ok, err = pcall(function()
+      local s <close> = iso:handle_scope() sa = here()
+      outer = s
+      inner = iso:handle_scope() sb = here()
     end)
+    assert.is_false(ok)
+    assert.equal("bad argument #1 to '__close' (scope level 1, opened at " .. sa ..
+      " is not the innermost; innermost is handle scope level 2, opened at " .. sb .. ")",
+      (err:gsub("^[^:]+:%d+: ", "")))
     assert.is_true(inner:is_open())
-    inner:close()
+    assert.is_true(outer:is_open())                -- the refused close changed nothing
+    assert.equal(2, iso:stats().scope_depth)
+    inner:close(); outer:close()
+    assert.equal(0, iso:stats().scope_depth)
   end)
 
   it("lists open scopes with their handle counts and opening lines", function()
