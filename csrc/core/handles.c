@@ -268,7 +268,7 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
   return SL_OK;
 }
 
-sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
+sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
   sl_local slot = SL_EMPTY_LOCAL;
   /* The escape slot belongs to the parent: reserve it before opening. */
   sl_status st = slH_push(iso, NULL, &slot);
@@ -333,7 +333,7 @@ sl_status sl__scope_close_slow(sl_scope *s) {
   return SL_OK;
 }
 
-sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
+sl_status sl__scope_escape_slow(sl_scope *s, sl_local h, sl_local *out) {
   sl_isolate *iso = s->iso;
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(iso, SL_EESCAPE, "escape from a closed scope");

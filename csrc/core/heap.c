@@ -24,6 +24,8 @@ static int space_init(slM_space *s, size_t size) {
 
 int slM_init(sl_isolate *iso) {
   iso->large_size = iso->opt.young_size / SLC_PRETENURE_DIV;
+  iso->max_array = (iso->opt.old_size - SLO_HEADER) / sizeof(sl_object *);
+  if (iso->max_array > SLO_MAX_LENGTH) iso->max_array = SLO_MAX_LENGTH;
   return space_init(&iso->young, iso->opt.young_size) &&
          space_init(&iso->to, iso->opt.young_size) &&
          space_init(&iso->old, iso->opt.old_size);

@@ -224,6 +224,7 @@ static void move_objects(sl_isolate *iso, compact_plan *pl) {
       unsigned age = SLO_AGE(dst) + 1;
       SLO_SET_AGE(dst, age > 255 ? 255 : age);
       if (slM_in(&iso->to, dst)) continue;
+      dst->meta |= SLO_OLD;
       iso->last.promoted++;
       remember_if_young_refs(iso, dst);
     }

@@ -34,11 +34,13 @@ static sl_object *copy(sl_isolate *iso, sl_object *o) {
     dst = (sl_object *)iso->old.top;
     iso->old.top += size;
     iso->last.promoted++;
+    copy_words((uint64_t *)dst, (const uint64_t *)o, size / 8);
+    dst->meta |= SLO_OLD;
   } else {
     dst = (sl_object *)iso->to.top;
     iso->to.top += size;
+    copy_words((uint64_t *)dst, (const uint64_t *)o, size / 8);
   }
-  copy_words((uint64_t *)dst, (const uint64_t *)o, size / 8);
   SLO_SET_AGE(dst, age > 255 ? 255 : age);
   iso->last.moved++;
   if (iso->move_hook != NULL)

@@ -51,7 +51,9 @@
 #define sl_likely(x) __builtin_expect(!!(x), 1)
 #define sl_unlikely(x) __builtin_expect(!!(x), 0)
 #define SL_NOINLINE __attribute__((noinline))
+#define SL_ALWAYS_INLINE __attribute__((always_inline))
 #else
+#define SL_ALWAYS_INLINE
 #define sl_likely(x) (x)
 #define sl_unlikely(x) (x)
 #define SL_NOINLINE

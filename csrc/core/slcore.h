@@ -32,7 +32,8 @@ struct sl_object {
 #define SLO_AGE(o)      (((o)->meta >> 16) & 0xffu)
 #define SLO_FORWARDED   (1u << 8)   /* scavenger: 'id' is the new address */
 #define SLO_MARKED      (1u << 9)   /* mark-compact: reached in this cycle */
-#define SLO_REMEMBERED  (1u << 10)  /* old object in the remembered set */
+#define SLO_REMEMBERED  SL__REMEMBERED  /* old object in the remembered set */
+#define SLO_OLD         SL__OLD      /* in old space: lets inline code run the barrier */
 #define SLO_SET_AGE(o, a) ((o)->meta = ((o)->meta & 0xff00ffffu) | ((uint32_t)(a) << 16))
 
 #define SLO_HEADER sizeof(sl_object)
@@ -143,6 +144,7 @@ struct sl_isolate {
   slM_space to;               /* to-space: empty between collections */
   slM_space old;
   size_t large_size;          /* larger objects are born old (pretenured) */
+  size_t max_array;           /* the most elements an array can have */
   uint64_t allocations;
   uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
   uint64_t next_id;

@@ -47,6 +47,9 @@ static sl_status parse_space(sl_isolate *iso, const slM_space *sp, uint8_t *map,
       return slI_error(iso, SL_ECORRUPT, "%s space: %s#%" PRIu64 " is still %s", name,
                        sl_kind_name(k), (o->meta & SLO_MARKED) ? o->id : 0,
                        (o->meta & SLO_MARKED) ? "marked" : "forwarded");
+    if (((o->meta & SLO_OLD) != 0) != (sp == &iso->old))
+      return slI_error(iso, SL_ECORRUPT, "%s space: %s#%" PRIu64 " has the wrong OLD flag",
+                       name, sl_kind_name(k), o->id);
     size_t size = slO_size(o);
     if (size > (size_t)(sp->top - p))
       return slI_error(iso, SL_ECORRUPT, "%s space: %s#%" PRIu64 " runs past the top",

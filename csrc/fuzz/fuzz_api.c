@@ -414,7 +414,7 @@ static void fz_step(fz *f) {
     }
     case 20: {                          /* weak, with or without callback */
       sl_persistent p = f->pers[fz_byte(f) % NPERS];
-      int cb = fz_byte(f) & 1;
+      int cb = (fz_byte(f) & 1u) != 0;
       st = sl_persistent_set_weak(iso, p, cb ? fz_weak_cb : NULL, cb ? f : NULL);
       fz_status(f, st, "set_weak");
       break;
@@ -516,8 +516,8 @@ static sl_isolate *fz_isolate(fz *f) {
   o.promote_after = 1 + ((a >> 6) & 3);
   o.gc_interval = interval[b & 7];
   o.gc_interval_major = (int)((b >> 3) % 3) - 1;
-  o.stress_compaction = (b >> 5) & 1;
-  o.verify_heap = (b >> 6) & 1;
+  o.stress_compaction = ((b >> 5) & 1u) != 0;
+  o.verify_heap = ((b >> 6) & 1u) != 0;
   if (sl_options_check(&o) != NULL) fz_fail(f, sl_options_check(&o), SL_OK);
   return sl_isolate_new(&o);
 }

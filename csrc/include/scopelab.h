@@ -124,9 +124,9 @@ sl_status sl_number_value(sl_isolate *iso, sl_local h, double *out);
 sl_status sl_string_value(sl_isolate *iso, sl_local h, const char **bytes, size_t *len);
 sl_status sl_array_length(sl_isolate *iso, sl_local h, size_t *out);
 /* 0-based; an empty element gives an empty Local. */
-sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_local *out);
+/* sl_array_get(iso, a, i, &out) is inline (end of header). */
 /* 0-based; 'v' may be empty (clears the element). Runs the write barrier. */
-sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v);
+/* sl_array_set(iso, a, i, v) is inline (end of header). */
 sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out);
 sl_status sl_address(sl_isolate *iso, sl_local h, uintptr_t *out);
 sl_status sl_generation_of(sl_isolate *iso, sl_local h, sl_generation *out);
@@ -151,14 +151,14 @@ typedef struct sl_scope {
 
 /* sl_scope_open(iso, &out) and sl_scope_close(&s) are inline (end of header). */
 /* Reserves the escape slot in the current (parent) scope, then opens. */
-sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out);
+/* sl_escapable_scope_open(iso, &out) is inline (end of header). */
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out);
 /* A handle scope that refuses its (capacity+1)-th handle with SL_ECAPACITY. */
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out);
 /* sl_scope_close: only the innermost open scope may close (SL_EORDER otherwise). */
 /* Copies 'h' into the reserved parent slot; *out is a Local of the parent scope.
 ** An empty 'h' escapes as empty. A second escape is SL_EESCAPE. */
-sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out);
+/* sl_scope_escape(s, h, &out) is inline (end of header). */
 /* 1 while the scope is open. */
 int sl_scope_is_open(const sl_scope *s);
 
@@ -399,17 +399,37 @@ typedef struct sl__handle_data { SL__HANDLE_DATA_FIELDS } sl__handle_data;
 #define SL__DEPTH_BITS 20
 #define SL__DEPTH_MASK ((((uint64_t)1) << SL__DEPTH_BITS) - 1)
 
+/* An object's header (csrc/core/slcore.h has the same layout). */
+typedef struct sl__object_header {
+  uint32_t meta;              /* kind (bits 0-7), flags (8-15), age (16-23) */
+  uint32_t length;            /* string bytes or array slots */
+  uint64_t id;
+} sl__object_header;
+
+#define SL__KIND_MASK 0xffu
+#define SL__REMEMBERED (1u << 10)  /* an old array in the remembered set */
+#define SL__OLD (1u << 11)         /* lives in the old generation */
+
 sl_status sl__local_new_slow(sl_isolate *iso, sl_local h, sl_local *out);
 sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out);
 sl_status sl__scope_close_slow(sl_scope *s);
+sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out);
+sl_status sl__scope_escape_slow(sl_scope *s, sl_local h, sl_local *out);
+sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_local *out);
+sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v);
+
+/* A non-empty Local whose scope is still open (the object is not checked). */
+static inline int sl__live(const sl__handle_data *hs, sl_local h) {
+  uint32_t d = (uint32_t)(h.stamp & SL__DEPTH_MASK);
+  return h.slot != NULL && d - 1u < hs->depth &&
+         hs->scopes[d - 1].serial == h.stamp >> SL__DEPTH_BITS;
+}
 
 /* Creating a Local: check the source's stamp, then a pointer bump and a store. */
 static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
   sl__handle_data *hs = (sl__handle_data *)iso;
-  uint32_t d = (uint32_t)(h.stamp & SL__DEPTH_MASK);
   sl_object **s = hs->next;
-  if (h.slot != NULL && d - 1u < hs->depth && s != hs->limit &&
-      hs->scopes[d - 1].serial == h.stamp >> SL__DEPTH_BITS && *h.slot != NULL) {
+  if (s != hs->limit && sl__live(hs, h) && *h.slot != NULL) {
     *s = *h.slot;
     hs->next = s + 1;
     out->slot = s;
@@ -419,16 +439,15 @@ static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out)
   return sl__local_new_slow(iso, h, out);
 }
 
-/* Opening a scope: save next/limit on the scope stack, bump the level. */
-static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
-  if (hs->depth == hs->cap_scopes || hs->slow_open) return sl__scope_open_slow(iso, out);
+/* Pushes a scope record saving next/limit and bumps the level (no checks). */
+static inline sl__scope_record *sl__push_scope(sl__handle_data *hs, sl_isolate *iso,
+                                               uint8_t kind, sl_scope *out) {
   sl__scope_record *r = &hs->scopes[hs->depth++];
   r->prev_next = hs->next;
   r->prev_limit = hs->limit;
   r->serial = ++hs->serial;
   r->prev_stamp = hs->stamp;
-  r->kind = SL_SCOPE_HANDLE;
+  r->kind = kind;
   r->escaped = r->checked = r->watched = 0;
   r->site = 0;
   r->level = ++hs->level;
@@ -436,7 +455,88 @@ static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
   out->iso = iso;
   out->depth = hs->depth;
   out->serial = r->serial;
+  return r;
+}
+
+/* Opening a scope: save next/limit on the scope stack, bump the level. */
+static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  if (hs->depth == hs->cap_scopes || hs->slow_open) return sl__scope_open_slow(iso, out);
+  sl__push_scope(hs, iso, SL_SCOPE_HANDLE, out);
   return SL_OK;
+}
+
+/* Opening an escapable scope: reserve the escape slot in the parent, then open.
+** A full block, no open scope or a sealed level (next == limit) take the slow path. */
+static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl_object **s = hs->next;
+  if (s == hs->limit || hs->depth == hs->cap_scopes || hs->slow_open)
+    return sl__escapable_scope_open_slow(iso, out);
+  uint64_t parent = hs->stamp;
+  *s = NULL;
+  hs->next = s + 1;
+  sl__scope_record *r = sl__push_scope(hs, iso, SL_SCOPE_ESCAPABLE, out);
+  r->escape_slot = s;
+  r->escape_stamp = parent;
+  return SL_OK;
+}
+
+/* Escaping: copy the object into the slot reserved in the parent. */
+static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
+  sl__handle_data *hs = (sl__handle_data *)s->iso;
+  if (s->depth - 1u < hs->depth && sl__live(hs, h) && *h.slot != NULL) {
+    sl__scope_record *r = &hs->scopes[s->depth - 1];
+    if (r->serial == s->serial && r->kind == SL_SCOPE_ESCAPABLE && !r->escaped) {
+      *r->escape_slot = *h.slot;
+      r->escaped = 1;
+      out->slot = r->escape_slot;
+      out->stamp = r->escape_stamp;
+      return SL_OK;
+    }
+  }
+  return sl__scope_escape_slow(s, h, out);
+}
+
+/* Reading an element: a new Local in the innermost scope (empty for an empty one). */
+static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_local *out) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl_object **s = hs->next;
+  if (s != hs->limit && sl__live(hs, a)) {
+    const sl__object_header *o = (const sl__object_header *)*a.slot;
+    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length) {
+      sl_object *v = ((sl_object *const *)(o + 1))[i];
+      if (v == NULL) {
+        out->slot = NULL;
+        out->stamp = 0;
+        return SL_OK;
+      }
+      *s = v;
+      hs->next = s + 1;
+      out->slot = s;
+      out->stamp = hs->stamp;
+      return SL_OK;
+    }
+  }
+  return sl__array_get_slow(iso, a, i, out);
+}
+
+/* Writing an element; only an old array that gets a young value and is not yet
+** remembered needs the write barrier's slow path. */
+static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
+  sl__handle_data *hs = (sl__handle_data *)iso;
+  if (sl__live(hs, a) && (v.slot == NULL || sl__live(hs, v))) {
+    sl__object_header *o = (sl__object_header *)*a.slot;
+    const sl__object_header *val = v.slot ? (const sl__object_header *)*v.slot : NULL;
+    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length &&
+        (v.slot == NULL || val != NULL) &&
+        (val == NULL || !(o->meta & SL__OLD) || (val->meta & SL__OLD) ||
+         (o->meta & SL__REMEMBERED))) {
+      ((sl_object **)(o + 1))[i] = (sl_object *)val;
+      return SL_OK;
+    }
+  }
+  return sl__array_set_slow(iso, a, i, v);
 }
 
 /* Closing the innermost scope that grew no block: restore next/limit/level. */
