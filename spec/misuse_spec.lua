@@ -127,27 +127,30 @@ describe("misuse", function()
   end)
 
   it("closing a scope that is not the innermost", function()
-    local a = iso:handle_scope()
-    local b = iso:handle_scope()
-    assert.has_error(function() a:close() end)
+    local a = iso:handle_scope() local sa = here()
+    local b = iso:handle_scope() local sb = here()
+    assert.has_error(function() a:close() end, "bad argument #1 to 'close' (scope level 1, opened at "
+      .. sa .. " is not the innermost; innermost is handle scope level 2, opened at " .. sb .. ")")
     b:close(); a:close()
     still_works(iso)
   end)
 
   it("escaping twice", function()
     local outer <close> = iso:handle_scope()
-    local s <close> = iso:escapable_handle_scope()
+    local s <close> = iso:escapable_handle_scope() local site = here()
     s:escape(iso:integer(1))
-    assert.has_error(function() s:escape(iso:integer(2)) end)
+    assert.has_error(function() s:escape(iso:integer(2)) end, "bad argument #1 to 'escape' "
+      .. "(escapable scope level 2, opened at " .. site .. " has already escaped a value)")
     s:close()
     still_works(iso)
   end)
 
   it("escaping from a closed escapable scope", function()
     local outer <close> = iso:handle_scope()
-    local s = iso:escapable_handle_scope()
+    local s = iso:escapable_handle_scope() local site = here()
     s:close()
-    assert.has_error(function() s:escape(nil) end)
+    assert.has_error(function() s:escape(nil) end,
+      "bad argument #1 to 'escape' (escapable scope level 2, opened at " .. site .. " is closed)")
     still_works(iso)
   end)
 
@@ -169,18 +172,19 @@ describe("misuse", function()
 
   it("a handle created in a sealed level", function()
     local outer <close> = iso:handle_scope()
-    local seal = iso:seal_handle_scope()
-    assert.has_error(function() iso:array(1) end)
+    local seal = iso:seal_handle_scope() local site = here()
+    assert.has_error(function() iso:array(1) end, "cannot create a handle in 'array' "
+      .. "(the innermost scope is a seal scope: level 1, opened at " .. site .. ")")
     seal:close()
     still_works(iso)
   end)
 
   it("a value created with no scope open", function()
-    for _, f in ipairs { function() iso:integer(1) end, function() iso:string("s") end,
-                         function() iso:number(1) end, function() iso:array(0) end } do
-      assert.has_error(f)
+    local makers = { integer = function() iso:integer(1) end, string = function() iso:string("s") end,
+                     number = function() iso:number(1) end, array = function() iso:array(0) end }
+    for name, f in pairs(makers) do
+      assert.has_error(f, "cannot create a handle in '" .. name .. "' (no handle scope is open)")
     end
-    assert.has_error(function() iso:integer(1) end, "cannot create a handle in 'integer' (no handle scope is open)")
     still_works(iso)
   end)
 
@@ -199,7 +203,8 @@ describe("misuse", function()
       "bad argument #1 to 'integer' (scopelab.Isolate expected, got nil)")
     assert.has_error(function() a.value(iso) end,
       "bad argument #1 to 'value' (scopelab.Local expected, got scopelab.Isolate)")
-    assert.has_error(function() iso:persistent(a):set_weak("x") end)
+    assert.has_error(function() iso:persistent(a):set_weak("x") end,
+      "bad argument #2 to 'set_weak' (function expected, got string)")
     still_works(iso)
   end)
 
@@ -220,10 +225,12 @@ describe("misuse", function()
     assert.has_error(function() iso:array(-1) end, "bad argument #2 to 'array' (size must be non-negative, got -1)")
     assert.has_error(function() iso:watch_handles(-1) end,
       "bad argument #2 to 'watch_handles' (threshold must be non-negative, got -1)")
-    assert.has_error(function() iso:handle_scope { capacity = -1 } end)
+    assert.has_error(function() iso:handle_scope { capacity = -1 } end,
+      "bad argument #2 to 'handle_scope' (option 'capacity' must be a positive integer)")
     assert.has_error(function() scopelab.isolate { young_size = -1 } end,
       "bad argument #1 to 'isolate' (option 'young_size' must be an integer in 0..9223372036854775807, got -1)")
-    assert.has_error(function() scopelab.isolate { block_size = -4 } end)
+    assert.has_error(function() scopelab.isolate { block_size = -4 } end,
+      "bad argument #1 to 'isolate' (option 'block_size' must be an integer in 0..2147483647, got -4)")
     still_works(iso)
   end)
 
@@ -231,7 +238,9 @@ describe("misuse", function()
     local small = scopelab.isolate { young_size = 4096, old_size = 16384 }
     do
       local s <close> = small:handle_scope()
-      assert.has_error(function() for _ = 1, 100000 do small:array(10) end end)
+      local filled, ferr = pcall(function() for _ = 1, 100000 do small:array(10) end end)
+      assert.is_false(filled)
+      assert.matches("heap exhausted in 'array'", ferr, 1, true)
       local ok, err = pcall(small.array, small, 10)
       assert.is_false(ok)
       assert.matches("^heap exhausted in 'array' %(%d+ bytes requested; "
@@ -244,7 +253,8 @@ describe("misuse", function()
 
   it("heap exhausted by a single huge array", function()
     local s <close> = iso:handle_scope()
-    assert.has_error(function() iso:array(1 << 40) end)
+    assert.has_error(function() iso:array(1 << 40) end,
+      "heap exhausted in 'array' (1099511627776 elements cannot fit in the heap)")
     still_works(iso)
   end)
 
@@ -252,8 +262,14 @@ describe("misuse", function()
     local small = scopelab.isolate { young_size = 65536, old_size = 8192, promote_after = 1 }
     do
       local s <close> = small:handle_scope()
-      pcall(function() for _ = 1, 5000 do small:array(4) end end)
-      pcall(small.collect, small, "minor")
+      -- promote_after = 1: every scavenge promotes, until the old generation is full
+      local ok, err = pcall(function() for _ = 1, 5000 do small:array(4) end end)
+      assert.is_false(ok)
+      assert.matches("^heap exhausted in 'array' %(%d+ bytes requested; young %d+/65536, "
+        .. "old %d+/8192 bytes used%)$", (err:gsub("^[^:]+:%d+: ", "")))
+      assert.is_true(small:stats().minor_collections >= 1)
+      assert.is_true(small:verify())
+      small:collect("minor")                       -- promotion with a full old generation
       assert.is_true(small:verify())
     end
     still_works(small)
@@ -267,8 +283,10 @@ describe("misuse", function()
       local s <close> = w:handle_scope()
       w:persistent(w:integer(1)):set_weak(function() error({}) end)
     end
-    w:collect("major")
+    local st = w:collect("major")
     assert.equal(1, #msgs)
+    assert.matches("^scopelab: error in weak callback: table: ", msgs[1])
+    assert.equal(1, st.callback_errors)
     still_works(w)
     w:dispose()
   end)
@@ -289,7 +307,7 @@ describe("misuse", function()
   it("unref below zero and use after delete", function()
     local s <close> = iso:handle_scope()
     local r = iso:reference(iso:integer(1), 0)
-    assert.has_error(function() r:unref() end)
+    assert.has_error(function() r:unref() end, "bad argument #1 to 'unref' (reference count is already 0)")
     r:delete()
     assert.has_error(function() r:count() end, "bad argument #1 to 'count' (reference is deleted)")
     still_works(iso)
@@ -304,13 +322,15 @@ describe("misuse", function()
       "bad argument #1 to 'isolate' (option 'gc_at' must be a list of positive integers (bad element 1))")
     assert.has_error(function() scopelab.isolate { young_size = 1 } end,
       "bad argument #1 to 'isolate' (young_size must be at least 4096 bytes)")
-    assert.has_error(function() scopelab.isolate { gc_interval_kind = "sometimes" } end)
+    assert.has_error(function() scopelab.isolate { gc_interval_kind = "sometimes" } end,
+      "bad argument #1 to 'isolate' (option 'gc_interval_kind' must be 'alternate', 'major' or 'minor')")
     assert.has_error(function() scopelab.isolate(5) end, "bad argument #1 to 'isolate' (table expected, got number)")
     still_works(iso)
   end)
 
   it("collecting with a bad kind", function()
-    assert.has_error(function() iso:collect("sideways") end)
+    assert.has_error(function() iso:collect("sideways") end,
+      "bad argument #2 to 'collect' (invalid kind 'sideways' (expected 'minor', 'major' or 'full'))")
     still_works(iso)
   end)
 end)
