@@ -1,6 +1,11 @@
 -- Eternal handles: an append-only table of roots living as long as the isolate.
 local scopelab = require "scopelab"
 
+local function here()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
 describe("an eternal handle", function()
   local iso
   before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
@@ -51,13 +56,15 @@ describe("an eternal handle", function()
   end)
 
   it("refuses nil and stale Locals", function()
-    local stale
+    local stale, site
     do
-      local s <close> = iso:handle_scope()
+      local s <close> = iso:handle_scope() site = here()
       stale = iso:integer(1)
     end
     assert.has_error(function() iso:eternal(nil) end,
       "bad argument #2 to 'eternal' (scopelab.Local expected, got nil)")
-    assert.has_error(function() iso:eternal(stale) end)
+    assert.has_error(function() iso:eternal(stale) end,
+      "bad argument #2 to 'eternal' (handle from a closed scope: level 1, opened at " .. site .. ")")
+    assert.equal(0, iso:stats().eternal_handles)   -- nothing was appended
   end)
 end)

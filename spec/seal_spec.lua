@@ -28,18 +28,22 @@ describe("a seal handle scope", function()
 
   it("allows handles again in a handle scope opened inside it", function()
     local outer <close> = iso:handle_scope()
-    local seal <close> = iso:seal_handle_scope()
+    local seal <close> = iso:seal_handle_scope() local site = here()
     do
       local inner <close> = iso:handle_scope()
       assert.equal(5, iso:integer(5):value())
+      assert.equal(2, inner:level())
     end
-    assert.has_error(function() iso:integer(6) end)
+    -- the inner scope closed: the sealed level refuses again
+    assert.has_error(function() iso:integer(6) end, "cannot create a handle in 'integer' "
+      .. "(the innermost scope is a seal scope: level 1, opened at " .. site .. ")")
   end)
 
   it("stops sealing once closed, and the isolate stays usable", function()
     local outer <close> = iso:handle_scope()
-    local seal = iso:seal_handle_scope()
-    assert.has_error(function() iso:integer(1) end)
+    local seal = iso:seal_handle_scope() local site = here()
+    assert.has_error(function() iso:integer(1) end, "cannot create a handle in 'integer' "
+      .. "(the innermost scope is a seal scope: level 1, opened at " .. site .. ")")
     seal:close()
     assert.equal(2, iso:integer(2):value())
     assert.equal(1, iso:number_of_handles())
@@ -49,9 +53,12 @@ describe("a seal handle scope", function()
     local outer <close> = iso:handle_scope()
     local p = iso:persistent(iso:integer(1))
     local idx = iso:eternal(iso:integer(2))
-    local seal <close> = iso:seal_handle_scope()
-    assert.has_error(function() p:get() end)
-    assert.has_error(function() iso:eternal_get(idx) end)
+    local before = iso:number_of_handles()
+    local seal <close> = iso:seal_handle_scope() local site = here()
+    local why = " (the innermost scope is a seal scope: level 1, opened at " .. site .. ")"
+    assert.has_error(function() p:get() end, "cannot create a handle in 'get'" .. why)
+    assert.has_error(function() iso:eternal_get(idx) end, "cannot create a handle in 'eternal_get'" .. why)
+    assert.equal(before, iso:number_of_handles())
     p:reset()
   end)
 end)
