@@ -60,7 +60,7 @@ $(LUAMOD): $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c)) $(LIB)
 
 $(CTEST): $(CTEST_SRC) $(wildcard csrc/tests/*.h) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Icsrc/tests $(CTEST_SRC) $(LIB) -o $@ $(LDFLAGS) -lm
+	$(CC) $(CFLAGS_ALL) -Icsrc/tests $(CTEST_SRC) $(LIB) -o $@ $(LDFLAGS) -lm -pthread
 
 ctest: all $(CTEST)
 	$(CTEST)

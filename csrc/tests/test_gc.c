@@ -2,6 +2,7 @@
 ** test_gc.c: the collectors: promotion, the write barrier, cycles, deep
 ** lists, heap exhaustion, strings, stress modes and retaining paths.
 */
+#include <pthread.h>
 #include <string.h>
 
 #include "t.h"
@@ -328,4 +329,25 @@ void test_retaining_path_names_root_and_steps(void) {
   FAILS(sl_retaining_path(iso, id, &path), SL_EARG);
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
+}
+
+/* One isolate per thread: nothing is shared, so both run at once unharmed. */
+static void *thread_workload(void *arg) {
+  int *ok = arg;
+  sl_isolate *iso = sl_isolate_new(NULL);
+  sl_persistent p = build_list(iso, 50000);
+  *ok = sl_collect(iso, SL_MINOR, NULL) == SL_OK && sl_collect(iso, SL_MAJOR, NULL) == SL_OK &&
+        sl_verify_heap(iso) == SL_OK && list_length(iso, p) == 50000;
+  sl_isolate_dispose(iso);
+  return NULL;
+}
+
+void test_isolates_in_two_threads_share_nothing(void) {
+  pthread_t a, b;
+  int ok_a = 0, ok_b = 0;
+  CHECK(pthread_create(&a, NULL, thread_workload, &ok_a) == 0);
+  CHECK(pthread_create(&b, NULL, thread_workload, &ok_b) == 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  CHECK(ok_a && ok_b);
 }

@@ -24,6 +24,7 @@
   X(test_gc_interval_collects_every_n_allocations) \
   X(test_gc_at_collects_at_the_given_allocation_counts) \
   X(test_retaining_path_names_root_and_steps) \
+  X(test_isolates_in_two_threads_share_nothing) \
   X(test_persistent_keeps_object_until_reset) \
   X(test_deleted_persistent_is_refused) \
   X(test_weak_handle_is_emptied_before_its_callback_runs_once) \
