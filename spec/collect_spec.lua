@@ -64,7 +64,7 @@ describe("collect and stats", function()
     assert.equal(1022, st.block_size)
   end)
 
-  it("verifies the heap after collections", function()
+  it("finds no broken invariant after minor and major collections of an array and its elements", function()
     local s <close> = iso:handle_scope()
     local a = iso:array(4)
     for i = 1, 4 do a:set(i, iso:number(i + 0.5)) end
