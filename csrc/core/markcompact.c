@@ -173,7 +173,7 @@ static void update_references(sl_isolate *iso) {
 }
 
 /* Moves 'o' to its forwarding address and gives it back its identity. */
-static sl_object *relocate(sl_isolate *iso, sl_object *o, size_t size, uint64_t id) {
+static inline sl_object *relocate(sl_isolate *iso, sl_object *o, size_t size, uint64_t id) {
   sl_object *dst = forward(iso, o);
   if (dst != o) {
     memmove(dst, o, size);
@@ -201,6 +201,8 @@ static void remember_if_young_refs(sl_isolate *iso, sl_object *o) {
 
 static void move_objects(sl_isolate *iso, compact_plan *pl) {
   size_t n = 0;
+  /* Only objects that stay young can be referred to from old space. */
+  int young_stays = pl->to_top != iso->to.start;
   iso->nremembered = 0;
   /* Old objects first: sliding down never overwrites an object not yet moved. */
   for (char *p = iso->old.start; p < iso->old.top;) {
@@ -210,7 +212,7 @@ static void move_objects(sl_isolate *iso, compact_plan *pl) {
     if (o->meta & SLO_MARKED) {
       /* 'ids' holds one identity per marked object, in this order. */
       sl_object *dst = relocate(iso, o, size, pl->ids[n++]);  // NOLINT(clang-analyzer-core.CallAndMessage)
-      remember_if_young_refs(iso, dst);
+      if (young_stays) remember_if_young_refs(iso, dst);
     }
   }
   /* Then young ones, into the room behind the old objects or into to-space. */
@@ -226,7 +228,7 @@ static void move_objects(sl_isolate *iso, compact_plan *pl) {
       if (slM_in(&iso->to, dst)) continue;
       dst->meta |= SLO_OLD;
       iso->last.promoted++;
-      remember_if_young_refs(iso, dst);
+      if (young_stays) remember_if_young_refs(iso, dst);
     }
   }
 }

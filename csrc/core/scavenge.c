@@ -56,7 +56,14 @@ static inline void scavenge_slot(sl_isolate *iso, sl_object **slot) {
   if (o != NULL && slM_is_young(iso, o)) *slot = copy(iso, o);
 }
 
-/* Copies the young children of 'o'; 1 if it still refers to young objects. */
+/* Copies the young children of a to-space object. */
+static inline void scan_young(sl_isolate *iso, sl_object *o) {
+  if (SLO_KIND(o) != SL_ARRAY) return;
+  sl_object **s = slO_slots(o);
+  for (uint32_t i = 0, n = o->length; i < n; i++) scavenge_slot(iso, &s[i]);
+}
+
+/* Copies the young children of an old object; 1 if it still refers to young ones. */
 static int scan_object(sl_isolate *iso, sl_object *o) {
   if (SLO_KIND(o) != SL_ARRAY) return 0;
   sl_object **s = slO_slots(o);
@@ -82,7 +89,7 @@ static void scavenge_transitively(sl_isolate *iso, char *old_scan) {
   while (to_scan < iso->to.top || old_scan < iso->old.top) {
     while (to_scan < iso->to.top) {
       sl_object *o = (sl_object *)to_scan;
-      scan_object(iso, o);
+      scan_young(iso, o);
       to_scan += slO_size(o);
     }
     while (old_scan < iso->old.top) {
