@@ -146,25 +146,22 @@ say:set("assertion.handles.positive",
 say:set("assertion.handles.negative",
   "Expected number of handles not to be:\n%s\nPassed in (isolate):\n%s\nActual number of handles:\n%s")
 
-local function alive(state, args, level)
-  if args.n < 1 then
-    error("bad argument #1 to 'alive' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
+-- assert.alive and assert.collected differ only in their name and predicate.
+local function state_assertion(name, predicate)
+  return function(_, args, level)
+    if args.n < 1 then
+      error("bad argument #1 to '" .. name .. "' (Local, persistent or probe expected, got no value)",
+        (level or 1) + 1)
+    end
+    expect_handle(args[1], name, (level or 1) + 1)
+    args.n = 1
+    return predicate(args[1])
   end
-  expect_handle(args[1], "alive", (level or 1) + 1)
-  args.n = 1
-  return M.is_alive(args[1])
 end
+local alive = state_assertion("alive", M.is_alive)
+local collected = state_assertion("collected", M.is_collected)
 
-local function collected(state, args, level)
-  if args.n < 1 then
-    error("bad argument #1 to 'collected' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
-  end
-  expect_handle(args[1], "collected", (level or 1) + 1)
-  args.n = 1
-  return M.is_collected(args[1])
-end
-
-local function moved(state, args, level)
+local function moved(_, args, level)
   if args.n < 1 then
     error("bad argument #1 to 'moved' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
   end
@@ -177,7 +174,7 @@ local function moved(state, args, level)
   return r
 end
 
-local function handles(state, args, level)
+local function handles(_, args, level)
   local iso, n = args[1], args[2]
   local okf, count = pcall(function() return iso:number_of_handles() end)
   if not okf then
