@@ -92,6 +92,21 @@ typedef struct l_move {
   uintptr_t from, to;
 } l_move;
 
+/* The call-site cache: (short_src, line) -> site number, so that opening a scope
+** on a line seen before formats no string and touches no Lua table. The 'source'
+** pointer of lua_Debug (stable per function prototype) only picks the entry; the
+** entry is trusted only if 'short_src' and 'line' match, so a source string freed
+** and another allocated at its address can never give a wrong site. */
+#if !defined(L_SITECACHE)
+#define L_SITECACHE 64          /* entries, a power of 2 */
+#endif
+
+typedef struct l_siteentry {
+  uint32_t site;                /* 0: empty */
+  int line;
+  char short_src[LUA_IDSIZE];
+} l_siteentry;
+
 typedef struct l_isolate {
   sl_isolate *iso;        /* NULL once disposed */
   lua_State *L;           /* the thread of the call that may run callbacks */
@@ -113,6 +128,7 @@ typedef struct l_isolate {
   size_t watch_threshold;
   int watch_pending;
   sl_scope_info watch_info;
+  l_siteentry sitecache[L_SITECACHE];
 } l_isolate;
 
 typedef struct l_local {
@@ -368,15 +384,13 @@ static l_probe *l_checkprobe(lua_State *L, int arg, const char *op) {
 
 /* ================================================================ sites */
 
-/* The site number of the Lua line that called the running C function, registered
-** in the isolate's site tables on first sight (0 when called from C). */
-static uint32_t l_callsite(lua_State *L, l_isolate *li, int isoidx) {
-  lua_Debug ar;
+/* Registers (or finds) "file:line" of 'ar' in the isolate's site tables: the
+** first time a line is seen, or when the cache entry was taken by another line. */
+static uint32_t l_callsite_slow(lua_State *L, l_isolate *li, int isoidx,
+                                const lua_Debug *ar) {
   uint32_t site;
-  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0)
-    return 0;
   lua_getiuservalue(L, isoidx, UV_SITEIDX);
-  lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  lua_pushfstring(L, "%s:%d", ar->short_src, ar->currentline);
   lua_pushvalue(L, -1);
   if (lua_rawget(L, -3) == LUA_TNUMBER) {
     site = (uint32_t)lua_tointeger(L, -1);
@@ -392,6 +406,25 @@ static uint32_t l_callsite(lua_State *L, l_isolate *li, int isoidx) {
   lua_insert(L, -2);
   lua_rawseti(L, -2, (lua_Integer)site);      /* sites[site] = str */
   lua_pop(L, 2);
+  return site;
+}
+
+/* The site number of the Lua line that called the running C function, registered
+** in the isolate's site tables on first sight (0 when called from C). */
+static uint32_t l_callsite(lua_State *L, l_isolate *li, int isoidx) {
+  lua_Debug ar;
+  uint32_t site;
+  l_siteentry *e;
+  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0)
+    return 0;
+  e = &li->sitecache[(((uintptr_t)ar.source >> 4) ^ ((uintptr_t)ar.currentline * 2654435761u))
+                     & (L_SITECACHE - 1)];
+  if (e->site != 0 && e->line == ar.currentline && strcmp(e->short_src, ar.short_src) == 0)
+    return e->site;                           /* seen before: no string, no table */
+  site = l_callsite_slow(L, li, isoidx, &ar);
+  e->site = site;
+  e->line = ar.currentline;
+  memcpy(e->short_src, ar.short_src, sizeof e->short_src);
   return site;
 }
 
