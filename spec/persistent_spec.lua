@@ -67,7 +67,7 @@ describe("a persistent handle", function()
     assert.equal(1, iso:stats().persistent_handles)
   end)
 
-  it("frees its node when dropped after reset", function()
+  it("is harmless to drop after reset: its object dies and no persistent is counted", function()
     local w
     do
       local p, probe = persistent_to("freed")
