@@ -6,14 +6,17 @@ describe("a probe", function()
   before_each(function() iso = scopelab.isolate { gc_interval = 0, stress_compaction = true } end)
   after_each(function() iso:dispose() end)
 
-  it("never keeps its object alive", function()
+  it("never keeps its object alive and never counts as a handle", function()
     local w
     do
       local s <close> = iso:handle_scope()
       w = iso:probe(iso:integer(1))
+      assert.equal(1, iso:number_of_handles())  -- the Local's slot only
+      assert.equal(0, iso:stats().persistent_handles)
     end
     assert.is_true(w:alive())                  -- not collected yet
     iso:collect("minor")
+    iso:verify()
     assert.is_false(w:alive())
     assert.is_nil(w:address())
     assert.is_nil(w:generation())
