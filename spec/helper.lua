@@ -12,3 +12,6 @@ local scopelab = require "scopelab"
 if os.getenv("SCOPELAB_STRESS") == "1" then
   scopelab.set_defaults { gc_interval = 7, stress_compaction = true, verify_heap = true }
 end
+
+-- Every spec may use assert.alive/collected/moved/handles (scopelab.assert).
+require "scopelab.assert"
