@@ -112,7 +112,9 @@ typedef struct l_isolate {
   lua_State *L;           /* the thread of the call that may run callbacks */
   uint32_t nsites;        /* sites registered in UV_SITES */
   uint32_t cur_site;      /* site and level of the innermost open scope, */
-  uint32_t cur_level;     /*   copied into every new Local */
+  uint32_t cur_level;     /*   copied into every new Local; kept by opening and
+                             closing scopes (all of them go through here), so no
+                             call asks the core for them */
   uint64_t collections;   /* number of the last collection (gc hook) */
   uint64_t cb_order;      /* weak callbacks run after that collection */
   uint64_t cb_collection; /* the collection 'cb_order' counts for */
@@ -141,6 +143,8 @@ typedef struct l_scope {
   sl_scope s;
   l_isolate *li;
   uint32_t site, level;
+  uint32_t prev_site, prev_level;  /* the innermost scope's when this one opened:
+                                      restored when it closes, given to escaped Locals */
   sl_scope_kind kind;
   size_t capacity;
 } l_scope;
@@ -428,18 +432,6 @@ static uint32_t l_callsite(lua_State *L, l_isolate *li, int isoidx) {
   return site;
 }
 
-/* Re-reads the innermost scope's site and level after a scope opened or closed. */
-static void l_syncscope(l_isolate *li) {
-  sl_scope_info in;
-  uint32_t d = sl_scope_depth(li->iso);
-  if (d > 0 && sl_scope_info_at(li->iso, d, &in) == SL_OK) {
-    li->cur_site = in.site;
-    li->cur_level = in.level;
-  } else {
-    li->cur_site = li->cur_level = 0;
-  }
-}
-
 
 /* ================================================================ locals */
 
@@ -682,7 +674,6 @@ static int l_openscope(lua_State *L, sl_scope_kind kind, const char *op) {
   size_t capacity = 0;
   l_scope *sc;
   sl_status st;
-  sl_scope_info in;
   if (kind == SL_SCOPE_HANDLE && !lua_isnoneornil(L, 2)) {
     lua_Integer c;
     if (!lua_istable(L, 2)) return l_typeerror(L, 2, op, "table");
@@ -711,7 +702,9 @@ static int l_openscope(lua_State *L, sl_scope_kind kind, const char *op) {
   }
   if (st != SL_OK) return l_fail(L, li, st, 1, op, NULL);
   sl_scope_set_site(&sc->s, sc->site);
-  if (sl_scope_info_at(li->iso, sc->s.depth, &in) == SL_OK) sc->level = in.level;
+  sc->prev_site = li->cur_site;
+  sc->prev_level = li->cur_level;
+  sc->level = li->cur_level + (kind != SL_SCOPE_SEAL);  /* a seal scope keeps the level */
   li->cur_site = sc->site;
   li->cur_level = sc->level;
   lua_pushvalue(L, lua_upvalueindex(UP_SCOPE));
@@ -771,7 +764,9 @@ static void l_scopeclose(lua_State *L, l_scope *sc, const char *op) {
                l_scopekind(in.kind), l_scopedesc(L, li, in.level, in.site)));
   }
   if (st != SL_OK) l_fail(L, li, st, 1, op, NULL);
-  l_syncscope(li);
+  /* scopes close innermost first: the one innermost when 'sc' opened is again */
+  li->cur_site = sc->prev_site;
+  li->cur_level = sc->prev_level;
 }
 
 static int l_scope_close(lua_State *L) {
@@ -802,7 +797,6 @@ static int l_scope_escape(lua_State *L) {
   l_local *lo;
   sl_local out;
   sl_status st;
-  sl_scope_info in;
   if (li->iso == NULL) return l_argerror(L, 1, "escape", "scope of a disposed isolate");
   if (sc->kind != SL_SCOPE_ESCAPABLE)
     return l_argerror(L, 1, "escape", lua_pushfstring(L, "%s scope is not escapable",
@@ -811,10 +805,10 @@ static int l_scope_escape(lua_State *L) {
     return l_argerror(L, 1, "escape", lua_pushfstring(L, "escapable scope %s is closed",
                       l_scopedesc(L, li, sc->level, sc->site)));
   lo = l_checklocalof(L, li, 2, "escape", 1);
-  if (sl_scope_info_at(li->iso, sc->s.depth, &in) == SL_OK && in.escaped)
+  st = sl_scope_escape(&sc->s, lo ? lo->h : SL_EMPTY_LOCAL, &out);
+  if (st == SL_EESCAPE)  /* open, escapable and 'lo' live: only a second escape is left */
     return l_argerror(L, 1, "escape", lua_pushfstring(L, "escapable scope %s has already "
                       "escaped a value", l_scopedesc(L, li, sc->level, sc->site)));
-  st = sl_scope_escape(&sc->s, lo ? lo->h : SL_EMPTY_LOCAL, &out);
   if (st != SL_OK) return l_fail(L, li, st, 1, "escape", NULL);
   if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
   {
@@ -825,9 +819,9 @@ static int l_scope_escape(lua_State *L) {
     l_finishlocal(L, li, lua_gettop(L) - 1, r);
     lua_remove(L, -2);
     /* it lives in the parent scope: give it that scope's site and level */
-    if (sc->s.depth > 1 && sl_scope_info_at(li->iso, sc->s.depth - 1, &in) == SL_OK) {
-      r->site = in.site;
-      r->level = in.level;
+    if (sc->s.depth > 1) {
+      r->site = sc->prev_site;
+      r->level = sc->prev_level;
     }
   }
   return 1;
