@@ -172,6 +172,7 @@ void sl_heap_stats_of(const sl_isolate *iso, sl_heap_stats *out) {
   out->eternal_handles = iso->gh.neternals;
   out->remembered = iso->nremembered;
   out->allocations = iso->allocations;
+  out->bytes_allocated = iso->bytes_allocated;
   /* Non-empty strong or weak nodes: count them, it is only a stats call. */
   for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
     for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {

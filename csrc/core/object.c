@@ -37,7 +37,7 @@ static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kin
   o->meta = (uint32_t)kind | (slM_is_old(iso, o) ? SLO_OLD : 0u);  /* large: born old */
   o->length = (uint32_t)length;
   o->id = iso->next_id++;
-  iso->st.bytes_allocated += size;
+  iso->bytes_allocated += size;
   *out->slot = o;
   *obj = o;
   return SL_OK;
@@ -48,7 +48,7 @@ static sl_status created(sl_isolate *iso) {
   return iso->gh.npending ? slM_run_callbacks(iso) : SL_OK;
 }
 
-sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
+sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out) {
   sl_object *o = NULL;
   sl_status st = new_object(iso, SL_INTEGER, 0, out, &o);
   if (st != SL_OK) return st;
@@ -56,7 +56,7 @@ sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
   return created(iso);
 }
 
-sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
+sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out) {
   sl_object *o = NULL;
   sl_status st = new_object(iso, SL_NUMBER, 0, out, &o);
   if (st != SL_OK) return st;
@@ -77,7 +77,7 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
   return created(iso);
 }
 
-sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
+sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
   if (sl_unlikely(n > iso->max_array))
     return slI_error(iso, SL_ENOMEM, "array: %zu elements cannot fit in the heap", n);
   sl_object *o = NULL;

@@ -63,9 +63,7 @@ void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out);
 
 /* ------------------------------------------------------------------ spaces */
 
-typedef struct slM_space {
-  char *start, *top, *end;
-} slM_space;
+typedef sl__space slM_space;
 
 static inline int slM_in(const slM_space *s, const void *p) {
   return (const char *)p >= s->start && (const char *)p < s->end;
@@ -138,16 +136,18 @@ typedef struct slG_data {
 
 /* ------------------------------------------------------------------ isolate */
 
+/* Its first fields are sl__isolate_head (scopelab.h), read by the inline fast paths. */
 struct sl_isolate {
-  slH_data hs;                /* first: the hottest fields */
   slM_space young;            /* from-space: where new objects are allocated */
+  uint64_t allocations;
+  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
+  uint64_t next_id;
+  uint64_t bytes_allocated;
+  slH_data hs;                /* the hottest fields; its prefix is sl__handle_data */
   slM_space to;               /* to-space: empty between collections */
   slM_space old;
   size_t large_size;          /* larger objects are born old (pretenured) */
   size_t max_array;           /* the most elements an array can have */
-  uint64_t allocations;
-  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
-  uint64_t next_id;
   sl_options opt;
   uint64_t *gc_at;            /* copy of opt.gc_at */
   size_t gc_at_next;
@@ -172,6 +172,12 @@ struct sl_isolate {
   sl_status status;
   char msg[256];
 };
+
+_Static_assert(offsetof(struct sl_isolate, hs) == offsetof(sl__isolate_head, hs) &&
+               offsetof(struct sl_isolate, next_id) == offsetof(sl__isolate_head, next_id) &&
+               offsetof(slH_data, stamp) == offsetof(sl__handle_data, stamp) &&
+               offsetof(slH_data, slow_open) == offsetof(sl__handle_data, slow_open),
+               "the isolate must start with sl__isolate_head");
 
 /* isolate.c */
 sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)

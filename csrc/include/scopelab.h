@@ -106,11 +106,9 @@ const char *sl_kind_name(sl_kind k);   /* "integer", "number", ... */
 
 typedef enum sl_generation { SL_YOUNG = 1, SL_OLD } sl_generation;
 
-/* Each creates a new Local in the innermost open handle scope. */
-sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out);
-sl_status sl_number(sl_isolate *iso, double v, sl_local *out);
+/* Each creates a new Local in the innermost open handle scope. sl_integer,
+** sl_number and sl_array (n empty slots) are inline (end of header). */
 sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out);
-sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out);   /* n empty slots */
 /* A new Local in the innermost scope for the same object (empty stays empty).
 ** sl_local_new is inline (see the end of this header). */
 
@@ -396,6 +394,21 @@ typedef struct sl__scope_record {
 
 typedef struct sl__handle_data { SL__HANDLE_DATA_FIELDS } sl__handle_data;
 
+/* A semispace: objects are bumped in at 'top'. */
+typedef struct sl__space { char *start, *top, *end; } sl__space;
+
+/* The start of every isolate: what the allocation and handle fast paths touch. */
+typedef struct sl__isolate_head {
+  sl__space young;            /* from-space: where new objects are allocated */
+  uint64_t allocations;       /* objects allocated so far */
+  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
+  uint64_t next_id;           /* the identity of the next object */
+  uint64_t bytes_allocated;
+  sl__handle_data hs;         /* last: the isolate's own handle data continues it */
+} sl__isolate_head;
+
+#define SL__HS(iso) (&((sl__isolate_head *)(iso))->hs)
+
 #define SL__DEPTH_BITS 20
 #define SL__DEPTH_MASK ((((uint64_t)1) << SL__DEPTH_BITS) - 1)
 
@@ -418,6 +431,59 @@ sl_status sl__scope_escape_slow(sl_scope *s, sl_local h, sl_local *out);
 sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_local *out);
 sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v);
 
+sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out);
+sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out);
+sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out);
+
+/* Allocation fast path: a slot in the innermost scope and a bump in the young
+** semispace. NULL (nothing changed) when either is full or a stress
+** collection is due: the slow path handles those. */
+static inline sl__object_header *sl__bump(sl_isolate *iso, size_t size, uint32_t kind,
+                                          uint32_t length, sl_local *out) {
+  sl__isolate_head *h = (sl__isolate_head *)iso;
+  sl_object **s = h->hs.next;
+  char *p = h->young.top;
+  if (s == h->hs.limit || (size_t)(h->young.end - p) < size ||
+      h->allocations + 1 >= h->gc_trigger)
+    return NULL;
+  sl__object_header *o = (sl__object_header *)p;
+  h->young.top = p + size;
+  h->allocations++;
+  h->bytes_allocated += size;
+  o->meta = kind;
+  o->length = length;
+  o->id = h->next_id++;
+  *s = (sl_object *)o;
+  h->hs.next = s + 1;
+  out->slot = s;
+  out->stamp = h->hs.stamp;
+  return o;
+}
+
+static inline sl_status sl_integer(sl_isolate *iso, int64_t v, sl_local *out) {
+  sl__object_header *o = sl__bump(iso, sizeof *o + 8, SL_INTEGER, 0, out);
+  if (o == NULL) return sl__integer_slow(iso, v, out);
+  *(int64_t *)(void *)(o + 1) = v;
+  return SL_OK;
+}
+
+static inline sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
+  sl__object_header *o = sl__bump(iso, sizeof *o + 8, SL_NUMBER, 0, out);
+  if (o == NULL) return sl__number_slow(iso, v, out);
+  *(double *)(void *)(o + 1) = v;
+  return SL_OK;
+}
+
+/* Small arrays inline; larger ones (and every failure) out of line. */
+static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
+  sl__object_header *o = n <= 4 ? sl__bump(iso, sizeof *o + n * sizeof(sl_object *),
+                                           SL_ARRAY, (uint32_t)n, out) : NULL;
+  if (o == NULL) return sl__array_slow(iso, n, out);
+  sl_object **e = (sl_object **)(void *)(o + 1);
+  for (size_t i = 0; i < n; i++) e[i] = NULL;
+  return SL_OK;
+}
+
 /* A non-empty Local whose scope is still open (the object is not checked). */
 static inline int sl__live(const sl__handle_data *hs, sl_local h) {
   uint32_t d = (uint32_t)(h.stamp & SL__DEPTH_MASK);
@@ -427,7 +493,7 @@ static inline int sl__live(const sl__handle_data *hs, sl_local h) {
 
 /* Creating a Local: check the source's stamp, then a pointer bump and a store. */
 static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
   if (s != hs->limit && sl__live(hs, h) && *h.slot != NULL) {
     *s = *h.slot;
@@ -460,7 +526,7 @@ static inline sl__scope_record *sl__push_scope(sl__handle_data *hs, sl_isolate *
 
 /* Opening a scope: save next/limit on the scope stack, bump the level. */
 static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl__handle_data *hs = SL__HS(iso);
   if (hs->depth == hs->cap_scopes || hs->slow_open) return sl__scope_open_slow(iso, out);
   sl__push_scope(hs, iso, SL_SCOPE_HANDLE, out);
   return SL_OK;
@@ -469,7 +535,7 @@ static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
 /* Opening an escapable scope: reserve the escape slot in the parent, then open.
 ** A full block, no open scope or a sealed level (next == limit) take the slow path. */
 static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
   if (s == hs->limit || hs->depth == hs->cap_scopes || hs->slow_open)
     return sl__escapable_scope_open_slow(iso, out);
@@ -484,7 +550,7 @@ static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) 
 
 /* Escaping: copy the object into the slot reserved in the parent. */
 static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
-  sl__handle_data *hs = (sl__handle_data *)s->iso;
+  sl__handle_data *hs = SL__HS(s->iso);
   if (s->depth - 1u < hs->depth && sl__live(hs, h) && *h.slot != NULL) {
     sl__scope_record *r = &hs->scopes[s->depth - 1];
     if (r->serial == s->serial && r->kind == SL_SCOPE_ESCAPABLE && !r->escaped) {
@@ -500,7 +566,7 @@ static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) 
 
 /* Reading an element: a new Local in the innermost scope (empty for an empty one). */
 static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_local *out) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
   if (s != hs->limit && sl__live(hs, a)) {
     const sl__object_header *o = (const sl__object_header *)*a.slot;
@@ -524,7 +590,7 @@ static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_l
 /* Writing an element; only an old array that gets a young value and is not yet
 ** remembered needs the write barrier's slow path. */
 static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
-  sl__handle_data *hs = (sl__handle_data *)iso;
+  sl__handle_data *hs = SL__HS(iso);
   if (sl__live(hs, a) && (v.slot == NULL || sl__live(hs, v))) {
     sl__object_header *o = (sl__object_header *)*a.slot;
     const sl__object_header *val = v.slot ? (const sl__object_header *)*v.slot : NULL;
@@ -541,7 +607,7 @@ static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_l
 
 /* Closing the innermost scope that grew no block: restore next/limit/level. */
 static inline sl_status sl_scope_close(sl_scope *s) {
-  sl__handle_data *hs = (sl__handle_data *)s->iso;
+  sl__handle_data *hs = SL__HS(s->iso);
   if (s->depth != 0 && s->depth == hs->depth && !hs->zap) {
     sl__scope_record *r = &hs->scopes[s->depth - 1];
     if (r->serial == s->serial && r->kind != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
