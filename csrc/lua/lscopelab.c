@@ -447,6 +447,20 @@ static void l_finishlocal(lua_State *L, l_isolate *li, int isoidx, l_local *lo) 
   lua_setiuservalue(L, -2, UV_ISO);
 }
 
+/* Pushes a new Local for the non-empty 'h', made by a method of the handle at
+** 'hidx', whose user value is the Isolate userdata: no stack rotation. */
+static void l_pushlocalof(lua_State *L, l_isolate *li, int hidx, sl_local h) {
+  l_local *lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  lo->h = h;
+  lo->li = li;
+  lo->site = li->cur_site;
+  lo->level = li->cur_level;
+  lua_pushvalue(L, lua_upvalueindex(UP_LOCAL));
+  lua_setmetatable(L, -2);
+  lua_getiuservalue(L, hidx, UV_ISO);
+  lua_setiuservalue(L, -2, UV_ISO);
+}
+
 /* Pushes a Local for 'h' (nil when empty); 'isoidx' holds the Isolate userdata
 ** or a handle whose user value is it (then 'isoidx' is negative: -(that index)). */
 static void l_pushlocal(lua_State *L, l_isolate *li, int isoidx, sl_local h) {
@@ -607,7 +621,28 @@ static size_t l_checkindex(lua_State *L, l_local *lo, int arg, const char *op) {
   return (size_t)(i - 1);
 }
 
+/* The hot paths of a:get(i) and a:set(i, v) try the core call at once on the
+** plain case (a Local of a live isolate, an integer index, a Local of the same
+** isolate or nil) and trust its SL_OK, which implies every check below passed;
+** anything else, including a failure, takes the checked path, which runs the
+** checks in their order and so raises the same message as always. A failed
+** core call changes nothing, so running it again there is harmless. */
+static int l_local_get_checked(lua_State *L);
+
 static int l_local_get(lua_State *L) {
+  l_local *lo = (l_local *)l_testud(L, 1, UP_LOCAL);
+  sl_local out;
+  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2) &&
+      sl_array_get(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, &out) == SL_OK) {
+    if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
+    l_pushlocalof(L, lo->li, 1, out);
+    if (lo->li->watch_pending) l_flushwatch(L, lo->li);
+    return 1;
+  }
+  return l_local_get_checked(L);
+}
+
+static int l_local_get_checked(lua_State *L) {
   l_local *lo = l_self(L, "get");
   size_t i = l_checkindex(L, lo, 2, "get");
   sl_local out;
@@ -617,7 +652,24 @@ static int l_local_get(lua_State *L) {
   return 1;
 }
 
+static int l_local_set_checked(lua_State *L);
+
 static int l_local_set(lua_State *L) {
+  l_local *lo = (l_local *)l_testud(L, 1, UP_LOCAL);
+  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2)) {
+    l_local *v = NULL;
+    /* the core cannot tell another isolate's Local: check that here */
+    if (lua_isnil(L, 3) ||
+        ((v = (l_local *)l_testud(L, 3, UP_LOCAL)) != NULL && v->li == lo->li)) {
+      if (sl_array_set(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1,
+                       v ? v->h : SL_EMPTY_LOCAL) == SL_OK)
+        return 0;
+    }
+  }
+  return l_local_set_checked(L);
+}
+
+static int l_local_set_checked(lua_State *L) {
   l_local *lo = l_self(L, "set");
   size_t i = l_checkindex(L, lo, 2, "set");
   l_local *v = l_checklocalof(L, lo->li, 3, "set", 1);
