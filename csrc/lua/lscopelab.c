@@ -821,7 +821,21 @@ static void l_scopeclose(lua_State *L, l_scope *sc, const char *op) {
   li->cur_level = sc->prev_level;
 }
 
+/* Closing the innermost scope of a live isolate: one core call. Anything else
+** (closed already, out of order, inner scopes left open by an error) fails in
+** the core without a change and takes the checked path. */
+static int l_scope_tryclose(lua_State *L) {
+  l_scope *sc = (l_scope *)l_testud(L, 1, UP_SCOPE);
+  if (sc != NULL && sc->li->iso != NULL && sl_scope_close(&sc->s) == SL_OK) {
+    sc->li->cur_site = sc->prev_site;
+    sc->li->cur_level = sc->prev_level;
+    return 1;
+  }
+  return 0;
+}
+
 static int l_scope_close(lua_State *L) {
+  if (l_scope_tryclose(L)) return 0;
   l_scopeclose(L, l_checkscope(L, 1, "close"), "close");
   return 0;
 }
@@ -830,7 +844,9 @@ static int l_scope_close(lua_State *L) {
 ** are closed too, so an error never leaves the isolate with open scopes; on a
 ** normal exit an inner scope still open is an out-of-order close (an error). */
 static int l_scope_gcclose(lua_State *L) {
-  l_scope *sc = l_checkscope(L, 1, "__close");
+  l_scope *sc;
+  if (l_scope_tryclose(L)) return 0;
+  sc = l_checkscope(L, 1, "__close");
   if (l_isopen(sc) && !lua_isnoneornil(L, 2)) l_closeinner(sc);
   l_scopeclose(L, sc, "__close");
   return 0;
@@ -843,7 +859,36 @@ static int l_scope_gc(lua_State *L) {
   return 0;
 }
 
+/* Pushes the Local an escape returned: it lives in the parent scope, so it takes
+** that scope's site and level, saved when 'sc' opened. */
+static void l_pushescaped(lua_State *L, l_scope *sc, sl_local out) {
+  l_local *r;
+  l_pushlocalof(L, sc->li, 1, out);
+  r = (l_local *)lua_touserdata(L, -1);
+  if (sc->s.depth > 1) {
+    r->site = sc->prev_site;
+    r->level = sc->prev_level;
+  }
+}
+
+static int l_scope_escape_checked(lua_State *L);
+
+/* s:escape(h) on the plain case (h a Local of the same isolate) tries the core at
+** once: its SL_OK means the scope is open, escapable, not yet escaped and h live. */
 static int l_scope_escape(lua_State *L) {
+  l_scope *sc = (l_scope *)l_testud(L, 1, UP_SCOPE);
+  l_local *lo;
+  sl_local out;
+  if (sc != NULL && sc->li->iso != NULL &&
+      (lo = (l_local *)l_testud(L, 2, UP_LOCAL)) != NULL && lo->li == sc->li &&
+      sl_scope_escape(&sc->s, lo->h, &out) == SL_OK && !sl_local_is_empty(out)) {
+    l_pushescaped(L, sc, out);
+    return 1;
+  }
+  return l_scope_escape_checked(L);
+}
+
+static int l_scope_escape_checked(lua_State *L) {
   l_scope *sc = l_checkscope(L, 1, "escape");
   l_isolate *li = sc->li;
   l_local *lo;
@@ -863,19 +908,7 @@ static int l_scope_escape(lua_State *L) {
                       "escaped a value", l_scopedesc(L, li, sc->level, sc->site)));
   if (st != SL_OK) return l_fail(L, li, st, 1, "escape", NULL);
   if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
-  {
-    l_local *r = (l_local *)lua_newuserdatauv(L, sizeof *r, 1);
-    r->h = out;
-    lua_getiuservalue(L, 1, UV_ISO);
-    lua_insert(L, -2);
-    l_finishlocal(L, li, lua_gettop(L) - 1, r);
-    lua_remove(L, -2);
-    /* it lives in the parent scope: give it that scope's site and level */
-    if (sc->s.depth > 1) {
-      r->site = sc->prev_site;
-      r->level = sc->prev_level;
-    }
-  }
+  l_pushescaped(L, sc, out);
   return 1;
 }
 
