@@ -5,7 +5,8 @@
 #                       verifying the heap after each (SCOPELAB_STRESS=1, read by
 #                       spec/helper.lua)
 #   make test-asan      C tests (full leak checking) and specs under ASan+UBSan: the core
-#                       and the Lua module built by clang into $(ASAN_BUILD), lua5.4 run
+#                       (internal asserts on: SLC_DEBUG) and the Lua module built by
+#                       clang into $(ASAN_BUILD), lua5.4 run
 #                       with the ASan runtime preloaded (leak checking off for the Lua
 #                       process: lua5.4 itself is not built with ASan)
 #   make test-valgrind  C tests (full leak checking) and specs under valgrind memcheck
@@ -14,7 +15,8 @@
 #   make fuzz-smoke     the same, 300,000 operations from fixed seeds 1..3 (CI, seconds)
 #   make fuzz-c         builds the libFuzzer harness csrc/fuzz/fuzz_api.c and runs it on
 #                       fuzz/corpus for FUZZ_SECONDS (default 60); new inputs go to
-#                       $(FUZZ_C_DIR)/corpus, never into the committed seed corpus
+#                       $(FUZZ_C_DIR)/corpus, never into the committed seed corpus;
+#                       stops at the first crash (artifact in $(FUZZ_C_DIR)/crashes)
 #
 # Every sanitizer finding fails its target (halt_on_error, -fno-sanitize-recover).
 
@@ -47,7 +49,7 @@ test-stress: all
 # checks where it came from), since spec/helper.lua puts ./build first.
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=clang \
-	  OPT="-O1 -g $(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  OPT="-O1 -g -DSLC_DEBUG $(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  $(ASAN_BUILD)/libscopelab.a $(ASAN_BUILD)/scopelab/core.so $(ASAN_BUILD)/tests/test_core
 	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(ASAN_BUILD)/tests/test_core
