@@ -307,9 +307,9 @@ static void l_flushwatch(lua_State *L, l_isolate *li) {
 static void *l_testud(lua_State *L, int idx, int up) {
   void *p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {
-    int ok = lua_rawequal(L, -1, lua_upvalueindex(up));
+    const void *mt = lua_topointer(L, -1);   /* a table: compare by address */
     lua_pop(L, 1);
-    if (ok) return p;
+    if (mt == lua_topointer(L, lua_upvalueindex(up))) return p;
   }
   return NULL;
 }
