@@ -3,9 +3,11 @@
 --   lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] [--program-length K] [--quiet] [--stats]
 --
 -- Generates random programs (open/close/escape on scopes of every kind, values of
--- every kind, array set/get, persistent new/reset/get/weak/clear/delete, eternal
--- handles, probes, minor/major/full collections, and misuse: stale Locals, Locals
--- of another isolate, out-of-order closes, double escapes, wrong types and ranges)
+-- every kind, array set/get, persistent new/reset/get/weak/clear/delete, weak
+-- callbacks that allocate or collect, Node-API references (ref/unref/get/delete),
+-- eternal handles, probes, minor/major/full collections, and misuse: stale
+-- Locals, Locals of another isolate, out-of-order closes, double escapes,
+-- deleted handles, wrong types and ranges)
 -- from a seed, runs each against a fresh isolate and against fuzz/model.lua, and
 -- compares after every step: the error raised (its class and the operation named
 -- in the message), results, handle counts, weak-callback order; after every step
@@ -25,7 +27,8 @@ package.cpath = "./build/?.so;" .. package.cpath
 local scopelab = require "scopelab"
 local Model = require "model"
 
-local NL, NS, NP, NW = 12, 6, 5, 4     -- registers: Locals, scopes, persistents, probes
+local NL, NS, NP, NW, NR = 12, 6, 5, 4, 3  -- registers: Locals, scopes, persistents,
+                                           -- probes, Node-API references
 
 -- ------------------------------------------------------------------ errors
 
@@ -46,6 +49,8 @@ local ERRORS = {
   empty_weak = "(persistent handle is empty)",
   probe_deleted = "(probe is deleted)",
   eternal_range = "no eternal handle",
+  ref_deleted = "(reference is deleted)",
+  ref_zero = "(reference count is already 0)",
 }
 
 -- ------------------------------------------------------------------ generation
@@ -106,6 +111,11 @@ local GEN = {
   { "pclear", 1, function() return { p = reg(NP) } end },
   { "pdelete", 1, function() return { p = reg(NP) } end },
   { "pempty", 1, function() return { p = reg(NP) } end },
+  { "rnew", 2, function() return { r = reg(NR), l = reg(NL), count = math.random(0, 2) } end },
+  { "rref", 2, function() return { r = reg(NR) } end },
+  { "runref", 3, function() return { r = reg(NR) } end },
+  { "rget", 2, function() return { r = reg(NR), d = reg(NL) } end },
+  { "rdelete", 1, function() return { r = reg(NR) } end },
   { "eternal", 1, function() return { l = reg(NL) } end },
   { "eget", 1, function() return { i = math.random(1, 4), d = reg(NL) } end },
   { "probe", 2, function() return { w = reg(NW), l = operand() } end },
@@ -164,7 +174,7 @@ end
 local function new_state(prog)
   local st = {
     iso = scopelab.isolate(prog.opts), m = Model.new(prog.opts),
-    L = {}, ML = {}, S = {}, MS = {}, P = {}, MP = {}, W = {}, MW = {},
+    L = {}, ML = {}, S = {}, MS = {}, P = {}, MP = {}, W = {}, MW = {}, R = {}, MR = {},
     real_scope = {},          -- model scope -> real scope
     tracked = {},             -- { mobj, probe } for every object the model thinks alive
     log = {},                 -- tags logged by the real weak callbacks
@@ -625,6 +635,74 @@ function RUN.pempty(st, op)
   end
 end
 
+-- Node-API references: strong while the count is above zero, weak (no callback)
+-- at zero; deleting is separate from reaching zero.
+local function ref_reg(st, r)
+  local mr = st.MR[r]
+  return st.R[r], mr, mr and mr.deleted and "ref_deleted" or nil
+end
+
+function RUN.rnew(st, op)
+  local h, ml = st.L[op.l], st.ML[op.l]
+  if not h then return end
+  local ok, r = pcall(st.iso.reference, st.iso, h, op.count)
+  local d = expect("reference", Model.local_error(ml), ok, r)
+  if d then return d end
+  if ok then
+    st.ntags = st.ntags + 1
+    local mr = st.m:persistent(ml, st.ntags)
+    mr.count = op.count
+    if op.count == 0 then st.m:set_weak(mr, nil) end
+    st.R[op.r], st.MR[op.r] = r, mr
+  end
+end
+
+function RUN.rref(st, op)
+  local r, mr, cls = ref_reg(st, op.r)
+  if not r then return end
+  local ok, n = pcall(r.ref, r)
+  local d = expect("ref", cls, ok, n)
+  if d or not ok then return d end
+  if mr.count == 0 then st.m:clear_weak(mr) end
+  mr.count = mr.count + 1
+  if n ~= mr.count then return ("ref: count %s, model %d"):format(tostring(n), mr.count) end
+end
+
+function RUN.runref(st, op)
+  local r, mr, cls = ref_reg(st, op.r)
+  if not r then return end
+  local ok, n = pcall(r.unref, r)
+  if not cls and mr.count == 0 then cls = "ref_zero" end
+  local d = expect("unref", cls, ok, n)
+  if d or not ok then return d end
+  if mr.count == 1 and mr.obj then st.m:set_weak(mr, nil) end
+  mr.count = mr.count - 1
+  if n ~= mr.count then return ("unref: count %s, model %d"):format(tostring(n), mr.count) end
+end
+
+function RUN.rget(st, op)
+  local r, mr, cls = ref_reg(st, op.r)
+  if not r then return end
+  local ok, h = pcall(r.get, r)
+  local ml
+  if not cls then ml, cls = st.m:new_local(mr.obj) end
+  local d = expect("get", cls, ok, h)
+  if d then return d end
+  if ok then
+    if (h == nil) ~= (ml == false) then return "reference get: result presence differs" end
+    store(st, op.d, h, ml or nil)
+    if h then return check_local(st, h, ml, "reference get") end
+  end
+end
+
+function RUN.rdelete(st, op)
+  local r, mr, cls = ref_reg(st, op.r)
+  if not r then return end
+  local ok, err = pcall(r.delete, r)
+  if not cls then mr.deleted = true end
+  return expect("delete", cls, ok, err)
+end
+
 function RUN.eternal(st, op)
   local h, ml = st.L[op.l], st.ML[op.l]
   if not h then return end
@@ -834,6 +912,11 @@ local EMIT = {
   end,
   pclear = function(op) return ("try(P[%d].clear_weak, P[%d])"):format(op.p, op.p) end,
   pdelete = function(op) return ("try(P[%d].delete, P[%d])"):format(op.p, op.p) end,
+  rnew = function(op) return ("R[%d] = try(iso.reference, iso, %s, %d)"):format(op.r, lref(op.l), op.count) end,
+  rref = function(op) return ("print(try(R[%d].ref, R[%d]))"):format(op.r, op.r) end,
+  runref = function(op) return ("print(try(R[%d].unref, R[%d]))"):format(op.r, op.r) end,
+  rget = function(op) return ("L[%d] = try(R[%d].get, R[%d])"):format(op.d, op.r, op.r) end,
+  rdelete = function(op) return ("try(R[%d].delete, R[%d])"):format(op.r, op.r) end,
   pempty = function(op) return ("print(try(P[%d].is_empty, P[%d]))"):format(op.p, op.p) end,
   eternal = function(op) return ("try(iso.eternal, iso, %s)"):format(lref(op.l)) end,
   eget = function(op) return ("L[%d] = try(iso.eternal_get, iso, %d)"):format(op.d, op.i) end,
@@ -870,7 +953,7 @@ local function reproducer(prog, why)
     "local other = scopelab.isolate()",
     "local other_scope = other:handle_scope()",
     "local F = other:integer(7)",
-    "local L, S, P, W, T = {}, {}, {}, {}, {}",
+    "local L, S, P, W, T, R = {}, {}, {}, {}, {}, {}",
     "local function try(f, ...) local r = table.pack(pcall(f, ...))",
     "  if not r[1] then print('error: ' .. tostring(r[2])) return nil end",
     "  return table.unpack(r, 2, r.n) end",
