@@ -307,10 +307,49 @@ static void fz_alloc(fz *f, unsigned op) {
     fz_fail(f, "allocation failed with an unexpected status", st);
 }
 
+/* Walk visitors: they may not call the API; they only check what they are shown. */
+typedef struct fz_walk {
+  size_t n;
+  int bad;
+} fz_walk;
+
+static int fz_valid_info(const sl_object_info *o) {
+  return o->id != 0 && o->kind >= SL_INTEGER && o->kind <= SL_ARRAY && o->size > 0 &&
+         (o->generation == SL_YOUNG || o->generation == SL_OLD) && o->address != 0;
+}
+
+static int fz_visit_object(const sl_object_info *o, void *ud) {
+  fz_walk *w = (fz_walk *)ud;
+  w->n++;
+  if (!fz_valid_info(o)) w->bad = 1;
+  return 0;
+}
+
+static int fz_visit_root(const sl_root_info *r, const sl_object_info *o, void *ud) {
+  fz_walk *w = (fz_walk *)ud;
+  w->n++;
+  if (r->kind < SL_ROOT_LOCAL || r->kind > SL_ROOT_REMEMBERED || !fz_valid_info(o)) w->bad = 1;
+  return 0;
+}
+
+static int fz_visit_persistent(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
+  fz_walk *w = (fz_walk *)ud;
+  (void)p; (void)site;
+  w->n++;
+  if (weak && id == 0) w->bad = 1;      /* an emptied node is never weak */
+  return 0;
+}
+
+static void fz_watch_hook(sl_isolate *iso, const sl_scope_info *scope, void *ud) {
+  fz *f = (fz *)ud;
+  (void)iso;
+  if (scope->handles == 0) fz_fail(f, "watch hook for a scope with no handles", SL_OK);
+}
+
 static void fz_step(fz *f) {
   sl_isolate *iso = f->iso;
   sl_status st;
-  unsigned op = fz_byte(f) % 30;
+  unsigned op = fz_byte(f) % 32;
   switch (op) {
     case 0: case 1: case 2: case 3: {   /* open a scope of each kind */
       sl_scope s;
@@ -484,6 +523,17 @@ static void fz_step(fz *f) {
       }
       break;
     }
+    case 29: {                          /* the diagnostic walks see sane objects */
+      fz_walk w = { 0, 0 };
+      sl_heap_foreach(iso, fz_visit_object, &w);
+      sl_roots_foreach(iso, fz_visit_root, &w);
+      sl_persistent_foreach(iso, fz_visit_persistent, &w);
+      if (w.bad) fz_fail(f, "a walk showed an invalid object or node", SL_OK);
+      break;
+    }
+    case 30:                            /* the soft handle watch, on or off */
+      sl_watch_handles(iso, fz_byte(f) % 8, fz_watch_hook, f);
+      break;
     default: {                          /* counts agree with the scope records */
       size_t sum = 0;
       uint32_t d = sl_scope_depth(iso);
