@@ -7,7 +7,7 @@
 -- callbacks that allocate or collect, Node-API references (ref/unref/get/delete),
 -- eternal handles, probes, minor/major/full collections, and misuse: stale
 -- Locals, Locals of another isolate, out-of-order closes, double escapes,
--- deleted handles, wrong types and ranges)
+-- deleted handles, wrong types and ranges, every use after dispose)
 -- from a seed, runs each against a fresh isolate and against fuzz/model.lua, and
 -- compares after every step: the error raised (its class and the operation named
 -- in the message), results, handle counts, weak-callback order; after every step
@@ -155,8 +155,10 @@ end
 local function gen_program(seed, index, length)
   math.randomseed(seed, index)
   local p = { opts = gen_options(), ops = {}, seed = seed, index = index }
+  -- one program in four ends by disposing the isolate, then keeps using it
+  local tail = math.random(4) == 1 and math.min(40, length // 2) or 0
   while #p.ops < length do
-    local op = gen_op()
+    local op = #p.ops == length - tail and { op = "dispose" } or gen_op()
     if op.multi then
       for _, o in ipairs(op.multi) do
         if #p.ops < length then p.ops[#p.ops + 1] = o end
@@ -812,13 +814,89 @@ end
 function RUN.check(st) return check_all(st) end
 
 -- Runs 'prog' (or its first 'limit' steps); nil, or the failing step and why.
+-- After dispose every use is refused with the message of its handle type; closing
+-- a scope and disposing again are harmless. Returns the call and the message.
+local function after_dispose(st, op)
+  local iso = st.iso
+  local function self_msg(name, what) return ("bad argument #1 to '%s' (%s)"):format(name, what) end
+  local ISO, LOC = "isolate is disposed", "handle of a disposed isolate"
+  local h, ha, hb = st.L[op.l or 0], st.L[op.a or 0], st.L[op.b or 0]
+  local p, w, r, s = st.P[op.p or 0], st.W[op.w or 0], st.R[op.r or 0], st.S[op.s or 0]
+  local t = op.op
+  if t == "open" then
+    local name = op.kind == "handle" and "handle_scope" or op.kind == "escapable"
+      and "escapable_handle_scope" or "seal_handle_scope"
+    return function() return iso[name](iso) end, self_msg(name, ISO)
+  elseif t == "close" and s then return function() return s:close() end, nil
+  elseif t == "dispose" then return function() return iso:dispose() end, nil
+  elseif t == "escape" and s then
+    return function() return s:escape(nil) end, self_msg("escape", "scope of a disposed isolate")
+  elseif t == "int" or t == "num" or t == "str" or t == "arr" then
+    local name = ({ int = "integer", num = "number", str = "string", arr = "array" })[t]
+    return function() return iso[name](iso, op.v or op.n) end, self_msg(name, ISO)
+  elseif (t == "set" or t == "get") and ha then
+    return function() return ha[t](ha, 1, nil) end, self_msg(t, LOC)
+  elseif t == "read" and h then return function() return h:kind() end, self_msg("kind", LOC)
+  elseif t == "eq" and ha and hb and not rawequal(ha, hb) then
+    return function() return ha == hb end, self_msg("__eq", LOC)
+  elseif t == "pnew" then return function() return iso:persistent() end, self_msg("persistent", ISO)
+  elseif t == "rnew" then return function() return iso:reference(nil, 1) end, self_msg("reference", ISO)
+  elseif t == "probe" then return function() return iso:probe(nil) end, self_msg("probe", ISO)
+  elseif t == "eternal" then return function() return iso:eternal(nil) end, self_msg("eternal", ISO)
+  elseif t == "eget" then return function() return iso:eternal_get(1) end, self_msg("eternal_get", ISO)
+  elseif t == "gc" then return function() return iso:collect(op.kind) end, self_msg("collect", ISO)
+  elseif t == "bad" then return function() return iso:integer("x") end, self_msg("integer", ISO)
+  elseif p and t:match("^p") then
+    local name = ({ preset = "reset", pget = "get", pweak = "set_weak", pclear = "clear_weak",
+                    pdelete = "delete", pempty = "is_empty" })[t]
+    return function() return p[name](p) end, self_msg(name, LOC)
+  elseif w and t:match("^w") then
+    local name = ({ wget = "get", walive = "alive", wdelete = "delete" })[t]
+    return function() return w[name](w) end, self_msg(name, "probe of a disposed isolate")
+  elseif r and t:match("^r") then
+    local name = ({ rref = "ref", runref = "unref", rget = "get", rdelete = "delete" })[t]
+    return function() return r[name](r) end, self_msg(name, "reference of a disposed isolate")
+  end
+  return nil
+end
+
+function RUN.dispose(st)
+  local ok, err = pcall(st.iso.dispose, st.iso)
+  if not ok then return "dispose failed: " .. tostring(err) end
+  if not st.iso:is_disposed() then return "is_disposed() is false after dispose" end
+  st.disposed = true
+end
+
+local function run_disposed(st, op)
+  local f, msg = after_dispose(st, op)
+  if not f then return nil end
+  local ok, err = pcall(f)
+  if msg == nil then
+    if not ok then return ("'%s' after dispose: %s"):format(op.op, tostring(err)) end
+    return nil
+  end
+  if ok then return ("'%s' after dispose succeeded; expected %q"):format(op.op, msg) end
+  if (tostring(err):gsub("^[^%s:]+:%d+: ", "", 1)) ~= msg then
+    return ("'%s' after dispose: expected %q, got %q"):format(op.op, msg, tostring(err))
+  end
+end
+
 local function run(prog, limit)
   local st = new_state(prog)
   local n = limit or #prog.ops
   for i = 1, n do
     local op = prog.ops[i]
+    if st.disposed then
+      local d = run_disposed(st, op)
+      if d then
+        pcall(dispose, st)
+        return i, d
+      end
+      goto continue
+    end
     local ok, d = pcall(RUN[op.op], st, op)
     if not ok then d = "driver error: " .. tostring(d) end
+    if not d and st.disposed then goto continue end
     if not d and st.desync then d = st.desync end
     if not d and st.nevent ~= #st.events then
       d = ("%d collection points the model did not replay"):format(#st.events - st.nevent)
@@ -835,8 +913,9 @@ local function run(prog, limit)
       pcall(dispose, st)
       return i, d
     end
+    ::continue::
   end
-  local d = check_all(st)
+  local d = not st.disposed and check_all(st) or nil
   TOTALS.objects = TOTALS.objects + st.m.nobjects
   TOTALS.minor, TOTALS.major = TOTALS.minor + st.m.minor, TOTALS.major + st.m.major
   TOTALS.callbacks = TOTALS.callbacks + #st.m.callback_log
@@ -929,6 +1008,7 @@ local EMIT = {
     'iso:integer("x")', "iso:integer(1.5)", "iso:array(-1)", 'iso:number("x")',
     "iso:string(5)", 'iso:collect("medium")' })[op.k]) end,
   check = function() return "report()" end,
+  dispose = function() return "iso:dispose()" end,
 }
 
 local function opts_source(o)
