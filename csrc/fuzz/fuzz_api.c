@@ -7,8 +7,10 @@
 ** operation set is the Lua fuzzer's (fuzz/fuzz.lua): scopes of each kind opened,
 ** closed (in or out of order, twice), escaped (twice, from closed scopes);
 ** values of each kind; array set/get; persistent new/reset/delete/get and weak
-** with callbacks that themselves use the API; eternal; probes; minor and major
-** collections; Locals of a second isolate and stale Locals everywhere.
+** with callbacks that themselves use the API (allocate in their own scope,
+** re-target their node, run more of the program, collect, try to dispose);
+** eternal; probes; minor and major collections; the diagnostic walks and the
+** handle watch; Locals of a second isolate and stale Locals everywhere.
 **
 ** What counts as a crash, besides what ASan and UBSan report:
 **   - any call returning SL_ECORRUPT, or sl_verify_heap failing after a collection
