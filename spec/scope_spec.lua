@@ -192,4 +192,18 @@ describe("a handle scope", function()
       " holds more than 5 handles", msgs[1])
     w:dispose()
   end)
+
+  it("stays open when Lua collects it unclosed, and the outer scope says so", function()
+    local w = scopelab.isolate()
+    local outer = w:handle_scope()
+    local line = debug.getinfo(1, "l").currentline + 1
+    do local _ = w:handle_scope() end
+    collectgarbage(); collectgarbage()
+    assert.equal(2, w:stats().scope_depth)
+    local ok, err = pcall(outer.close, outer)
+    assert.is_false(ok)
+    assert.matches("is not the innermost; innermost is handle scope level 2, opened at "
+      .. "[^ ]*scope_spec.lua:" .. line, err)
+    w:dispose()
+  end)
 end)
