@@ -598,7 +598,8 @@ static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_l
         (v.slot == NULL || val != NULL) &&
         (val == NULL || !(o->meta & SL__OLD) || (val->meta & SL__OLD) ||
          (o->meta & SL__REMEMBERED))) {
-      ((sl_object **)(o + 1))[i] = (sl_object *)val;
+      sl_object **elements = (sl_object **)(void *)(o + 1);
+      elements[i] = (sl_object *)val;  // cppcheck-suppress unreadVariable ; the heap keeps it
       return SL_OK;
     }
   }
