@@ -221,31 +221,10 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   return 1;
 }
 
-/* Pushes a record saving next/limit; the caller adjusts level and stamp. */
-static inline slH_record *push_record(sl_isolate *iso, uint8_t kind, sl_scope *out) {
-  slH_data *hs = &iso->hs;
-  if (sl_unlikely(hs->depth == hs->cap_scopes) && !grow_scopes(iso)) return NULL;
-  slH_record *r = &hs->scopes[hs->depth++];
-  r->prev_next = hs->next;
-  r->prev_limit = hs->limit;
-  r->serial = ++hs->serial;
-  r->prev_stamp = hs->stamp;
-  r->kind = kind;
-  r->escaped = r->checked = r->watched = 0;
-  r->site = 0;
-  out->iso = iso;
-  out->depth = hs->depth;
-  out->serial = r->serial;
-  return r;
-}
-
+/* Pushes a handle scope's record (the inline open's, after growing the stack). */
 static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_scope *out) {
-  slH_record *r = push_record(iso, kind, out);
-  if (r != NULL) {
-    r->level = ++iso->hs.level;
-    iso->hs.stamp = SLH_STAMP(r->serial, iso->hs.depth);
-  }
-  return r;
+  if (sl_unlikely(iso->hs.depth == iso->hs.cap_scopes) && !grow_scopes(iso)) return NULL;
+  return sl__push_scope(SL__HS(iso), iso, kind, out);
 }
 
 /* Bounds 'limit' so that the slow path runs when the new scope reaches 'n'. */
@@ -283,10 +262,12 @@ sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
 
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
   slH_data *hs = &iso->hs;
-  slH_record *r = push_record(iso, SL_SCOPE_SEAL, out);
+  slH_record *r = open_handle_scope(iso, SL_SCOPE_SEAL, out);
   if (r == NULL) return iso->status;
-  r->prev_sealed_level = hs->sealed_level;
+  hs->level--;                   /* a seal scope owns no handles: no new level */
+  hs->stamp = r->prev_stamp;
   r->level = hs->level;
+  r->prev_sealed_level = hs->sealed_level;
   hs->limit = hs->next;          /* every creation now takes the slow path ... */
   hs->sealed_level = hs->level;  /* ... which refuses at this level */
   return SL_OK;
