@@ -318,6 +318,8 @@ describe("misuse", function()
       "bad argument #1 to 'isolate' (unknown option 'bogus')")
     assert.has_error(function() scopelab.isolate { verify_heap = 1 } end,
       "bad argument #1 to 'isolate' (option 'verify_heap' must be a boolean, got number)")
+    assert.has_error(function() scopelab.isolate { zap_handles = "no" } end,
+      "bad argument #1 to 'isolate' (option 'zap_handles' must be a boolean, got string)")
     assert.has_error(function() scopelab.isolate { gc_at = { 0 } } end,
       "bad argument #1 to 'isolate' (option 'gc_at' must be a list of positive integers (bad element 1))")
     assert.has_error(function() scopelab.isolate { young_size = 1 } end,

@@ -206,4 +206,20 @@ describe("a handle scope", function()
       .. "[^ ]*scope_spec.lua:" .. line, err)
     w:dispose()
   end)
+
+  it("catches a stale Local by its stamp with zapping off too", function()
+    local w = scopelab.isolate { zap_handles = false }
+    local outer <close> = w:handle_scope()
+    local stale
+    do
+      local inner <close> = w:handle_scope()
+      stale = w:integer(1)
+    end
+    local fresh = w:integer(2)                 -- reuses the freed slot
+    assert.equal(2, fresh:value())
+    assert.has_error(function() stale:value() end)
+    assert.matches("handle from a closed scope: level 2", select(2, pcall(stale.value, stale)))
+    outer:close()
+    w:dispose()
+  end)
 end)

@@ -2008,7 +2008,7 @@ static int l_optbool(lua_State *L, const char *name) {
 static const char *const l_optnames[] = {
   "young_size", "old_size", "block_size", "promote_after", "gc_interval",
   "gc_interval_kind", "verify_heap", "stress_compaction", "gc_at", "trace_gc",
-  "record_moves", "record_weak", "warn", NULL
+  "record_moves", "record_weak", "warn", "zap_handles", NULL
 };
 
 static int l_cmpu64(const void *a, const void *b) {
@@ -2059,6 +2059,8 @@ static int l_isolate_new(lua_State *L) {
   lua_pop(L, 1);
   o.verify_heap = l_optbool(L, "verify_heap");
   o.stress_compaction = l_optbool(L, "stress_compaction");
+  if (lua_getfield(L, 1, "zap_handles") != LUA_TNIL) o.zap_handles = l_optbool(L, "zap_handles");
+  lua_pop(L, 1);
   trace = l_optbool(L, "trace_gc");
   rmoves = l_optbool(L, "record_moves");
   rweak = l_optbool(L, "record_weak");
