@@ -1,7 +1,7 @@
 # scopelab: build, test and run.
 #
 #   make          the core library and the Lua module
-#   make test     C unit tests, then the busted specs; last line "N passed, N failed"
+#   make test     C unit tests, then the specs (busted --lua=lua5.4); last line "N passed, N failed"
 #   make run      every experiment, with a summary table and reports
 #
 # Missing Debian packages are installed with apt-get when running as root
@@ -9,7 +9,7 @@
 
 CC      ?= cc
 LUA     ?= lua5.4
-BUSTED  ?= busted
+BUSTED  ?= busted# always called with --lua=$(LUA): plain lua may be 5.1
 BUILD   ?= build
 
 WARN     = -Wall -Wextra -Werror
