@@ -69,6 +69,13 @@ void bench_emit(bench_ctx *cx, const char *workload, const char *kase,
 void bench_emit_missing(bench_ctx *cx, const char *workload, const char *kase,
                         const char *impl, const char *why);
 
+/* Deepest tree the shared walks take (sl_trees.c). */
+#define BENCH_MAX_FRAMES 64
+/* A bottom-up tree of 'depth', nodes of 'slots' elements, as a new Local. */
+void bench_sl_tree(sl_isolate *iso, int depth, size_t slots, sl_local *out);
+/* The nodes of the tree at 'root'. */
+long bench_sl_count(sl_isolate *iso, sl_local root);
+
 /* Exits with a message naming the failed call; a failure here is a broken
 ** benchmark (or core), not a slow one. */
 void bench_check(sl_isolate *iso, sl_status st, const char *what);

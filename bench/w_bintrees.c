@@ -36,89 +36,6 @@ static long bt_expected(int n) {
 
 /* ------------------------------------------------------------ scopelab */
 
-typedef struct sbuild_frame {
-  sl_scope sc;
-  int depth;
-  int n;            /* children built so far */
-  sl_local kid[2];
-} sbuild_frame;
-
-/* A tree of 'depth' as a new Local in the current scope. */
-static void sl_bottom_up(sl_isolate *iso, int depth, sl_local *out) {
-  sbuild_frame fr[BT_MAX_FRAMES];
-  int top = 0;
-  if (depth == 0) {
-    BENCH_CHECK(iso, sl_array(iso, 2, out));
-    return;
-  }
-  BENCH_CHECK(iso, sl_escapable_scope_open(iso, &fr[0].sc));
-  fr[0].depth = depth;
-  fr[0].n = 0;
-  for (;;) {
-    sbuild_frame *f = &fr[top];
-    int bad = 0;
-    sl_local node, up;
-    if (f->n < 2) {
-      if (f->depth == 1) {                    /* leaves live in this frame's scope */
-        BENCH_CHECK(iso, sl_array(iso, 2, &f->kid[f->n]));
-        f->n++;
-      } else {
-        sbuild_frame *c = &fr[++top];
-        BENCH_CHECK(iso, sl_escapable_scope_open(iso, &c->sc));
-        c->depth = f->depth - 1;
-        c->n = 0;
-      }
-      continue;
-    }
-    bad |= sl_array(iso, 2, &node);          /* may move the kids: they are Locals */
-    bad |= sl_array_set(iso, node, 0, f->kid[0]);
-    bad |= sl_array_set(iso, node, 1, f->kid[1]);
-    bad |= sl_scope_escape(&f->sc, node, &up);
-    bad |= sl_scope_close(&f->sc);
-    if (bad) BENCH_CHECK(iso, sl_last_status(iso));
-    if (top == 0) {
-      *out = up;
-      return;
-    }
-    top--;
-    fr[top].kid[fr[top].n++] = up;
-  }
-}
-
-typedef struct scheck_frame {
-  sl_scope sc;
-  sl_local node;
-  int child;
-} scheck_frame;
-
-/* Counts the nodes of the tree at 'root'. */
-static long sl_check(sl_isolate *iso, sl_local root) {
-  scheck_frame fr[BT_MAX_FRAMES];
-  int top = 0;
-  long count = 1;
-  BENCH_CHECK(iso, sl_scope_open(iso, &fr[0].sc));
-  fr[0].node = root;
-  fr[0].child = 0;
-  while (top >= 0) {
-    scheck_frame *f = &fr[top];
-    sl_local c;
-    if (f->child == 2) {
-      BENCH_CHECK(iso, sl_scope_close(&f->sc));
-      top--;
-      continue;
-    }
-    BENCH_CHECK(iso, sl_array_get(iso, f->node, (size_t)f->child++, &c));
-    if (sl_local_is_empty(c)) continue;
-    if (top + 1 >= BT_MAX_FRAMES) BENCH_CHECK(iso, SL_EARG);
-    f = &fr[++top];
-    BENCH_CHECK(iso, sl_scope_open(iso, &f->sc));
-    f->node = c;
-    f->child = 0;
-    count++;
-  }
-  return count;
-}
-
 static long sl_binary_trees(sl_isolate *iso, int n) {
   int max_depth = n < BT_MIN_DEPTH + 2 ? BT_MIN_DEPTH + 2 : n;
   long total = 0;
@@ -130,23 +47,23 @@ static long sl_binary_trees(sl_isolate *iso, int n) {
     sl_scope s;
     sl_local t;
     BENCH_CHECK(iso, sl_scope_open(iso, &s));
-    sl_bottom_up(iso, max_depth + 1, &t);
-    total += sl_check(iso, t);
+    bench_sl_tree(iso, max_depth + 1, 2, &t);
+    total += bench_sl_count(iso, t);
     BENCH_CHECK(iso, sl_scope_close(&s));
   }
-  sl_bottom_up(iso, max_depth, &long_lived);
+  bench_sl_tree(iso, max_depth, 2, &long_lived);
   for (d = BT_MIN_DEPTH; d <= max_depth; d += 2) {
     long it, iterations = 1L << (max_depth - d + BT_MIN_DEPTH);
     for (it = 0; it < iterations; it++) {
       sl_scope s;
       sl_local t;
       BENCH_CHECK(iso, sl_scope_open(iso, &s));
-      sl_bottom_up(iso, d, &t);
-      total += sl_check(iso, t);
+      bench_sl_tree(iso, d, 2, &t);
+      total += bench_sl_count(iso, t);
       BENCH_CHECK(iso, sl_scope_close(&s));
     }
   }
-  total += sl_check(iso, long_lived);
+  total += bench_sl_count(iso, long_lived);
   BENCH_CHECK(iso, sl_scope_close(&outer));
   return total;
 }

@@ -71,85 +71,6 @@ static void sl_populate(sl_isolate *iso, int depth, sl_local root) {
   }
 }
 
-typedef struct smake_frame {
-  sl_scope sc;
-  int depth, n;
-  sl_local kid[2];
-} smake_frame;
-
-/* MakeTree: a new tree of 'depth' as a Local in the current scope. */
-static void sl_make_tree(sl_isolate *iso, int depth, sl_local *out) {
-  smake_frame fr[GB_MAX_FRAMES];
-  int top = 0;
-  if (depth <= 0) {
-    BENCH_CHECK(iso, sl_array(iso, 4, out));
-    return;
-  }
-  BENCH_CHECK(iso, sl_escapable_scope_open(iso, &fr[0].sc));
-  fr[0].depth = depth;
-  fr[0].n = 0;
-  for (;;) {
-    smake_frame *f = &fr[top];
-    sl_local node, up;
-    int bad = 0;
-    if (f->n < 2) {
-      if (f->depth == 1) {
-        BENCH_CHECK(iso, sl_array(iso, 4, &f->kid[f->n]));
-        f->n++;
-      } else {
-        smake_frame *c = &fr[++top];
-        BENCH_CHECK(iso, sl_escapable_scope_open(iso, &c->sc));
-        c->depth = f->depth - 1;
-        c->n = 0;
-      }
-      continue;
-    }
-    bad |= sl_array(iso, 4, &node);
-    bad |= sl_array_set(iso, node, 0, f->kid[0]);
-    bad |= sl_array_set(iso, node, 1, f->kid[1]);
-    bad |= sl_scope_escape(&f->sc, node, &up);
-    bad |= sl_scope_close(&f->sc);
-    if (bad) BENCH_CHECK(iso, sl_last_status(iso));
-    if (top == 0) {
-      *out = up;
-      return;
-    }
-    top--;
-    fr[top].kid[fr[top].n++] = up;
-  }
-}
-
-typedef struct scount_frame {
-  sl_scope sc;
-  sl_local node;
-  int child;
-} scount_frame;
-
-static long sl_count(sl_isolate *iso, sl_local root) {
-  scount_frame fr[GB_MAX_FRAMES];
-  int top = 0;
-  long count = 1;
-  BENCH_CHECK(iso, sl_scope_open(iso, &fr[0].sc));
-  fr[0].node = root;
-  fr[0].child = 0;
-  while (top >= 0) {
-    scount_frame *f = &fr[top];
-    sl_local c;
-    if (f->child == 2) {
-      BENCH_CHECK(iso, sl_scope_close(&f->sc));
-      top--;
-      continue;
-    }
-    BENCH_CHECK(iso, sl_array_get(iso, f->node, (size_t)f->child++, &c));
-    if (sl_local_is_empty(c)) continue;
-    f = &fr[++top];
-    BENCH_CHECK(iso, sl_scope_open(iso, &f->sc));
-    f->node = c;
-    f->child = 0;
-    count++;
-  }
-  return count;
-}
 
 /* Returns the long-lived tree's node count; '*probe' gets array[1000]. */
 static long sl_gcbench(sl_isolate *iso, const gb_params *p, double *probe) {
@@ -162,7 +83,7 @@ static long sl_gcbench(sl_isolate *iso, const gb_params *p, double *probe) {
     sl_scope s;
     sl_local t;
     BENCH_CHECK(iso, sl_scope_open(iso, &s));
-    sl_make_tree(iso, p->stretch, &t);
+    bench_sl_tree(iso, p->stretch, 4, &t);
     BENCH_CHECK(iso, sl_scope_close(&s));
   }
   BENCH_CHECK(iso, sl_array(iso, 4, &long_lived));
@@ -194,11 +115,11 @@ static long sl_gcbench(sl_isolate *iso, const gb_params *p, double *probe) {
       sl_scope s;
       sl_local t;
       BENCH_CHECK(iso, sl_scope_open(iso, &s));
-      sl_make_tree(iso, d, &t);
+      bench_sl_tree(iso, d, 4, &t);
       BENCH_CHECK(iso, sl_scope_close(&s));
     }
   }
-  count = sl_count(iso, long_lived);
+  count = bench_sl_count(iso, long_lived);
   BENCH_CHECK(iso, sl_array_get(iso, array, 1000, &x));
   BENCH_CHECK(iso, sl_number_value(iso, x, probe));
   BENCH_CHECK(iso, sl_scope_close(&outer));
