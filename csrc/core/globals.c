@@ -279,17 +279,25 @@ void slG_visit_roots(sl_isolate *iso, slG_slot_fn fn) {
   for (size_t i = 0; i < iso->gh.neternals; i++) fn(iso, &iso->gh.eternals[i]);
 }
 
-static int queue_callback(sl_isolate *iso, slG_node *n) {
+/* Room in the callback queue for every weak node, before a collection starts:
+** once objects have died there is no way back, so the queue must not fail then. */
+int slG_reserve_pending(sl_isolate *iso) {
   slG_data *g = &iso->gh;
-  if (g->npending == g->cap_pending) {
-    size_t cap = g->cap_pending ? g->cap_pending * 2 : 64;
-    slG_pending *pq = realloc(g->pending, cap * sizeof *pq);
-    if (pq == NULL) return 0;
-    g->pending = pq;
-    g->cap_pending = cap;
-  }
-  g->pending[g->npending++] = (slG_pending){ n, n->serial, n->weak_order, n->cb, n->param };
+  size_t need = g->npending + g->weak;
+  if (need <= g->cap_pending) return 1;
+  size_t cap = g->cap_pending ? g->cap_pending : 64;
+  while (cap < need) cap *= 2;
+  slG_pending *pq = realloc(g->pending, cap * sizeof *pq);
+  if (pq == NULL) return 0;
+  g->pending = pq;
+  g->cap_pending = cap;
   return 1;
+}
+
+static void queue_callback(sl_isolate *iso, slG_node *n) {
+  slG_data *g = &iso->gh;
+  sl_assert(g->npending < g->cap_pending);  /* slG_reserve_pending made room */
+  g->pending[g->npending++] = (slG_pending){ n, n->serial, n->weak_order, n->cb, n->param };
 }
 
 void slG_process_weak(sl_isolate *iso, int young_only,
@@ -311,8 +319,7 @@ void slG_process_weak(sl_isolate *iso, int young_only,
       iso->last.weak_cleared++;
       iso->gh.weak--;
       n->state = SLG_STRONG;  /* an empty node is no longer weak (V8: not IsWeak) */
-      if (n->cb != NULL && !queue_callback(iso, n))
-        slI_error(iso, SL_ENOMEM, "out of memory queueing a weak callback");
+      if (n->cb != NULL) queue_callback(iso, n);
       n->cb = NULL;
     }
 }

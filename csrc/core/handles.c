@@ -142,19 +142,21 @@ sl_object **slH_extend(sl_isolate *iso) {
                      "(level %u)", (unsigned)hs->level), NULL;
   }
   slH_record *r = &hs->scopes[hs->depth - 1];  /* a handle scope: not sealed */
-  size_t bound = 0, count = 0;
-  int bounded = r->checked || (hs->watch > 0 && !r->watched);
-  if (bounded) {
-    bound = r->checked ? r->capacity : hs->watch;
+  int watching = hs->watch > 0 && !r->watched;
+  size_t count = 0, bound = SIZE_MAX;
+  if (r->checked || watching) {
     count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
-    if (count >= bound) {
-      if (r->checked)
-        return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
-                         (unsigned)hs->level, r->capacity), NULL;
+    if (r->checked && count >= r->capacity)  /* a refused handle is never watched */
+      return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
+                       (unsigned)hs->level, r->capacity), NULL;
+    if (watching && count >= hs->watch) {
       fire_watch(iso, r);
-      bounded = 0;
+      watching = 0;
     }
+    if (r->checked) bound = r->capacity;
+    if (watching && hs->watch < bound) bound = hs->watch;
   }
+  int bounded = bound != SIZE_MAX;  /* come back at whichever bound is next */
   if (hs->nblocks > 0) {
     /* A seal or bounded scope may have left room in the last block: use it. */
     hs->limit = hs->blocks[hs->nblocks - 1] + hs->block_size;
@@ -214,6 +216,7 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   if (hs->depth >= SLH_DEPTH_MASK)
     return slI_error(iso, SL_ESTATE, "too many nested scopes (%u)", (unsigned)hs->depth), 0;
   uint32_t cap = hs->cap_scopes ? hs->cap_scopes * 2 : 16;
+  if (cap > SLH_DEPTH_MASK) cap = SLH_DEPTH_MASK;  /* a depth must fit in the stamp */
   slH_record *ns = realloc(hs->scopes, cap * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
   hs->scopes = ns;
@@ -243,12 +246,17 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
   if (r == NULL) return iso->status;
   r->checked = 1;
   r->capacity = capacity;
-  bound_limit(&iso->hs, capacity);  /* the (capacity+1)-th handle takes the slow path */
+  size_t watch = iso->hs.watch;
+  /* The (capacity+1)-th handle, or the watched one if that comes first, takes the
+  ** slow path. */
+  bound_limit(&iso->hs, watch > 0 && watch < capacity ? watch : capacity);
   return SL_OK;
 }
 
 sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
   sl_local slot = SL_EMPTY_LOCAL;
+  /* Room for the record first, so a refusal leaves no reserved slot behind. */
+  if (iso->hs.depth == iso->hs.cap_scopes && !grow_scopes(iso)) return iso->status;
   /* The escape slot belongs to the parent: reserve it before opening. */
   sl_status st = slH_push(iso, NULL, &slot);
   if (st != SL_OK) return st;

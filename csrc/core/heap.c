@@ -75,7 +75,12 @@ static void finish_stats(sl_isolate *iso, int kind, size_t before, uint64_t t0) 
 /* Runs one collection; weak callbacks are left pending for the caller. */
 sl_status slM_collect(sl_isolate *iso, int kind) {
   if (iso->in_gc) return slI_error(iso, SL_ESTATE, "collection inside a collection");
+  if (!slG_reserve_pending(iso))  /* weak callbacks must never be dropped */
+    return slI_error(iso, SL_ENOMEM, "out of memory for the weak-callback queue");
   iso->in_gc = 1;
+  /* A hook that allocates must meet the slow path's refusal, not the inline bump. */
+  uint64_t trigger = iso->gc_trigger;
+  iso->gc_trigger = 0;
   size_t before = (size_t)(iso->young.top - iso->young.start) +
                   (size_t)(iso->old.top - iso->old.start);
   uint64_t t0 = slI_now_ns();
@@ -93,6 +98,7 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
   }
   if (iso->gc_hook != NULL) iso->gc_hook(iso, &iso->last, iso->gc_ud);
   iso->in_gc = 0;
+  iso->gc_trigger = trigger;
   return st;
 }
 
@@ -149,9 +155,9 @@ static sl_status stress_collect(sl_isolate *iso) {
 ** error set when the heap is exhausted even after a full collection.
 */
 sl_object *slM_allocate_slow(sl_isolate *iso, size_t size) {
-  iso->allocations++;
   if (iso->in_gc)  /* a hook allocated: refuse rather than corrupt the heap */
     return slI_error(iso, SL_ESTATE, "allocation inside a collection"), NULL;
+  iso->allocations++;
   if (iso->allocations >= iso->gc_trigger && stress_collect(iso) != SL_OK) return NULL;
   size_t ysize = (size_t)(iso->young.end - iso->young.start);
   if (size <= iso->large_size) {

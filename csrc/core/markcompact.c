@@ -251,7 +251,6 @@ static void finish(sl_isolate *iso, compact_plan *pl) {
 sl_status slK_collect(sl_isolate *iso) {
   compact_plan pl = { 0 };
   iso->to.top = iso->to.start;
-  iso->force_major = 0;
   mark_from_roots(iso);
   pl.ids = malloc((iso->mark_live ? iso->mark_live : 1) * sizeof *pl.ids);
   if (pl.ids == NULL) {
@@ -270,5 +269,6 @@ sl_status slK_collect(sl_isolate *iso) {
   move_objects(iso, &pl);
   finish(iso, &pl);
   free(pl.ids);
+  iso->force_major = 0;  /* the remembered set was rebuilt from scratch */
   return SL_OK;
 }

@@ -19,6 +19,23 @@ void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out) {
 
 /* ------------------------------------------------------------------ create */
 
+/*
+** An allocation failed, possibly after collections that queued weak callbacks:
+** run them now (the inline allocators cannot), then report the failure with its
+** own message, whatever the callbacks did to the isolate's.
+*/
+static SL_NOINLINE sl_status failed(sl_isolate *iso) {
+  sl_status st = iso->status != SL_OK ? iso->status : SL_ENOMEM;
+  if (iso->gh.npending > 0 && !iso->in_gc) {
+    char msg[sizeof iso->msg];
+    memcpy(msg, iso->msg, sizeof msg);
+    slM_run_callbacks(iso);
+    memcpy(iso->msg, msg, sizeof msg);
+    iso->status = st;
+  }
+  return st;
+}
+
 /* Inlined into each constructor: a call here cost a third of an allocation. */
 static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kind,
                                                     size_t length, sl_local *out,
@@ -32,7 +49,7 @@ static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kin
   if (o == NULL) {
     if (iso->hs.next == out->slot + 1) iso->hs.next--;  /* give the slot back */
     *out = SL_EMPTY_LOCAL;
-    return iso->status != SL_OK ? iso->status : SL_ENOMEM;
+    return failed(iso);
   }
   o->meta = (uint32_t)kind | (slM_is_old(iso, o) ? SLO_OLD : 0u);  /* large: born old */
   o->length = (uint32_t)length;

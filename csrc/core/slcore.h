@@ -282,6 +282,7 @@ void slG_process_weak(sl_isolate *iso, int young_only,
                       int (*is_live)(sl_isolate *, sl_object *),
                       sl_object *(*forward)(sl_isolate *, sl_object *));
 sl_status slG_run_pending(sl_isolate *iso);
+int slG_reserve_pending(sl_isolate *iso);
 
 /* verify.c */
 sl_status slV_verify(sl_isolate *iso);

@@ -351,3 +351,53 @@ void test_isolates_in_two_threads_share_nothing(void) {
   pthread_join(b, NULL);
   CHECK(ok_a && ok_b);
 }
+
+static sl_status hook_status = SL_OK;
+static void allocating_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintptr_t to,
+                                 uint64_t collection, void *ud) {
+  (void)id; (void)from; (void)to; (void)collection; (void)ud;
+  sl_local h;
+  if (hook_status == SL_OK) hook_status = sl_integer(iso, 42, &h);  /* misuse */
+}
+
+void test_allocation_from_a_hook_is_refused(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s;
+  sl_local a;
+  hook_status = SL_OK;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_integer(iso, 1, &a));
+  sl_set_move_hook(iso, allocating_move_hook, NULL);
+  OK(sl_collect(iso, SL_MINOR, NULL));
+  CHECK(hook_status == SL_ESTATE);
+  VERIFY(iso);
+  CHECK(sl_number_of_handles(iso) == 1);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+static int weak_ran;
+static void count_weak(sl_isolate *iso, sl_persistent p, void *ud) {
+  (void)iso; (void)p; (void)ud;
+  weak_ran++;
+}
+
+void test_weak_callbacks_run_after_a_failed_allocation(void) {
+  sl_isolate *iso = with(2, 0, 1 << 16);
+  sl_scope s, in;
+  sl_local x, h;
+  sl_persistent p;
+  static char big[1 << 19];
+  weak_ran = 0;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_scope_open(iso, &in));
+  OK(sl_integer(iso, 1, &x));
+  OK(sl_persistent_new(iso, x, &p));
+  OK(sl_persistent_set_weak(iso, p, count_weak, NULL));
+  OK(sl_scope_close(&in));
+  FAILS(sl_string(iso, big, sizeof big, &h), SL_ENOMEM);  /* after a full collection */
+  CHECK(strstr(sl_last_error(iso), "heap exhausted") != NULL);  /* not the callback's */
+  CHECK(weak_ran == 1);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

@@ -1,6 +1,7 @@
 /*
 ** test_handles.c: Local handles, scopes, escape, seal, blocks, capacity, watch.
 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "t.h"
@@ -327,5 +328,49 @@ void test_failed_allocation_at_a_block_start_keeps_the_block(void) {
   OK(sl_integer_value(iso, h, &v));
   CHECK(v == 42);
   OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+void test_scope_depth_limit_is_an_error_not_a_broken_stamp(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  size_t max = ((size_t)1 << 20) - 1, opened = 0;
+  sl_scope *s = malloc((max + 1) * sizeof *s);
+  sl_status st = SL_OK;
+  while (opened <= max && (st = sl_scope_open(iso, &s[opened])) == SL_OK) opened++;
+  CHECK(st == SL_ESTATE && opened == max);
+  CHECK(strstr(sl_last_error(iso), "too many nested scopes") != NULL);
+  sl_local h;
+  int64_t v = 0;
+  OK(sl_integer(iso, 7, &h));            /* the deepest scope still works */
+  OK(sl_integer_value(iso, h, &v));
+  CHECK(v == 7);
+  size_t before = sl_number_of_handles(iso);
+  sl_scope e;
+  FAILS(sl_escapable_scope_open(iso, &e), SL_ESTATE);
+  CHECK(sl_number_of_handles(iso) == before);  /* no reserved slot left behind */
+  while (opened > 0) OK(sl_scope_close(&s[--opened]));
+  free(s);
+  sl_isolate_dispose(iso);
+}
+
+static void count_watch(sl_isolate *iso, const sl_scope_info *scope, void *ud) {
+  (void)iso;
+  int *fired = ud;
+  fired[0]++;
+  fired[1] = (int)scope->handles;
+}
+
+void test_handle_watch_fires_inside_capacity_scopes(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  int fired[2] = { 0, 0 };
+  sl_scope c;
+  sl_local h;
+  sl_watch_handles(iso, 3, count_watch, fired);
+  OK(sl_scope_open_capacity(iso, 10, &c));
+  for (int i = 0; i < 10; i++) OK(sl_integer(iso, i, &h));
+  CHECK(fired[0] == 1 && fired[1] == 3);
+  FAILS(sl_integer(iso, 10, &h), SL_ECAPACITY);
+  CHECK(fired[0] == 1);
+  OK(sl_scope_close(&c));
   sl_isolate_dispose(iso);
 }

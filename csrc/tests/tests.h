@@ -14,6 +14,10 @@
   X(test_capacity_scope_refuses_the_extra_handle) \
   X(test_handle_watch_fires_once_per_scope) \
   X(test_failed_allocation_at_a_block_start_keeps_the_block) \
+  X(test_scope_depth_limit_is_an_error_not_a_broken_stamp) \
+  X(test_handle_watch_fires_inside_capacity_scopes) \
+  X(test_allocation_from_a_hook_is_refused) \
+  X(test_weak_callbacks_run_after_a_failed_allocation) \
   X(test_promotion_after_the_configured_number_of_scavenges) \
   X(test_old_array_keeps_young_object_alive_through_minor_collections) \
   X(test_unreachable_cycle_is_collected_by_a_major_collection) \
