@@ -6,6 +6,8 @@
 ** skipped by the collectors. Weak callbacks queued by such a collection run
 ** only once the new object is safely in its slot.
 */
+#include <stdlib.h>
+
 #include "slcore.h"
 
 void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out) {
@@ -85,13 +87,23 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
   if (len >= SLO_MAX_LENGTH)
     return slI_error(iso, SL_EARG, "string: too long (%zu bytes)", len);
   if (bytes == NULL && len > 0) return slI_error(iso, SL_EARG, "string: NULL bytes");
+  /* Bytes of another string (sl_string_value) may move with the allocation:
+  ** copy them out of the heap first. */
+  char *tmp = NULL;
+  if (len > 0 && (slM_in(&iso->young, bytes) || slM_in(&iso->old, bytes))) {
+    tmp = malloc(len);
+    if (tmp == NULL) return slI_error(iso, SL_ENOMEM, "string: out of memory");
+    bytes = memcpy(tmp, bytes, len);
+  }
   sl_object *o = NULL;
   sl_status st = new_object(iso, SL_STRING, len, out, &o);
-  if (st != SL_OK) return st;
-  char *b = slO_bytes(o);
-  if (len > 0) memcpy(b, bytes, len);
-  memset(b + len, 0, SLO_ALIGN(len + 1) - len);  /* NUL and padding */
-  return created(iso);
+  if (st == SL_OK) {
+    char *b = slO_bytes(o);
+    if (len > 0) memcpy(b, bytes, len);
+    memset(b + len, 0, SLO_ALIGN(len + 1) - len);  /* NUL and padding */
+  }
+  free(tmp);
+  return st == SL_OK ? created(iso) : st;
 }
 
 sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {

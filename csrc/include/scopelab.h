@@ -108,6 +108,7 @@ typedef enum sl_generation { SL_YOUNG = 1, SL_OLD } sl_generation;
 
 /* Each creates a new Local in the innermost open handle scope. sl_integer,
 ** sl_number and sl_array (n empty slots) are inline (end of header). */
+/* sl_string copies 'len' bytes; they may be another string's (sl_string_value). */
 sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out);
 /* A new Local in the innermost scope for the same object (empty stays empty).
 ** sl_local_new is inline (see the end of this header). */

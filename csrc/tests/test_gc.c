@@ -401,3 +401,33 @@ void test_weak_callbacks_run_after_a_failed_allocation(void) {
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+void test_a_string_made_from_another_strings_bytes_survives_the_move(void) {
+  static const uint64_t at[] = { 2 };   /* a full collection while allocating the copy */
+  static char text[3000];
+  sl_options o;
+  sl_options_init(&o);
+  o.young_size = 4096;                  /* 'text' is born old */
+  o.gc_at = at;
+  o.gc_at_count = 1;
+  o.gc_interval_major = 1;
+  o.stress_compaction = 1;              /* and old space is freed under it */
+  o.verify_heap = 1;
+  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_scope s;
+  sl_local a, b;
+  const char *bytes;
+  size_t len;
+  for (size_t i = 0; i < sizeof text; i++) text[i] = (char)('a' + i % 26);
+  OK(sl_scope_open(iso, &s));
+  OK(sl_string(iso, text, sizeof text, &a));
+  OK(sl_string_value(iso, a, &bytes, &len));
+  OK(sl_string(iso, bytes, len, &b));    /* 'a' moves during this allocation */
+  sl_heap_stats st;
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.major_collections == 1);
+  OK(sl_string_value(iso, b, &bytes, &len));
+  CHECK(len == sizeof text && memcmp(bytes, text, sizeof text) == 0);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

@@ -18,6 +18,7 @@
   X(test_handle_watch_fires_inside_capacity_scopes) \
   X(test_allocation_from_a_hook_is_refused) \
   X(test_weak_callbacks_run_after_a_failed_allocation) \
+  X(test_a_string_made_from_another_strings_bytes_survives_the_move) \
   X(test_promotion_after_the_configured_number_of_scavenges) \
   X(test_old_array_keeps_young_object_alive_through_minor_collections) \
   X(test_unreachable_cycle_is_collected_by_a_major_collection) \
