@@ -29,6 +29,10 @@ LUAMOD   := $(BUILD)/scopelab/core.so
 CTEST_SRC := $(wildcard csrc/tests/*.c)
 CTEST    := $(BUILD)/tests/test_core
 
+# The pure-Lua front, relative to lua/ (installed and embedded by mk/*.mk); defined
+# here, before the mk/ files whose rules list it as prerequisites.
+LUA_FRONT := $(patsubst lua/%,%,$(shell find lua/scopelab -name '*.lua' 2>/dev/null | sort))
+
 DEB_PKGS := build-essential pkg-config lua5.4 liblua5.4-dev lua-busted
 
 # Every Lua process started here finds the module in the tree.

@@ -37,7 +37,7 @@ SHLIB_SONAME := libscopelab.so.$(SL_SOMAJOR)
 SHLIB       := $(BUILD)/$(SHLIB_REAL)
 
 # Every pure Lua file of the front, relative to lua/ (subfolders kept).
-LUA_FRONT   := $(patsubst lua/%,%,$(shell find lua/scopelab -name '*.lua' 2>/dev/null | sort))
+# LUA_FRONT (the pure-Lua files of lua/scopelab) is defined in the Makefile.
 BIN_SCRIPT  := $(wildcard bin/scopelab)
 
 .PHONY: install install-lua install-c install-bin uninstall module shared
