@@ -336,3 +336,71 @@ describe("misuse", function()
     still_works(iso)
   end)
 end)
+
+describe("a finalizer that disposes the isolate", function()
+  it("during a call makes that call raise 'isolate is disposed', never crash", function()
+    local iso = scopelab.isolate()
+    local s = iso:handle_scope()
+    setmetatable({}, { __gc = function() iso:dispose() end })
+    local err
+    for i = 1, 1e6 do
+      local ok, e = pcall(iso.integer, iso, i)
+      if not ok then err = e break end
+    end
+    assert.matches("isolate is disposed", err)
+    assert.is_true(iso:is_disposed())
+    assert.has_error(function() iso:integer(1) end,
+      "bad argument #1 to 'integer' (isolate is disposed)")
+    s:close()                                 -- closing after dispose is harmless
+  end)
+end)
+
+describe("odd but legal Lua", function()
+  it("refuses a new Local whose scope a weak callback closed during its allocation", function()
+    local iso <close> = scopelab.isolate { gc_interval = 1 }
+    local outer <close> = iso:handle_scope()
+    local inner = iso:handle_scope()
+    local p
+    do
+      local t <close> = iso:handle_scope()
+      p = iso:persistent(iso:integer(1))
+    end
+    p:set_weak(function() inner:close() end)
+    assert.has_error(function() iso:integer(5) end,
+      "bad argument #1 to 'integer' (a weak callback closed the scope the new handle was made in)")
+    iso:collect("major")
+    iso:verify()
+  end)
+
+  it("compares a Local with any other userdata as unequal, in either order", function()
+    local iso <close> = scopelab.isolate()
+    local s <close> = iso:handle_scope()
+    local h = iso:integer(3)
+    assert.is_false(io.stdout == h)
+    assert.is_false(h == io.stdout)
+  end)
+
+  it("refuses a userdata given another type's metatable", function()
+    local iso <close> = scopelab.isolate()
+    local s <close> = iso:handle_scope()
+    local h = iso:integer(1)
+    debug.setmetatable(h, getmetatable(iso))
+    assert.has_error(function() h:handle_scope() end)
+    assert.has_error(function() h:integer(2) end)
+  end)
+
+  it("reports a weak callback's error even when its error object cannot be printed", function()
+    local msgs = {}
+    local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }
+    local outer <close> = iso:handle_scope()
+    local p
+    do
+      local t <close> = iso:handle_scope()
+      p = iso:persistent(iso:integer(1))
+    end
+    p:set_weak(function() error(setmetatable({}, { __tostring = function() error("x") end })) end)
+    iso:collect("major")
+    assert.same({ "scopelab: error in weak callback: (error object is a table value)" }, msgs)
+    assert.equal(1, iso:stats().callback_errors)
+  end)
+end)

@@ -257,3 +257,46 @@ describe("a weak persistent handle", function()
       "bad argument #2 to 'set_weak' (function expected, got number)")
   end)
 end)
+
+describe("weak callbacks of one collection", function()
+  it("skip a callback whose handle an earlier callback reset, even once Lua freed it", function()
+    local iso <close> = scopelab.isolate { gc_interval = 0 }
+    local outer <close> = iso:handle_scope()
+    local p1, p2
+    do
+      local s <close> = iso:handle_scope()
+      p1, p2 = iso:persistent(iso:integer(1)), iso:persistent(iso:integer(2))
+    end
+    local second_ran = false
+    p1:set_weak(function() p2:reset(); p2 = nil; collectgarbage(); collectgarbage() end)
+    p2:set_weak(function() second_ran = true end)
+    local gc = iso:collect("major")
+    iso:verify()
+    assert.equal(2, gc.weak_cleared)
+    assert.equal(1, gc.callbacks_run)
+    assert.is_false(second_ran)
+  end)
+
+  it("do not run an old callback for a handle re-targeted and made weak again", function()
+    local iso <close> = scopelab.isolate { gc_interval = 0 }
+    local outer <close> = iso:handle_scope()
+    local p1, p2, keep, alive_probe
+    do
+      local s <close> = iso:handle_scope()
+      p1, p2 = iso:persistent(iso:integer(1)), iso:persistent(iso:integer(2))
+      local h3 = iso:integer(3)
+      keep, alive_probe = iso:persistent(h3), iso:probe(h3)
+    end
+    local ran_on_live = false
+    p1:set_weak(function()
+      local s <close> = iso:handle_scope()
+      p2:reset(keep:get())
+      p2:set_weak(function() ran_on_live = alive_probe:alive() end)
+    end)
+    p2:set_weak(function() end)
+    iso:collect("major")
+    iso:verify()
+    assert.is_false(ran_on_live)
+    assert.is_false(p2:is_empty())         -- still holds the live object, weakly
+  end)
+end)

@@ -109,6 +109,7 @@ sl_status sl_persistent_reset(sl_isolate *iso, sl_persistent p, sl_local h) {
     o = *h.slot;
   }
   if (n->state == SLG_WEAK) iso->gh.weak--;
+  n->epoch++;             /* a callback still queued for the old object is stale */
   n->state = SLG_STRONG;  /* V8's Reset makes a new, strong node */
   n->cb = NULL;
   n->param = NULL;
@@ -146,6 +147,7 @@ sl_status sl_persistent_set_weak(sl_isolate *iso, sl_persistent p,
   if (n == NULL) return iso->status;
   if (n->obj == NULL) return slI_error(iso, SL_EARG, "set_weak: persistent handle is empty");
   if (n->state != SLG_WEAK) iso->gh.weak++;
+  n->epoch++;
   n->state = SLG_WEAK;
   n->cb = cb;
   n->param = param;
@@ -158,6 +160,7 @@ sl_status sl_persistent_clear_weak(sl_isolate *iso, sl_persistent p, void **para
   if (n == NULL) return iso->status;
   if (param != NULL) *param = n->param;
   if (n->state == SLG_WEAK) iso->gh.weak--;
+  n->epoch++;
   n->state = SLG_STRONG;
   n->cb = NULL;
   n->param = NULL;
@@ -297,7 +300,8 @@ int slG_reserve_pending(sl_isolate *iso) {
 static void queue_callback(sl_isolate *iso, slG_node *n) {
   slG_data *g = &iso->gh;
   sl_assert(g->npending < g->cap_pending);  /* slG_reserve_pending made room */
-  g->pending[g->npending++] = (slG_pending){ n, n->serial, n->weak_order, n->cb, n->param };
+  g->pending[g->npending++] =
+    (slG_pending){ n, n->serial, n->weak_order, n->epoch, n->cb, n->param };
 }
 
 void slG_process_weak(sl_isolate *iso, int young_only,
@@ -331,7 +335,9 @@ static int by_order(const void *a, const void *b) {
 
 /*
 ** Runs the queued weak callbacks in the order their nodes were made weak. The
-** queue is taken first, so callbacks that collect queue and run their own.
+** queue is taken first, so callbacks that collect queue and run their own. A
+** callback whose node an earlier callback deleted, reset, or made weak (or
+** strong) again is stale and skipped: its parameter may be gone.
 */
 sl_status slG_run_pending(sl_isolate *iso) {
   slG_data *g = &iso->gh;
@@ -342,7 +348,9 @@ sl_status slG_run_pending(sl_isolate *iso) {
   qsort(list, n, sizeof *list, by_order);
   iso->in_callbacks++;
   for (size_t i = 0; i < n; i++) {
-    sl_persistent p = { list[i].node, list[i].serial };
+    slG_node *node = list[i].node;
+    if (node->serial != list[i].serial || node->epoch != list[i].epoch) continue;
+    sl_persistent p = { node, list[i].serial };
     iso->st.weak_callbacks_run++;
     list[i].cb(iso, p, list[i].param);
   }

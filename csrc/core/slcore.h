@@ -104,6 +104,8 @@ struct slG_node {
   uint8_t kind;               /* probes: the kind, kept after death */
   uint32_t site;
   uint64_t weak_order;        /* when it was made weak: callbacks run in this order */
+  uint64_t epoch;             /* bumped by reset/set_weak/clear_weak: a queued
+                                 callback of an older epoch is stale */
   sl_weak_callback cb;
   void *param;
   uint64_t id;                /* probes: identity, kept after death */
@@ -118,7 +120,7 @@ typedef struct slG_block {
 
 typedef struct slG_pending {
   slG_node *node;
-  uint64_t serial, order;
+  uint64_t serial, order, epoch;
   sl_weak_callback cb;
   void *param;
 } slG_pending;

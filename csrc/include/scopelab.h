@@ -209,7 +209,8 @@ sl_status sl_persistent_get(sl_isolate *iso, sl_persistent p, sl_local *out);
 sl_status sl_persistent_is_empty(sl_isolate *iso, sl_persistent p, int *out);
 /* Weak: not a root. When a collection finds the object dead the node is emptied,
 ** then, after the collection, 'cb' (may be NULL) runs once with 'param', in the
-** order nodes were made weak. Callbacks may use the whole API. */
+** order nodes were made weak. Callbacks may use the whole API; a callback whose
+** node an earlier callback deleted, reset or made weak/strong again is skipped. */
 sl_status sl_persistent_set_weak(sl_isolate *iso, sl_persistent p,
                                  sl_weak_callback cb, void *param);
 sl_status sl_persistent_clear_weak(sl_isolate *iso, sl_persistent p, void **param);

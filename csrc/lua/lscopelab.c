@@ -119,6 +119,8 @@ typedef struct l_isolate {
   uint64_t cb_order;      /* weak callbacks run after that collection */
   uint64_t cb_collection; /* the collection 'cb_order' counts for */
   uint64_t cb_errors;     /* Lua errors raised by weak callbacks, all time */
+  uint64_t cb_total;      /* weak callbacks run, all time (a constructor that ran
+                             some re-checks the Local it made) */
   int trace_gc, record_moves, record_weak;
   /* option 'record_moves': filled by the move hook, which may not touch Lua */
   l_move *moves;
@@ -304,15 +306,36 @@ static void l_flushwatch(lua_State *L, l_isolate *li) {
 
 /* ================================================================ checks */
 
+/* The size of the userdata each metatable belongs to: debug.setmetatable can
+** give a userdata another type's metatable, and the size tells most apart. */
+static size_t l_udsize(int up) {
+  switch (up) {
+    case UP_ISOLATE: return sizeof(l_isolate);
+    case UP_LOCAL: return sizeof(l_local);
+    case UP_SCOPE: return sizeof(l_scope);
+    case UP_PERSISTENT: case UP_REFERENCE: return sizeof(l_persistent);
+    case UP_PROBE: return sizeof(l_probe);
+    default: return 0;                          /* not checked */
+  }
+}
+
 static void *l_testud(lua_State *L, int idx, int up) {
   void *p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {
     const void *mt = lua_topointer(L, -1);   /* a table: compare by address */
+    size_t size = l_udsize(up);
     lua_pop(L, 1);
-    if (mt == lua_topointer(L, lua_upvalueindex(up))) return p;
+    if (mt == lua_topointer(L, lua_upvalueindex(up)) &&
+        (size == 0 || lua_rawlen(L, idx) == size))
+      return p;
   }
   return NULL;
 }
+
+/* Lua allocations may run finalizers, and a finalizer may dispose the isolate:
+** re-check right before the core call that follows them. */
+#define l_stilllive(L, li, op) \
+  do { if ((li)->iso == NULL) return l_argerror(L, 1, (op), "isolate is disposed"); } while (0)
 
 /* A live isolate at 'arg'. */
 static l_isolate *l_checkiso(lua_State *L, int arg, const char *op) {
@@ -479,16 +502,35 @@ static void l_pushlocal(lua_State *L, l_isolate *li, int isoidx, sl_local h) {
   l_flushwatch(L, li);
 }
 
+/* Weak callbacks ran inside the call that made 'lo': one may have closed the scope
+** it was made in (then it is refused here, not at first use) or left a scope open
+** (then the site and level come from the Local's own scope, not the innermost). */
+static void l_recheck(lua_State *L, l_isolate *li, l_local *lo, const char *op) {
+  uint32_t depth;
+  sl_scope_info in;
+  if (sl_local_check(li->iso, lo->h) != SL_OK)
+    l_argerror(L, 1, op, "a weak callback closed the scope the new handle was made in");
+  sl_local_scope(lo->h, &depth, NULL);
+  if (sl_scope_info_at(li->iso, depth, &in) == SL_OK) {
+    lo->site = in.site;
+    lo->level = in.level;
+  }
+}
+
 /* iso:integer(i) is the hot path (issue 7): one userdata, no table lookups. */
 static int l_iso_integer(lua_State *L) {
   l_isolate *li = l_checkiso(L, 1, "integer");
   lua_Integer v = l_checkint(L, 2, "integer");
   l_local *lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
   sl_status st;
+  uint64_t cb0;
+  l_stilllive(L, li, "integer");
   li->L = L;
+  cb0 = li->cb_total;
   st = sl_integer(li->iso, (int64_t)v, &lo->h);
   if (st != SL_OK) return l_fail(L, li, st, 1, "integer", NULL);
   l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, "integer");
   if (li->watch_pending) l_flushwatch(L, li);
   return 1;
 }
@@ -497,14 +539,18 @@ static int l_iso_number(lua_State *L) {
   l_isolate *li = l_checkiso(L, 1, "number");
   l_local *lo;
   sl_status st;
+  uint64_t cb0;
   double v;
   if (lua_type(L, 2) != LUA_TNUMBER) return l_typeerror(L, 2, "number", "number");
   v = (double)lua_tonumber(L, 2);
   lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  l_stilllive(L, li, "number");
   li->L = L;
+  cb0 = li->cb_total;
   st = sl_number(li->iso, v, &lo->h);
   if (st != SL_OK) return l_fail(L, li, st, 1, "number", NULL);
   l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, "number");
   l_flushwatch(L, li);
   return 1;
 }
@@ -515,13 +561,17 @@ static int l_iso_string(lua_State *L) {
   const char *s;
   l_local *lo;
   sl_status st;
+  uint64_t cb0;
   if (lua_type(L, 2) != LUA_TSTRING) return l_typeerror(L, 2, "string", "string");
   s = lua_tolstring(L, 2, &len);
   lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  l_stilllive(L, li, "string");
   li->L = L;
+  cb0 = li->cb_total;
   st = sl_string(li->iso, s, len, &lo->h);
   if (st != SL_OK) return l_fail(L, li, st, 1, "string", NULL);
   l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, "string");
   l_flushwatch(L, li);
   return 1;
 }
@@ -531,13 +581,17 @@ static int l_iso_array(lua_State *L) {
   lua_Integer n = l_checkint(L, 2, "array");
   l_local *lo;
   sl_status st;
+  uint64_t cb0;
   if (n < 0)
     return l_argerror(L, 2, "array", lua_pushfstring(L, "size must be non-negative, got %I", n));
   lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  l_stilllive(L, li, "array");
   li->L = L;
+  cb0 = li->cb_total;
   st = sl_array(li->iso, (size_t)n, &lo->h);
   if (st != SL_OK) return l_fail(L, li, st, 1, "array", NULL);
   l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, "array");
   l_flushwatch(L, li);
   return 1;
 }
@@ -689,11 +743,13 @@ static int l_local_len(lua_State *L) {
 
 /* h1 == h2: same object. Handles of different isolates are never equal. */
 static int l_local_eq(lua_State *L) {
-  l_local *a = l_self(L, "__eq");
+  l_local *a = (l_local *)l_testud(L, 1, UP_LOCAL);
   l_local *b = (l_local *)l_testud(L, 2, UP_LOCAL);
   int same = 0;
   sl_status st;
-  if (b == NULL || b->li != a->li) { lua_pushboolean(L, 0); return 1; }
+  /* Lua calls __eq for any two userdata: anything but two Locals is unequal. */
+  if (a == NULL || b == NULL || b->li != a->li) { lua_pushboolean(L, 0); return 1; }
+  if (a->li->iso == NULL) return l_argerror(L, 1, "__eq", "handle of a disposed isolate");
   st = sl_same(a->li->iso, a->h, b->h, &same);
   if (st != SL_OK) return l_fail(L, a->li, st, 2, "__eq", b);
   lua_pushboolean(L, same);
@@ -745,6 +801,7 @@ static int l_openscope(lua_State *L, sl_scope_kind kind, const char *op) {
   sc->kind = kind;
   sc->capacity = capacity;
   sc->site = l_callsite(L, li, 1);
+  l_stilllive(L, li, op);
   switch (kind) {
     case SL_SCOPE_ESCAPABLE: st = sl_escapable_scope_open(li->iso, &sc->s); break;
     case SL_SCOPE_SEAL: st = sl_seal_scope_open(li->iso, &sc->s); break;
@@ -986,6 +1043,7 @@ static int l_newpers(lua_State *L, int type, const char *op) {
   lp->type = type;
   lp->count = count;
   lp->site = l_callsite(L, li, 1);
+  l_stilllive(L, li, op);
   st = sl_persistent_new(li->iso, lo ? lo->h : SL_EMPTY_LOCAL, &lp->p);
   if (st != SL_OK) return l_fail(L, li, st, 2, op, lo);
   /* from here the node exists: give the userdata its metatable (and __gc) first */
@@ -1047,6 +1105,11 @@ static int l_pers_is_empty(lua_State *L) {
   return 1;
 }
 
+static int l_tostring_body(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
 /* The C weak callback. It may run inside an allocation or a collection, deep in
 ** the core: everything that touches Lua (and could raise, even for memory) runs
 ** under lua_pcall in l_weak_body. */
@@ -1067,13 +1130,21 @@ static int l_weak_body(lua_State *L) {
     li->cb_order = 0;
   }
   li->cb_order++;
+  li->cb_total++;
   lua_getiuservalue(L, -1, UV_CALLBACK);
   lua_pushvalue(L, -2);
   rc = lua_pcall(L, 1, 0, 0);
   li->L = L;                                   /* nested calls may have changed it */
   if (rc != LUA_OK) {
     li->cb_errors++;
-    err = luaL_tolstring(L, -1, NULL);
+    /* the error object's own __tostring may fail too: convert it under pcall */
+    lua_pushcfunction(L, l_tostring_body);
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+    }
+    err = lua_tostring(L, -1);
     l_warn(L, li, lua_pushfstring(L, "scopelab: error in weak callback: %s", err));
   }
   if (li->record_weak) {
@@ -1333,6 +1404,7 @@ static int l_iso_probe(lua_State *L) {
   sl_status st;
   memset(pr, 0, sizeof *pr);
   pr->li = li;
+  l_stilllive(L, li, "probe");
   st = sl_probe_new(li->iso, lo->h, &pr->p);
   if (st != SL_OK) return l_fail(L, li, st, 2, "probe", lo);
   lua_pushvalue(L, lua_upvalueindex(UP_PROBE));

@@ -291,3 +291,35 @@ void test_probe_of_a_dead_object_stays_dead(void) {
   FAILS(sl_probe_info_of(iso, pr, &info), SL_EARG);
   sl_isolate_dispose(iso);
 }
+
+typedef struct resetter { sl_persistent other; int first, second; } resetter;
+
+static void reset_the_other(sl_isolate *iso, sl_persistent p, void *param) {
+  (void)p;
+  resetter *r = param;
+  r->first++;
+  OK(sl_persistent_reset(iso, r->other, SL_EMPTY_LOCAL));
+}
+
+static void count_second(sl_isolate *iso, sl_persistent p, void *param) {
+  (void)iso; (void)p;
+  ((resetter *)param)->second++;
+}
+
+void test_a_callback_whose_handle_an_earlier_one_reset_is_skipped(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  resetter r = { { 0 }, 0, 0 };
+  sl_persistent a = persistent_integer(iso, 1, NULL);
+  r.other = persistent_integer(iso, 2, NULL);
+  OK(sl_persistent_set_weak(iso, a, reset_the_other, &r));
+  OK(sl_persistent_set_weak(iso, r.other, count_second, &r));
+  sl_gc_stats g;
+  OK(sl_collect(iso, SL_MAJOR, &g));
+  VERIFY(iso);
+  CHECK(g.weak_cleared == 2);            /* both objects died ... */
+  CHECK(r.first == 1 && r.second == 0);  /* ... but the reset handle's callback is stale */
+  CHECK(g.callbacks_run == 1);
+  OK(sl_persistent_delete(iso, a));
+  OK(sl_persistent_delete(iso, r.other));
+  sl_isolate_dispose(iso);
+}

@@ -38,6 +38,7 @@
   X(test_young_weak_object_dies_in_a_minor_collection) \
   X(test_weak_handle_follows_its_object_when_it_moves) \
   X(test_ten_thousand_weak_handles_cleared_in_order) \
+  X(test_a_callback_whose_handle_an_earlier_one_reset_is_skipped) \
   X(test_eternal_handles_live_as_long_as_the_isolate) \
   X(test_probe_of_a_dead_object_stays_dead)
 
