@@ -7,7 +7,7 @@
 #                luaL_requiref and the Lua front compiled in (front.h); it runs
 #                experiments under the embedded scopelab.runner. It runs from another
 #                folder with LUA_PATH/LUA_CPATH unset, to show that it needs no
-#                scopelab files on disk: first examples/escape.lua (verbose), then
+#                scopelab files on disk: first experiments/escapable_scope.lua (verbose), then
 #                every experiments/*.lua (quiet, the summary table only).
 # interp         examples/interp.c: C only. Built the way a user builds against an
 #                installed scopelab: 'make install' into a staging DESTDIR, then
@@ -20,7 +20,7 @@ EX_STAGE       := $(CURDIR)/$(EX_BUILD)/stage
 EX_PREFIX      := /usr/local
 EX_PKGCONFIG    = PKG_CONFIG_PATH=$(EX_STAGE)$(EX_PREFIX)/lib/pkgconfig \
                   PKG_CONFIG_SYSROOT_DIR=$(EX_STAGE) pkg-config
-EXAMPLE_SCRIPT ?= examples/escape.lua
+EXAMPLE_SCRIPT ?= experiments/escapable_scope.lua
 EXAMPLE_BENCH  ?= $(wildcard experiments/*.lua)
 EX_HOST         = cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
                   $(CURDIR)/$(EX_BUILD)/scopelab-host

@@ -158,7 +158,7 @@ int main(void) {
       "cd %s && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 LUA_PATH=%s LUA_CPATH=%s %s run --report %s %s",
       q(tmp .. "/elsewhere"), q(share .. "/?.lua;" .. share .. "/?/init.lua;;"),
       q(pre .. "/lib/lua/5.4/?.so;;"), q(pre .. "/bin/scopelab"), q(tmp .. "/report"),
-      q(ROOT .. "/examples/escape.lua")))
+      q(ROOT .. "/experiments/escapable_scope.lua")))
     assert.truthy(out:find("1 experiments, 0 failed", 1, true), out)
   end)
 end)
