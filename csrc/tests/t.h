@@ -23,6 +23,10 @@ extern sl_isolate *t_iso;   /* the isolate a failed OK() asks for its message */
 /* Verify the heap; every test calls it after each collection. */
 #define VERIFY(iso) OK(sl_verify_heap(iso))
 
+/* The default options with the heap verifier on after every collection. */
+sl_options t_options(void);
+/* A new isolate with options 'o' (it becomes t_iso); exits if none can be made. */
+sl_isolate *t_new(const sl_options *o);
 /* A new isolate with the given young/old sizes and block size (0: default). */
 sl_isolate *t_isolate(size_t young, size_t old, size_t block);
 /* Collect and verify. */

@@ -9,13 +9,11 @@
 #include "tests.h"
 
 static sl_isolate *with(unsigned promote_after, size_t young, size_t old) {
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.promote_after = promote_after;
   if (young) o.young_size = young;
   if (old) o.old_size = old;
-  o.verify_heap = 1;
-  return t_iso = sl_isolate_new(&o);
+  return t_new(&o);
 }
 
 static sl_generation gen(sl_isolate *iso, sl_local h) {
@@ -227,12 +225,10 @@ void test_strings_and_numbers_keep_their_values_when_moved(void) {
 }
 
 void test_stress_compaction_moves_every_live_object(void) {
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.promote_after = 1;
   o.stress_compaction = 1;
-  o.verify_heap = 1;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   sl_scope s;
   sl_local h[10];
   sl_probe p[10];
@@ -259,11 +255,9 @@ void test_stress_compaction_moves_every_live_object(void) {
 }
 
 void test_gc_interval_collects_every_n_allocations(void) {
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.gc_interval = 10;
-  o.verify_heap = 1;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   sl_scope s;
   sl_local h;
   OK(sl_scope_open(iso, &s));
@@ -278,11 +272,10 @@ void test_gc_interval_collects_every_n_allocations(void) {
 
 void test_gc_at_collects_at_the_given_allocation_counts(void) {
   static const uint64_t at[] = { 3, 7, 50 };
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.gc_at = at;
   o.gc_at_count = 3;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   sl_scope s;
   sl_local h;
   sl_heap_stats st;
@@ -405,15 +398,13 @@ void test_weak_callbacks_run_after_a_failed_allocation(void) {
 void test_a_string_made_from_another_strings_bytes_survives_the_move(void) {
   static const uint64_t at[] = { 2 };   /* a full collection while allocating the copy */
   static char text[3000];
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.young_size = 4096;                  /* 'text' is born old */
   o.gc_at = at;
   o.gc_at_count = 1;
   o.gc_interval_major = 1;
   o.stress_compaction = 1;              /* and old space is freed under it */
-  o.verify_heap = 1;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   sl_scope s;
   sl_local a, b;
   const char *bytes;

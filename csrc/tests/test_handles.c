@@ -42,11 +42,9 @@ void test_locals_die_with_their_scope(void) {
 }
 
 void test_open_scope_keeps_object_through_both_collections(void) {
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.promote_after = 1;
-  o.verify_heap = 1;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   sl_scope s, inner;
   OK(sl_scope_open(iso, &s));
   OK(sl_scope_open(iso, &inner));
@@ -303,13 +301,11 @@ void test_handle_watch_fires_once_per_scope(void) {
 }
 
 void test_failed_allocation_at_a_block_start_keeps_the_block(void) {
-  sl_options o;
-  sl_options_init(&o);
+  sl_options o = t_options();
   o.young_size = 4096;
   o.old_size = 65536;
   o.block_size = 2;
-  o.verify_heap = 1;
-  sl_isolate *iso = t_iso = sl_isolate_new(&o);
+  sl_isolate *iso = t_new(&o);
   static char big[100000];
   sl_scope s, seal, inner;
   sl_local h;

@@ -10,19 +10,28 @@
 int t_failed;
 sl_isolate *t_iso;
 
-sl_isolate *t_isolate(size_t young, size_t old, size_t block) {
+sl_options t_options(void) {
   sl_options o;
   sl_options_init(&o);
-  if (young) o.young_size = young;
-  if (old) o.old_size = old;
-  if (block) o.block_size = block;
   o.verify_heap = 1;
-  t_iso = sl_isolate_new(&o);
+  return o;
+}
+
+sl_isolate *t_new(const sl_options *o) {
+  t_iso = sl_isolate_new(o);
   if (t_iso == NULL) {
     fprintf(stderr, "cannot create an isolate\n");
     exit(2);
   }
   return t_iso;
+}
+
+sl_isolate *t_isolate(size_t young, size_t old, size_t block) {
+  sl_options o = t_options();
+  if (young) o.young_size = young;
+  if (old) o.old_size = old;
+  if (block) o.block_size = block;
+  return t_new(&o);
 }
 
 void t_collect(sl_isolate *iso, int kind) {
