@@ -26,14 +26,14 @@ void slD_each_root(sl_isolate *iso, slD_root_fn fn, void *ud) {
     sl_object **end = b + 1 == hs->nblocks ? hs->next : hs->blocks[b] + hs->block_size;
     for (sl_object **slot = hs->blocks[b]; slot < end; slot++, pos++) {
       /* The owner is the innermost scope that started at or below 'pos'. */
-      while (depth < hs->depth && slH_position(hs, hs->scopes[depth].prev_next) <= pos) {
+      while (depth < slH_depth(hs) && slH_position(hs, hs->scopes[depth].prev_next) <= pos) {
         start = slH_position(hs, hs->scopes[depth].prev_next);
-        if (hs->scopes[depth].kind != SL_SCOPE_SEAL) r.level++;
+        if (slH_kind(&hs->scopes[depth]) != SL_SCOPE_SEAL) r.level++;
         depth++;
       }
       if (*slot == NULL) continue;
       r.depth = depth;
-      r.site = depth ? hs->scopes[depth - 1].site : 0;
+      r.site = depth ? (uint32_t)(hs->scopes[depth - 1].meta >> 32) : 0;
       r.index = pos - start;
       if (fn(iso, &r, *slot, ud)) return;
     }

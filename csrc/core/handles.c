@@ -1,20 +1,22 @@
 /*
 ** handles.c: Local handles in block-allocated scopes, V8's way.
 **
-** The isolate keeps V8's HandleScopeData {next, limit, level, sealed_level}.
-** Handles are slots in blocks of 'block_size' slots; creating one stores into
-** '*next' and bumps it, and only when 'next' meets 'limit' does the slow path
-** (slH_extend) run: it refuses when level == sealed_level (no scope open, or
-** sealed), enforces capacity-checked scopes and the handle watch, takes the
-** rest of the last block, or pushes a new block.
+** The isolate keeps V8's HandleScopeData {next, limit} and, instead of V8's
+** level, the innermost scope's stamp. Handles are slots in blocks of
+** 'block_size' slots; creating one stores into '*next' and bumps it, and only
+** when 'next' meets 'limit' does the slow path (slH_extend) run: it refuses
+** when no scope is open or the innermost is a seal scope (V8's level ==
+** sealed_level), enforces capacity-checked scopes and the handle watch, takes
+** the rest of the last block, or pushes a new block.
 **
 ** Opening a scope pushes a record with the saved next/limit onto the scope
-** stack and bumps 'level'; closing restores them, pops the blocks allocated
+** stack under a fresh stamp; closing restores them, pops the blocks allocated
 ** past the restored limit (keeping one spare) and zaps the freed slots.
 **
 ** Our addition to V8: every Local carries a stamp (its scope's serial and
 ** depth), so a Local whose scope closed is reported as stale even after its
-** slot was reused, instead of being silently read.
+** slot was reused, instead of being silently read. The stamp's depth bits
+** are the stack depth, so V8's level is not kept: it is counted when asked.
 */
 #include <stdlib.h>
 
@@ -25,7 +27,14 @@ int slH_init(sl_isolate *iso, size_t block_size) {
   hs->block_size = block_size;
   hs->zap = iso->opt.zap_handles != 0;
   hs->cap_scopes = 16;
-  hs->scopes = malloc(hs->cap_scopes * sizeof *hs->scopes);
+  slH_record *base = calloc(hs->cap_scopes + 1, sizeof *base);
+  if (base != NULL) {
+    /* The sentinel below depth 1: closing the outermost scope restores its
+    ** stamp (0, no scope), and it reads as a seal so nothing closes it. */
+    base->meta = SL_SCOPE_SEAL;
+    hs->scopes = base + 1;
+  }
+  hs->open_limit = hs->cap_scopes;
   hs->cap_blocks = 8;
   hs->blocks = malloc(hs->cap_blocks * sizeof *hs->blocks);
   return hs->scopes != NULL && hs->blocks != NULL;
@@ -36,7 +45,7 @@ void slH_free(sl_isolate *iso) {
   for (size_t i = 0; i < hs->nblocks; i++) free(hs->blocks[i]);
   free(hs->spare);
   free(hs->blocks);
-  free(hs->scopes);
+  if (hs->scopes != NULL) free(hs->scopes - 1);
   memset(hs, 0, sizeof *hs);
 }
 
@@ -103,25 +112,33 @@ size_t sl_number_of_handles(const sl_isolate *iso) {
 /* Slots owned by the scope at 'depth' itself, not by the scopes inside it. */
 size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth) {
   const slH_data *hs = &iso->hs;
-  sl_object **end = depth == hs->depth ? hs->next : hs->scopes[depth].prev_next;
+  sl_object **end = depth == slH_depth(hs) ? hs->next : hs->scopes[depth].prev_next;
   return slH_position(hs, end) - slH_position(hs, hs->scopes[depth - 1].prev_next);
+}
+
+/* V8's level at 'depth': the handle scopes open up to it (seal scopes own no
+** handles and open no level). */
+uint32_t slH_level(const slH_data *hs, uint32_t depth) {
+  uint32_t level = 0;
+  for (uint32_t d = 0; d < depth; d++) level += slH_kind(&hs->scopes[d]) != SL_SCOPE_SEAL;
+  return level;
 }
 
 static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
   const slH_record *r = &iso->hs.scopes[depth - 1];
-  out->kind = (sl_scope_kind)r->kind;
+  out->kind = slH_kind(r);
   out->depth = depth;
-  out->level = r->level;
-  out->serial = r->serial;
+  out->level = slH_level(&iso->hs, depth);
+  out->serial = r->stamp >> SLH_DEPTH_BITS;
   out->handles = slH_scope_handles(iso, depth);
-  out->capacity = r->checked ? r->capacity : 0;
-  out->site = r->site;
-  out->escaped = r->escaped;
+  out->capacity = (r->meta & SL__SCOPE_CHECKED) ? r->capacity : 0;
+  out->site = (uint32_t)(r->meta >> 32);
+  out->escaped = (r->meta & SL__SCOPE_ESCAPED) != 0;
 }
 
 /* The handle watch fired: tell the embedder once for this scope. */
 static void fire_watch(sl_isolate *iso, slH_record *r) {
-  r->watched = 1;
+  r->meta |= SL__SCOPE_WATCHED;
   if (iso->hs.watch_hook != NULL) {
     sl_scope_info info;
     fill_info(iso, (uint32_t)(r - iso->hs.scopes) + 1, &info);
@@ -135,25 +152,25 @@ static void fire_watch(sl_isolate *iso, slH_record *r) {
 */
 sl_object **slH_extend(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
-  if (hs->level == hs->sealed_level) {
-    if (hs->level == 0)
-      return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
+  uint32_t depth = slH_depth(hs);
+  if (depth == 0) return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
+  slH_record *r = &hs->scopes[depth - 1];
+  if (slH_kind(r) == SL_SCOPE_SEAL)
     return slI_error(iso, SL_ESEALED, "cannot create a handle in a sealed scope "
-                     "(level %u)", (unsigned)hs->level), NULL;
-  }
-  slH_record *r = &hs->scopes[hs->depth - 1];  /* a handle scope: not sealed */
-  int watching = hs->watch > 0 && !r->watched;
+                     "(level %u)", (unsigned)slH_level(hs, depth)), NULL;
+  int checked = (r->meta & SL__SCOPE_CHECKED) != 0;
+  int watching = hs->watch > 0 && !(r->meta & SL__SCOPE_WATCHED);
   size_t count = 0, bound = SIZE_MAX;
-  if (r->checked || watching) {
+  if (checked || watching) {
     count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
-    if (r->checked && count >= r->capacity)  /* a refused handle is never watched */
+    if (checked && count >= r->capacity)  /* a refused handle is never watched */
       return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
-                       (unsigned)hs->level, r->capacity), NULL;
+                       (unsigned)slH_level(hs, depth), r->capacity), NULL;
     if (watching && count >= hs->watch) {
       fire_watch(iso, r);
       watching = 0;
     }
-    if (r->checked) bound = r->capacity;
+    if (checked) bound = r->capacity;
     if (watching && hs->watch < bound) bound = hs->watch;
   }
   int bounded = bound != SIZE_MAX;  /* come back at whichever bound is next */
@@ -190,7 +207,7 @@ sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op) {
   if (h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
   uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
   uint64_t serial = h.stamp >> SLH_DEPTH_BITS;
-  if (depth >= 1 && depth <= hs->depth && hs->scopes[depth - 1].serial == serial) {
+  if (sl__live(SL__HS(iso), h)) {
     if (*h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
     return SL_OK;
   }
@@ -211,22 +228,29 @@ void sl_local_scope(sl_local h, uint32_t *depth, uint64_t *serial) {
 
 /* ------------------------------------------------------------------ scopes */
 
+/* The inline opens run below this depth: never while the watch is on. */
+static void set_open_limit(slH_data *hs) {
+  hs->open_limit = hs->watch > 0 ? 0 : hs->cap_scopes;
+}
+
 static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
-  if (hs->depth >= SLH_DEPTH_MASK)
-    return slI_error(iso, SL_ESTATE, "too many nested scopes (%u)", (unsigned)hs->depth), 0;
-  uint32_t cap = hs->cap_scopes ? hs->cap_scopes * 2 : 16;
+  if (hs->cap_scopes >= SLH_DEPTH_MASK)
+    return slI_error(iso, SL_ESTATE, "too many nested scopes (%u)",
+                     (unsigned)slH_depth(hs)), 0;
+  uint32_t cap = hs->cap_scopes * 2;
   if (cap > SLH_DEPTH_MASK) cap = SLH_DEPTH_MASK;  /* a depth must fit in the stamp */
-  slH_record *ns = realloc(hs->scopes, cap * sizeof *ns);
+  slH_record *ns = realloc(hs->scopes - 1, (cap + 1) * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
-  hs->scopes = ns;
+  hs->scopes = ns + 1;
   hs->cap_scopes = cap;
+  set_open_limit(hs);
   return 1;
 }
 
 /* Pushes a handle scope's record (the inline open's, after growing the stack). */
 static inline slH_record *open_handle_scope(sl_isolate *iso, uint8_t kind, sl_scope *out) {
-  if (sl_unlikely(iso->hs.depth == iso->hs.cap_scopes) && !grow_scopes(iso)) return NULL;
+  if (sl_unlikely(slH_depth(&iso->hs) == iso->hs.cap_scopes) && !grow_scopes(iso)) return NULL;
   return sl__push_scope(SL__HS(iso), iso, kind, out);
 }
 
@@ -244,7 +268,7 @@ sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out) {
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out) {
   slH_record *r = open_handle_scope(iso, SL_SCOPE_HANDLE, out);
   if (r == NULL) return iso->status;
-  r->checked = 1;
+  r->meta |= SL__SCOPE_CHECKED;
   r->capacity = capacity;
   size_t watch = iso->hs.watch;
   /* The (capacity+1)-th handle, or the watched one if that comes first, takes the
@@ -256,37 +280,33 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
 sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
   sl_local slot = SL_EMPTY_LOCAL;
   /* Room for the record first, so a refusal leaves no reserved slot behind. */
-  if (iso->hs.depth == iso->hs.cap_scopes && !grow_scopes(iso)) return iso->status;
-  /* The escape slot belongs to the parent: reserve it before opening. */
+  if (slH_depth(&iso->hs) == iso->hs.cap_scopes && !grow_scopes(iso)) return iso->status;
+  /* The escape slot belongs to the parent: reserve it before opening, so the
+  ** record's saved 'next' is just past it. */
   sl_status st = slH_push(iso, NULL, &slot);
   if (st != SL_OK) return st;
   slH_record *r = open_handle_scope(iso, SL_SCOPE_ESCAPABLE, out);
   if (r == NULL) return iso->status;
-  r->escape_slot = slot.slot;
-  r->escape_stamp = slot.stamp;
+  sl_assert(r->prev_next == slot.slot + 1 && r[-1].stamp == slot.stamp);
   if (iso->hs.watch > 0) bound_limit(&iso->hs, iso->hs.watch);
   return SL_OK;
 }
 
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
-  slH_data *hs = &iso->hs;
   slH_record *r = open_handle_scope(iso, SL_SCOPE_SEAL, out);
   if (r == NULL) return iso->status;
-  hs->level--;                   /* a seal scope owns no handles: no new level */
-  hs->stamp = r->prev_stamp;
-  r->level = hs->level;
-  r->prev_sealed_level = hs->sealed_level;
-  hs->limit = hs->next;          /* every creation now takes the slow path ... */
-  hs->sealed_level = hs->level;  /* ... which refuses at this level */
+  /* Every creation now takes the slow path, which refuses while the seal is
+  ** the innermost scope. */
+  iso->hs.limit = iso->hs.next;
   return SL_OK;
 }
 
 /* The record of an open scope token, or NULL. */
 static slH_record *record_of(const sl_scope *s) {
   slH_data *hs = &s->iso->hs;
-  if (s->depth == 0 || s->depth > hs->depth || hs->scopes[s->depth - 1].serial != s->serial)
-    return NULL;
-  return &hs->scopes[s->depth - 1];
+  uint32_t d = sl_scope_token_depth(s);
+  if (d - 1u >= slH_depth(hs) || hs->scopes[d - 1].stamp != s->stamp) return NULL;
+  return &hs->scopes[d - 1];
 }
 
 int sl_scope_is_open(const sl_scope *s) {
@@ -298,21 +318,18 @@ sl_status sl__scope_close_slow(sl_scope *s) {
   slH_data *hs = &iso->hs;
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(iso, SL_ESTATE, "scope is already closed");
-  if (s->depth != hs->depth)
+  if (s->stamp != hs->stamp)
     return slI_error(iso, SL_EORDER, "scope at depth %u is not the innermost "
-                     "(depth %u is still open)", (unsigned)s->depth, (unsigned)hs->depth);
-  hs->depth--;
-  s->depth = 0;
-  if (r->kind == SL_SCOPE_SEAL) {
+                     "(depth %u is still open)", (unsigned)sl_scope_token_depth(s),
+                     (unsigned)slH_depth(hs));
+  hs->stamp = r[-1].stamp;
+  if (slH_kind(r) == SL_SCOPE_SEAL) {
     sl_assert(hs->next == hs->limit || hs->limit == NULL);
     hs->limit = r->prev_limit;
-    hs->sealed_level = r->prev_sealed_level;
     return SL_OK;
   }
   sl_object **old_next = hs->next;
   hs->next = r->prev_next;
-  hs->level--;
-  hs->stamp = r->prev_stamp;
   if (hs->limit != r->prev_limit) {
     hs->limit = r->prev_limit;
     delete_extensions(iso);
@@ -326,47 +343,54 @@ sl_status sl__scope_escape_slow(sl_scope *s, sl_local h, sl_local *out) {
   sl_isolate *iso = s->iso;
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(iso, SL_EESCAPE, "escape from a closed scope");
-  if (r->kind != SL_SCOPE_ESCAPABLE)
+  if (slH_kind(r) != SL_SCOPE_ESCAPABLE)
     return slI_error(iso, SL_EESCAPE, "escape from a scope that is not escapable");
-  if (r->escaped) return slI_error(iso, SL_EESCAPE, "escape called twice");
+  if (r->meta & SL__SCOPE_ESCAPED) return slI_error(iso, SL_EESCAPE, "escape called twice");
   if (h.slot == NULL) {  /* an empty handle escapes as empty */
-    r->escaped = 1;
+    r->meta |= SL__SCOPE_ESCAPED;
     *out = SL_EMPTY_LOCAL;
     return SL_OK;
   }
   sl_status st = slH_check(iso, h, "escape");
   if (st != SL_OK) return st;
-  *r->escape_slot = *h.slot;
-  r->escaped = 1;
-  out->slot = r->escape_slot;
-  out->stamp = r->escape_stamp;
+  out->slot = r->prev_next - 1;  /* reserved in the parent just before opening */
+  out->stamp = r[-1].stamp;
+  *out->slot = *h.slot;
+  r->meta |= SL__SCOPE_ESCAPED;
   return SL_OK;
 }
 
 sl_status sl_scope_set_site(sl_scope *s, uint32_t site) {
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(s->iso, SL_ESTATE, "scope is already closed");
-  r->site = site;
+  r->meta = (r->meta & 0xffffffffu) | (uint64_t)site << 32;
   return SL_OK;
 }
 
-uint32_t sl_scope_depth(const sl_isolate *iso) { return iso->hs.depth; }
+uint32_t sl_scope_depth(const sl_isolate *iso) { return slH_depth(&iso->hs); }
 
 sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
-  if (depth == 0 || depth > iso->hs.depth) return SL_EARG;
+  if (depth == 0 || depth > slH_depth(&iso->hs)) return SL_EARG;
   fill_info(iso, depth, out);
+  return SL_OK;
+}
+
+sl_status sl_scope_at(sl_isolate *iso, uint32_t depth, sl_scope *out) {
+  if (depth == 0 || depth > slH_depth(&iso->hs)) return SL_EARG;
+  out->iso = iso;
+  out->stamp = iso->hs.scopes[depth - 1].stamp;
   return SL_OK;
 }
 
 void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, void *ud) {
   slH_data *hs = &iso->hs;
   hs->watch = threshold;
-  hs->slow_open = threshold > 0;
+  set_open_limit(hs);
   hs->watch_hook = hook;
   hs->watch_ud = ud;
-  if (threshold == 0 || hs->depth == 0) return;
-  slH_record *r = &hs->scopes[hs->depth - 1];
-  if (r->kind == SL_SCOPE_SEAL || r->watched) return;
+  if (threshold == 0 || slH_depth(hs) == 0) return;
+  slH_record *r = &hs->scopes[slH_depth(hs) - 1];
+  if (slH_kind(r) == SL_SCOPE_SEAL || (r->meta & SL__SCOPE_WATCHED)) return;
   /* The innermost scope is watched from its next handle on. */
   size_t count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
   bound_limit(hs, count < threshold ? threshold - count : 0);

@@ -157,8 +157,8 @@ void sl_set_move_hook(sl_isolate *iso, sl_move_hook hook, void *ud) {
 void sl_heap_stats_of(const sl_isolate *iso, sl_heap_stats *out) {
   *out = iso->st;
   out->handles = sl_number_of_handles(iso);
-  out->scope_level = iso->hs.level;
-  out->scope_depth = iso->hs.depth;
+  out->scope_depth = slH_depth(&iso->hs);
+  out->scope_level = slH_level(&iso->hs, out->scope_depth);
   out->blocks = iso->hs.nblocks;
   out->spare_blocks = iso->hs.spare != NULL;
   out->block_size = iso->hs.block_size;

@@ -80,10 +80,15 @@ static inline int slM_in(const slM_space *s, const void *p) {
 ** fast paths in scopelab.h). */
 typedef sl__scope_record slH_record;
 
+/* Open scopes of every kind: the low bits of the innermost scope's stamp. */
+#define slH_depth(hs) SL__STAMP_DEPTH((hs)->stamp)
+#define slH_kind(r) ((sl_scope_kind)((r)->meta & SL__SCOPE_KIND))
+
 /* V8's HandleScopeData plus the block list and the scope stack. Its first
 ** fields are sl__handle_data, which the inline fast paths read. */
 typedef struct slH_data {
   SL__HANDLE_DATA_FIELDS
+  uint32_t cap_scopes;        /* records allocated after the sentinel */
   size_t block_size;
   sl_object ***blocks;        /* blocks in use, oldest first */
   size_t nblocks, cap_blocks;
@@ -178,7 +183,7 @@ struct sl_isolate {
 _Static_assert(offsetof(struct sl_isolate, hs) == offsetof(sl__isolate_head, hs) &&
                offsetof(struct sl_isolate, next_id) == offsetof(sl__isolate_head, next_id) &&
                offsetof(slH_data, stamp) == offsetof(sl__handle_data, stamp) &&
-               offsetof(slH_data, slow_open) == offsetof(sl__handle_data, slow_open),
+               offsetof(slH_data, zap) == offsetof(sl__handle_data, zap),
                "the isolate must start with sl__isolate_head");
 
 /* isolate.c */
@@ -238,14 +243,12 @@ sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op);
 
 /* SL_OK for a live, non-empty Local of this isolate; else the reason. */
 static inline sl_status slH_check(sl_isolate *iso, sl_local h, const char *op) {
-  uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
-  if (sl_likely(h.slot != NULL && depth - 1u < iso->hs.depth &&
-                iso->hs.scopes[depth - 1].serial == h.stamp >> SLH_DEPTH_BITS &&
-                *h.slot != NULL))
+  if (sl_likely(sl__live(SL__HS(iso), h) && *h.slot != NULL))
     return SL_OK;
   return slH_check_slow(iso, h, op);
 }
 size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth);
+uint32_t slH_level(const slH_data *hs, uint32_t depth);
 /* How many slots lie below 'p' (a value of 'next', current or saved). */
 size_t slH_position(const slH_data *hs, sl_object **p);
 

@@ -137,10 +137,19 @@ static sl_status check_roots(sl_isolate *iso, const starts *s) {
 
 static sl_status check_scopes(sl_isolate *iso) {
   const slH_data *hs = &iso->hs;
-  if (hs->sealed_level > hs->level || hs->level > hs->depth)
-    return slI_error(iso, SL_ECORRUPT, "scope levels out of order (level %u, sealed %u, "
-                     "depth %u)", (unsigned)hs->level, (unsigned)hs->sealed_level,
-                     (unsigned)hs->depth);
+  uint32_t depth = slH_depth(hs);
+  if (depth > hs->cap_scopes || hs->scopes[-1].stamp != 0)
+    return slI_error(iso, SL_ECORRUPT, "scope stack corrupt (depth %u of %u)",
+                     (unsigned)depth, (unsigned)hs->cap_scopes);
+  if (depth > 0 && hs->scopes[depth - 1].stamp != hs->stamp)
+    return slI_error(iso, SL_ECORRUPT, "the innermost scope's stamp is not the isolate's");
+  /* Each record sits at the depth its stamp names; serials grow inwards. */
+  for (uint32_t d = 1; d <= depth; d++) {
+    uint64_t st = hs->scopes[d - 1].stamp;
+    if ((st & SLH_DEPTH_MASK) != d || (st >> SLH_DEPTH_BITS) > hs->serial ||
+        (d > 1 && (st >> SLH_DEPTH_BITS) <= (hs->scopes[d - 2].stamp >> SLH_DEPTH_BITS)))
+      return slI_error(iso, SL_ECORRUPT, "scope record at depth %u has a bad stamp", (unsigned)d);
+  }
   if (hs->nblocks == 0) {
     if (hs->next != NULL)
       return slI_error(iso, SL_ECORRUPT, "handle 'next' set with no blocks");

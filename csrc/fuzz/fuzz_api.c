@@ -367,7 +367,7 @@ static void fz_step(fz *f) {
       sl_scope *s = fz_token(f);
       if (s == NULL) break;
       int open = sl_scope_is_open(s);
-      int inner = open && s->depth == sl_scope_depth(iso);
+      int inner = open && sl_scope_token_depth(s) == sl_scope_depth(iso);
       st = sl_scope_close(s);
       fz_status(f, st, "close");
       if (inner && st != SL_OK) fz_fail(f, "closing the innermost scope failed", st);
@@ -597,10 +597,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size & 1) {
     uint32_t d;
     while ((d = sl_scope_depth(f->iso)) > 0) {
-      sl_scope_info in;
       sl_scope s;
-      if (sl_scope_info_at(f->iso, d, &in) != SL_OK) abort();
-      s.iso = f->iso; s.depth = d; s.serial = in.serial;
+      if (sl_scope_at(f->iso, d, &s) != SL_OK) abort();
       if (sl_scope_close(&s) != SL_OK) fz_fail(f, "closing the innermost at the end", SL_OK);
     }
     if (sl_number_of_handles(f->iso) != 0) fz_fail(f, "handles left with no scope open", SL_OK);

@@ -141,11 +141,13 @@ typedef enum sl_scope_kind {
   SL_SCOPE_HANDLE = 1, SL_SCOPE_ESCAPABLE, SL_SCOPE_SEAL
 } sl_scope_kind;
 
-/* A token for an open scope; the isolate keeps the saved next/limit/level. */
+/* A token for an open scope; the isolate keeps the saved next/limit. Copyable:
+** any copy closes the scope, and every copy knows when it has been closed. */
 typedef struct sl_scope {
   sl_isolate *iso;
-  uint32_t depth;      /* position on the isolate's scope stack, 1-based */
-  uint64_t serial;     /* unique per opened scope in this isolate */
+  uint64_t stamp;      /* the scope's serial (unique in this isolate) << 20 | its
+                          1-based depth on the scope stack; read it with
+                          sl_scope_token_depth / sl_scope_token_serial */
 } sl_scope;
 
 /* sl_scope_open(iso, &out) and sl_scope_close(&s) are inline (end of header). */
@@ -179,6 +181,12 @@ typedef struct sl_scope_info {
 uint32_t sl_scope_depth(const sl_isolate *iso);
 /* depth in 1..sl_scope_depth(). */
 sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info *out);
+/* A token for the open scope at 'depth' (1..sl_scope_depth()), e.g. to close
+** scopes an error unwound past, innermost first. SL_EARG for any other depth. */
+sl_status sl_scope_at(sl_isolate *iso, uint32_t depth, sl_scope *out);
+/* Where a token's scope sits (or sat) on the stack, and its serial. */
+#define sl_scope_token_depth(s) ((uint32_t)((s)->stamp & SL__DEPTH_MASK))
+#define sl_scope_token_serial(s) ((s)->stamp >> SL__DEPTH_BITS)
 /* Where a Local lives: its scope depth and serial (works for stale Locals too). */
 void sl_local_scope(sl_local h, uint32_t *depth, uint64_t *serial);
 
@@ -370,29 +378,31 @@ typedef struct sl__scope_record {
   /* Saved fields are not laid out in the order of their sources: a compiler
   ** would otherwise copy next/limit as one 16-byte load, which stalls on the
   ** 8-byte store of 'next' by the previous close (store forwarding). */
-  uint64_t serial;
-  sl_object **prev_next;      /* restored on close */
-  uint64_t prev_stamp;        /* the stamp of the enclosing handle scope */
+  uint64_t stamp;             /* this scope's serial << 20 | depth: Locals made
+                                 in it carry it, and so does its token */
+  sl_object **prev_next;      /* restored on close; an escapable scope's slot,
+                                 reserved just before, is prev_next[-1] */
+  uint64_t meta;              /* kind (bits 0-7), SL__SCOPE_* flags, site << 32 */
   sl_object **prev_limit;
-  sl_object **escape_slot;    /* escapable: the slot reserved in the parent */
-  uint64_t escape_stamp;
-  size_t capacity;            /* with 'checked': handles this scope may own */
-  uint32_t prev_sealed_level; /* seal scopes */
-  uint32_t level;             /* V8's level while this scope is innermost */
-  uint32_t site;
-  uint8_t kind;               /* sl_scope_kind */
-  uint8_t escaped, checked, watched;
+  size_t capacity;            /* with SL__SCOPE_CHECKED: handles it may own */
 } sl__scope_record;
 
+#define SL__SCOPE_KIND 0xffu
+#define SL__SCOPE_ESCAPED (1u << 8)   /* the escape slot has been filled */
+#define SL__SCOPE_CHECKED (1u << 9)   /* capacity-checked */
+#define SL__SCOPE_WATCHED (1u << 10)  /* the handle watch fired for it */
+
+/* Everything the inline paths read. The depth is the stamp's low bits, so
+** opening a scope writes its record, the serial and the stamp, and closing
+** restores next and the stamp: V8's three words plus the stale-Local check. */
 #define SL__HANDLE_DATA_FIELDS                                                  \
   sl_object **next, **limit;  /* the live slots end at 'next' */                \
-  uint64_t stamp;             /* stamp of the innermost handle scope */         \
-  sl__scope_record *scopes;   /* scope stack; depth d is scopes[d - 1] */       \
-  uint32_t depth, cap_scopes;                                                   \
+  uint64_t stamp;             /* the innermost scope's stamp (0: none open) */  \
+  sl__scope_record *scopes;   /* depth d is scopes[d - 1]; scopes[-1] is a   */ \
+                              /* sentinel whose stamp is 0 */                   \
   uint64_t serial;            /* last scope serial handed out */                \
-  uint32_t level, sealed_level;                                                 \
-  int zap;                    /* zap freed slots: close takes the slow path */  \
-  int slow_open;              /* the handle watch is on: open takes it */
+  uint32_t open_limit;        /* scopes open inline while depth < open_limit */ \
+  int zap;                    /* zap freed slots: close takes the slow path */
 
 typedef struct sl__handle_data { SL__HANDLE_DATA_FIELDS } sl__handle_data;
 
@@ -486,11 +496,14 @@ static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
   return SL_OK;
 }
 
-/* A non-empty Local whose scope is still open (the object is not checked). */
+#define SL__STAMP_DEPTH(st) ((uint32_t)((st) & SL__DEPTH_MASK))
+
+/* A non-empty Local whose scope is still open (the object is not checked): the
+** record at its depth must be open and still carry its stamp. */
 static inline int sl__live(const sl__handle_data *hs, sl_local h) {
-  uint32_t d = (uint32_t)(h.stamp & SL__DEPTH_MASK);
-  return h.slot != NULL && d - 1u < hs->depth &&
-         hs->scopes[d - 1].serial == h.stamp >> SL__DEPTH_BITS;
+  uint32_t d = SL__STAMP_DEPTH(h.stamp);
+  return h.slot != NULL && d - 1u < SL__STAMP_DEPTH(hs->stamp) &&
+         hs->scopes[d - 1].stamp == h.stamp;
 }
 
 /* Creating a Local: check the source's stamp, then a pointer bump and a store. */
@@ -507,29 +520,26 @@ static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out)
   return sl__local_new_slow(iso, h, out);
 }
 
-/* Pushes a scope record saving next/limit and bumps the level (no checks). */
+/* Pushes a scope record saving next/limit under a fresh stamp (no checks). */
 static inline sl__scope_record *sl__push_scope(sl__handle_data *hs, sl_isolate *iso,
                                                uint8_t kind, sl_scope *out) {
-  sl__scope_record *r = &hs->scopes[hs->depth++];
+  uint32_t d = SL__STAMP_DEPTH(hs->stamp);
+  sl__scope_record *r = &hs->scopes[d];
+  uint64_t stamp = (++hs->serial << SL__DEPTH_BITS) | (d + 1);
+  r->stamp = stamp;
   r->prev_next = hs->next;
+  r->meta = kind;
   r->prev_limit = hs->limit;
-  r->serial = ++hs->serial;
-  r->prev_stamp = hs->stamp;
-  r->kind = kind;
-  r->escaped = r->checked = r->watched = 0;
-  r->site = 0;
-  r->level = ++hs->level;
-  hs->stamp = (r->serial << SL__DEPTH_BITS) | hs->depth;
+  hs->stamp = stamp;
   out->iso = iso;
-  out->depth = hs->depth;
-  out->serial = r->serial;
+  out->stamp = stamp;
   return r;
 }
 
-/* Opening a scope: save next/limit on the scope stack, bump the level. */
+/* Opening a scope: save next/limit on the scope stack under a new stamp. */
 static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
   sl__handle_data *hs = SL__HS(iso);
-  if (hs->depth == hs->cap_scopes || hs->slow_open) return sl__scope_open_slow(iso, out);
+  if (SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit) return sl__scope_open_slow(iso, out);
   sl__push_scope(hs, iso, SL_SCOPE_HANDLE, out);
   return SL_OK;
 }
@@ -539,27 +549,28 @@ static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
 static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (s == hs->limit || hs->depth == hs->cap_scopes || hs->slow_open)
+  if (s == hs->limit || SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit)
     return sl__escapable_scope_open_slow(iso, out);
-  uint64_t parent = hs->stamp;
   *s = NULL;
   hs->next = s + 1;
-  sl__scope_record *r = sl__push_scope(hs, iso, SL_SCOPE_ESCAPABLE, out);
-  r->escape_slot = s;
-  r->escape_stamp = parent;
+  sl__push_scope(hs, iso, SL_SCOPE_ESCAPABLE, out);
   return SL_OK;
 }
 
-/* Escaping: copy the object into the slot reserved in the parent. */
+/* Escaping: copy the object into the slot reserved in the parent; the new
+** Local carries the parent's stamp. */
 static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
   sl__handle_data *hs = SL__HS(s->iso);
-  if (s->depth - 1u < hs->depth && sl__live(hs, h) && *h.slot != NULL) {
-    sl__scope_record *r = &hs->scopes[s->depth - 1];
-    if (r->serial == s->serial && r->kind == SL_SCOPE_ESCAPABLE && !r->escaped) {
-      *r->escape_slot = *h.slot;
-      r->escaped = 1;
-      out->slot = r->escape_slot;
-      out->stamp = r->escape_stamp;
+  uint32_t d = SL__STAMP_DEPTH(s->stamp);
+  if (d - 1u < SL__STAMP_DEPTH(hs->stamp) && sl__live(hs, h) && *h.slot != NULL) {
+    sl__scope_record *r = &hs->scopes[d - 1];
+    if (r->stamp == s->stamp &&
+        (r->meta & (SL__SCOPE_KIND | SL__SCOPE_ESCAPED)) == SL_SCOPE_ESCAPABLE) {
+      sl_object **slot = r->prev_next - 1;
+      *slot = *h.slot;
+      r->meta |= SL__SCOPE_ESCAPED;
+      out->slot = slot;
+      out->stamp = r[-1].stamp;
       return SL_OK;
     }
   }
@@ -608,17 +619,15 @@ static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_l
   return sl__array_set_slow(iso, a, i, v);
 }
 
-/* Closing the innermost scope that grew no block: restore next/limit/level. */
+/* Closing the innermost scope that grew no block: restore next and the stamp.
+** A closed token no longer matches the stamp: closing it again is an error. */
 static inline sl_status sl_scope_close(sl_scope *s) {
   sl__handle_data *hs = SL__HS(s->iso);
-  if (s->depth != 0 && s->depth == hs->depth && !hs->zap) {
-    sl__scope_record *r = &hs->scopes[s->depth - 1];
-    if (r->serial == s->serial && r->kind != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
+  if (s->stamp == hs->stamp && !hs->zap) {
+    sl__scope_record *r = &hs->scopes[SL__STAMP_DEPTH(s->stamp) - 1];
+    if ((r->meta & SL__SCOPE_KIND) != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
       hs->next = r->prev_next;
-      hs->level--;
-      hs->stamp = r->prev_stamp;
-      hs->depth--;
-      s->depth = 0;
+      hs->stamp = r[-1].stamp;
       return SL_OK;
     }
   }

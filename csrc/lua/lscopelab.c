@@ -850,12 +850,9 @@ static const char *l_scopekind(sl_scope_kind k) {
 static void l_closeinner(l_scope *sc) {
   sl_isolate *iso = sc->li->iso;
   uint32_t d;
-  while ((d = sl_scope_depth(iso)) > sc->s.depth) {
-    sl_scope_info in;
+  while ((d = sl_scope_depth(iso)) > sl_scope_token_depth(&sc->s)) {
     sl_scope s;
-    if (sl_scope_info_at(iso, d, &in) != SL_OK) break;
-    s.iso = iso; s.depth = d; s.serial = in.serial;
-    if (sl_scope_close(&s) != SL_OK) break;
+    if (sl_scope_at(iso, d, &s) != SL_OK || sl_scope_close(&s) != SL_OK) break;
   }
 }
 
@@ -915,7 +912,7 @@ static void l_pushescaped(lua_State *L, l_scope *sc, sl_local out) {
   l_local *r;
   l_pushlocalof(L, sc->li, 1, out);
   r = (l_local *)lua_touserdata(L, -1);
-  if (sc->s.depth > 1) {
+  if (sl_scope_token_depth(&sc->s) > 1) {
     r->site = sc->prev_site;
     r->level = sc->prev_level;
   }
@@ -978,7 +975,7 @@ static int l_scope_level(lua_State *L) {
 }
 
 static int l_scope_depth(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)l_checkscope(L, 1, "depth")->s.depth);
+  lua_pushinteger(L, (lua_Integer)sl_scope_token_depth(&l_checkscope(L, 1, "depth")->s));
   return 1;
 }
 
@@ -993,7 +990,7 @@ static int l_scope_handles(lua_State *L) {
   l_scope *sc = l_checkscope(L, 1, "handles");
   sl_scope_info in;
   if (!l_isopen(sc)) return l_argerror(L, 1, "handles", "scope is closed");
-  sl_scope_info_at(sc->li->iso, sc->s.depth, &in);
+  sl_scope_info_at(sc->li->iso, sl_scope_token_depth(&sc->s), &in);
   lua_pushinteger(L, (lua_Integer)in.handles);
   return 1;
 }
@@ -1006,7 +1003,7 @@ static int l_scope_tostring(lua_State *L) {
   where = lua_isnil(L, -1) ? "?" : lua_tostring(L, -1);
   if (l_isopen(sc)) {
     sl_scope_info in;
-    sl_scope_info_at(sc->li->iso, sc->s.depth, &in);
+    sl_scope_info_at(sc->li->iso, sl_scope_token_depth(&sc->s), &in);
     lua_pushfstring(L, SCOPE_MT ": %s scope level %d opened at %s (open, %d handles)",
                     l_scopekind(sc->kind), (int)sc->level, where, (int)in.handles);
   } else {
