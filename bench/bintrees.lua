@@ -1,6 +1,8 @@
 -- bintrees.lua: binary-trees through the scopelab Lua module against plain Lua tables.
 --
---   lua5.4 bench/bintrees.lua [--depth N] [--reps R] [--rows FILE]
+--   lua5.4 bench/bintrees.lua [--depth N] [--reps R] [--rows FILE] [--only SIDE]
+--
+-- '--only' runs one side alone (for a profiler: perf, callgrind); then no ratio.
 --
 -- Both sides run the Benchmarks Game algorithm (stretch tree of depth N+1, a
 -- long-lived tree of depth N, 2^(N-d+4) trees of each depth d = 4, 6, ... N, then
@@ -25,6 +27,7 @@ local function parse(argv)
     if a == "--depth" then o.depth = math.tointeger(tonumber(v))
     elseif a == "--reps" then o.reps = math.tointeger(tonumber(v))
     elseif a == "--rows" then o.rows = v
+    elseif a == "--only" then o.only = v
     else error(("bad argument #%d to 'bintrees.lua' (unknown option '%s')"):format(i, a), 0) end
     i = i + 2
   end
@@ -117,7 +120,14 @@ end
 local opts = parse(arg)
 local want = expected(opts.depth)
 local samples = { tables = {}, scopelab = {} }
-local sides = { { "tables", tables_side }, { "scopelab", scopelab_side } }
+local sides = {}
+for _, side in ipairs({ { "tables", tables_side }, { "scopelab", scopelab_side } }) do
+  if opts.only == nil or opts.only == side[1] then table.insert(sides, side) end
+end
+if #sides == 0 then
+  error(("bad argument to 'bintrees.lua' (--only must be 'tables' or 'scopelab', got '%s')")
+    :format(opts.only), 0)
+end
 
 print(("lua-bintrees: binary-trees depth %d in %s, scopelab module against plain tables")
   :format(opts.depth, _VERSION))
@@ -137,7 +147,10 @@ end
 
 local out = opts.rows and assert(io.open(opts.rows, "a"))
 local kase = ("depth %d"):format(opts.depth)
-local t, s = summarise(samples.tables), summarise(samples.scopelab)
-emit(out, kase, "lua-tables", t)
-emit(out, kase, "scopelab", s, t, ("%d nodes checked; target <= 2x plain tables"):format(want))
+local t = #samples.tables > 0 and summarise(samples.tables) or nil
+if t then emit(out, kase, "lua-tables", t) end
+if #samples.scopelab > 0 then
+  emit(out, kase, "scopelab", summarise(samples.scopelab), t,
+    ("%d nodes checked; target <= 2x plain tables"):format(want))
+end
 if out then out:close() end

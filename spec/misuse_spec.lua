@@ -389,6 +389,30 @@ describe("odd but legal Lua", function()
     assert.has_error(function() h:integer(2) end)
   end)
 
+  it("refuses a handle whose isolate user value was replaced, after that isolate is collected",
+     function()
+    local h, s, p
+    do
+      local gone = scopelab.isolate()
+      s = gone:handle_scope()
+      h = gone:integer(5)
+      p = gone:persistent(h)
+    end
+    for _, x in ipairs { h, s, p } do debug.setuservalue(x, 42, 1) end
+    collectgarbage(); collectgarbage()           -- nothing keeps the isolate alive now
+    local why = "(scopelab.%s whose user value 1 is not its isolate any more (debug.setuservalue))"
+    assert.has_error(function() h:value() end, "bad argument #1 to 'value' " .. why:format("Local"))
+    assert.has_error(function() h:get(1) end, "bad argument #1 to 'get' " .. why:format("Local"))
+    assert.has_error(function() s:close() end, "bad argument #1 to 'close' " .. why:format("Scope"))
+    assert.has_error(function() p:get() end, "bad argument #1 to 'get' " .. why:format("Persistent"))
+    assert.has_error(function() return tostring(h) end)
+    assert.has_error(function() local x <close> = s end)
+    local other <close> = scopelab.isolate()
+    local t <close> = other:handle_scope()
+    local a = other:array(1)
+    assert.has_error(function() a:set(1, h) end, "bad argument #3 to 'set' " .. why:format("Local"))
+  end)
+
   it("reports a weak callback's error even when its error object cannot be printed", function()
     local msgs = {}
     local iso <close> = scopelab.isolate { gc_interval = 0, warn = function(m) msgs[#msgs + 1] = m end }

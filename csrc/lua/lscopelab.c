@@ -107,7 +107,21 @@ typedef struct l_siteentry {
   char short_src[LUA_IDSIZE];
 } l_siteentry;
 
+/* Every userdata of the binding begins with its tag: the address of its type's
+** entry in 'l_tags' (constant, so no global state). Checking a type is then a
+** size and a pointer compare, with no metatable fetched (debug.setmetatable can
+** give any userdata any metatable: the tag, not the metatable, says what it is).
+** Handles continue with their isolate, which user value 1 keeps alive. */
+static const char l_tags[8];
+#define l_tag(up) ((const void *)&l_tags[(up)])
+
+typedef struct l_head {
+  const void *tag;
+  struct l_isolate *li;   /* handles only */
+} l_head;
+
 typedef struct l_isolate {
+  const void *tag;        /* l_tag(UP_ISOLATE) */
   sl_isolate *iso;        /* NULL once disposed */
   lua_State *L;           /* the thread of the call that may run callbacks */
   uint32_t nsites;        /* sites registered in UV_SITES */
@@ -136,14 +150,16 @@ typedef struct l_isolate {
 } l_isolate;
 
 typedef struct l_local {
-  sl_local h;             /* slot + stamp */
+  const void *tag;        /* l_tag(UP_LOCAL) */
   l_isolate *li;          /* reachable because user value 1 is the Isolate */
+  sl_local h;             /* slot + stamp */
   uint32_t site, level;   /* of the owning scope, for the stale-handle message */
 } l_local;
 
 typedef struct l_scope {
-  sl_scope s;
+  const void *tag;        /* l_tag(UP_SCOPE) */
   l_isolate *li;
+  sl_scope s;
   uint32_t site, level;
   uint32_t prev_site, prev_level;  /* the innermost scope's when this one opened:
                                       restored when it closes, given to escaped Locals */
@@ -154,8 +170,9 @@ typedef struct l_scope {
 enum { P_PLAIN = 1, P_GLOBAL, P_REFERENCE };
 
 typedef struct l_persistent {
-  sl_persistent p;
+  const void *tag;        /* l_tag(UP_PERSISTENT) or l_tag(UP_REFERENCE) */
   l_isolate *li;
+  sl_persistent p;
   int type;               /* P_PLAIN, P_GLOBAL or P_REFERENCE */
   int deleted;
   uint32_t site;
@@ -163,8 +180,9 @@ typedef struct l_persistent {
 } l_persistent;
 
 typedef struct l_probe {
-  sl_probe p;
+  const void *tag;        /* l_tag(UP_PROBE) */
   l_isolate *li;
+  sl_probe p;
   int deleted;
 } l_probe;
 
@@ -176,8 +194,26 @@ static int l_argerror(lua_State *L, int arg, const char *op, const char *msg) {
   return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, op, msg);
 }
 
+static size_t l_udsize(int up);
+
+/* The type name of a userdata of ours at 'arg' by its tag alone, or NULL. */
+static const char *l_tagname(lua_State *L, int arg) {
+  static const char *const names[] = {
+    NULL, ISOLATE_MT, LOCAL_MT, SCOPE_MT, PERSISTENT_MT, PROBE_MT, REFERENCE_MT
+  };
+  const l_head *p = (const l_head *)lua_touserdata(L, arg);
+  int up;
+  if (p == NULL) return NULL;
+  for (up = UP_ISOLATE; up <= UP_REFERENCE; up++)
+    if (lua_rawlen(L, arg) == l_udsize(up) && p->tag == l_tag(up)) return names[up];
+  return NULL;
+}
+
 static int l_typeerror(lua_State *L, int arg, const char *op, const char *tname) {
-  const char *got;
+  const char *got = l_tagname(L, arg);
+  if (got != NULL && strcmp(got, tname) == 0)   /* the tag is right: its isolate is not */
+    return l_argerror(L, arg, op, lua_pushfstring(L, "%s whose user value 1 is not its "
+                      "isolate any more (debug.setuservalue)", tname));
   if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
     got = lua_tostring(L, -1);
   else
@@ -319,17 +355,25 @@ static size_t l_udsize(int up) {
   }
 }
 
+/* The isolate userdata at 'idx' if it is exactly 'li' (NULL never is). */
+static int l_isiso(lua_State *L, int idx, const l_isolate *li) {
+  const l_isolate *p = (const l_isolate *)lua_touserdata(L, idx);
+  return p == li && p != NULL && lua_rawlen(L, idx) == sizeof *p && p->tag == l_tag(UP_ISOLATE);
+}
+
+/* The userdata at 'idx' if it is of type 'up': its size and tag match and, for a
+** handle, its user value 1 is still its isolate. The last check is what makes
+** 'li' safe to follow: debug.setuservalue could have let the isolate be
+** collected, and then 'li' would point to freed memory. */
 static void *l_testud(lua_State *L, int idx, int up) {
-  void *p = lua_touserdata(L, idx);
-  if (p != NULL && lua_getmetatable(L, idx)) {
-    const void *mt = lua_topointer(L, -1);   /* a table: compare by address */
-    size_t size = l_udsize(up);
-    lua_pop(L, 1);
-    if (mt == lua_topointer(L, lua_upvalueindex(up)) &&
-        (size == 0 || lua_rawlen(L, idx) == size))
-      return p;
-  }
-  return NULL;
+  l_head *p = (l_head *)lua_touserdata(L, idx);
+  int ok;
+  if (p == NULL || lua_rawlen(L, idx) != l_udsize(up) || p->tag != l_tag(up)) return NULL;
+  if (up == UP_ISOLATE) return p;
+  lua_getiuservalue(L, idx, UV_ISO);
+  ok = l_isiso(L, -1, p->li);
+  lua_pop(L, 1);
+  return ok ? p : NULL;
 }
 
 /* Lua allocations may run finalizers, and a finalizer may dispose the isolate:
@@ -461,6 +505,7 @@ static uint32_t l_callsite(lua_State *L, l_isolate *li, int isoidx) {
 /* Turns the userdata on top (already holding 'h') into a Local of the isolate
 ** whose userdata is at 'isoidx'. No table lookup: metatable from an upvalue. */
 static void l_finishlocal(lua_State *L, l_isolate *li, int isoidx, l_local *lo) {
+  lo->tag = l_tag(UP_LOCAL);
   lo->li = li;
   lo->site = li->cur_site;
   lo->level = li->cur_level;
@@ -474,6 +519,7 @@ static void l_finishlocal(lua_State *L, l_isolate *li, int isoidx, l_local *lo) 
 ** 'hidx', whose user value is the Isolate userdata: no stack rotation. */
 static void l_pushlocalof(lua_State *L, l_isolate *li, int hidx, sl_local h) {
   l_local *lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  lo->tag = l_tag(UP_LOCAL);
   lo->h = h;
   lo->li = li;
   lo->site = li->cur_site;
@@ -797,6 +843,7 @@ static int l_openscope(lua_State *L, sl_scope_kind kind, const char *op) {
   }
   sc = (l_scope *)lua_newuserdatauv(L, sizeof *sc, 1);
   memset(sc, 0, sizeof *sc);
+  sc->tag = l_tag(UP_SCOPE);
   sc->li = li;
   sc->kind = kind;
   sc->capacity = capacity;
@@ -1036,6 +1083,7 @@ static int l_newpers(lua_State *L, int type, const char *op) {
   }
   lp = (l_persistent *)lua_newuserdatauv(L, sizeof *lp, 2);
   memset(lp, 0, sizeof *lp);
+  lp->tag = l_tag(type == P_REFERENCE ? UP_REFERENCE : UP_PERSISTENT);
   lp->li = li;
   lp->type = type;
   lp->count = count;
@@ -1400,6 +1448,7 @@ static int l_iso_probe(lua_State *L) {
   l_probe *pr = (l_probe *)lua_newuserdatauv(L, sizeof *pr, 1);
   sl_status st;
   memset(pr, 0, sizeof *pr);
+  pr->tag = l_tag(UP_PROBE);
   pr->li = li;
   l_stilllive(L, li, "probe");
   st = sl_probe_new(li->iso, lo->h, &pr->p);
@@ -2165,6 +2214,7 @@ static int l_isolate_new(lua_State *L) {
   if ((bad = sl_options_check(&o)) != NULL) return l_argerror(L, 1, "isolate", bad);
   li = (l_isolate *)lua_newuserdatauv(L, sizeof *li, NUV_ISOLATE);
   memset(li, 0, sizeof *li);
+  li->tag = l_tag(UP_ISOLATE);
   lua_pushvalue(L, lua_upvalueindex(UP_ISOLATE));
   lua_setmetatable(L, -2);                     /* __gc set before the isolate exists */
   li->iso = sl_isolate_new(&o);                /* copies gc_at */
