@@ -71,10 +71,13 @@ void bench_emit_missing(bench_ctx *cx, const char *workload, const char *kase,
 
 /* Deepest tree the shared walks take (sl_trees.c). */
 #define BENCH_MAX_FRAMES 64
-/* A bottom-up tree of 'depth', nodes of 'slots' elements, as a new Local. */
-void bench_sl_tree(sl_isolate *iso, int depth, size_t slots, sl_local *out);
-/* The nodes of the tree at 'root'. */
-long bench_sl_count(sl_isolate *iso, sl_local root);
+/* Subtrees up to this depth (127 nodes) are built and walked in one scope. */
+#define BENCH_FLAT_DEPTH 6
+/* A bottom-up tree of 'depth', nodes of 'slots' elements, as a new Local;
+** 'scoped': a scope per node instead of one per subtree of BENCH_FLAT_DEPTH. */
+void bench_sl_tree(sl_isolate *iso, int depth, size_t slots, int scoped, sl_local *out);
+/* The nodes of the tree of 'depth' at 'root', scopes placed as above. */
+long bench_sl_count(sl_isolate *iso, sl_local root, int depth, int scoped);
 
 /* Exits with a message naming the failed call; a failure here is a broken
 ** benchmark (or core), not a slow one. */

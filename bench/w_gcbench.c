@@ -83,7 +83,7 @@ static long sl_gcbench(sl_isolate *iso, const gb_params *p, double *probe) {
     sl_scope s;
     sl_local t;
     BENCH_CHECK(iso, sl_scope_open(iso, &s));
-    bench_sl_tree(iso, p->stretch, 4, &t);
+    bench_sl_tree(iso, p->stretch, 4, 0, &t);
     BENCH_CHECK(iso, sl_scope_close(&s));
   }
   BENCH_CHECK(iso, sl_array(iso, 4, &long_lived));
@@ -115,11 +115,11 @@ static long sl_gcbench(sl_isolate *iso, const gb_params *p, double *probe) {
       sl_scope s;
       sl_local t;
       BENCH_CHECK(iso, sl_scope_open(iso, &s));
-      bench_sl_tree(iso, d, 4, &t);
+      bench_sl_tree(iso, d, 4, 0, &t);
       BENCH_CHECK(iso, sl_scope_close(&s));
     }
   }
-  count = bench_sl_count(iso, long_lived);
+  count = bench_sl_count(iso, long_lived, p->long_lived, 0);
   BENCH_CHECK(iso, sl_array_get(iso, array, 1000, &x));
   BENCH_CHECK(iso, sl_number_value(iso, x, probe));
   BENCH_CHECK(iso, sl_scope_close(&outer));

@@ -124,6 +124,31 @@ sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
   return created(iso);
 }
 
+/* The elements are checked before anything changes and read after the
+** allocation, which may move them; the new Local is written last, as 'out'
+** may be one of 'elems'. An array born old (large) runs the barrier. */
+sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out) {
+  sl_object *o;
+  sl_local a;
+  for (size_t i = 0; i < n; i++) {
+    sl_status st = elems[i].slot == NULL ? SL_OK : slH_check(iso, elems[i], "array");
+    if (st != SL_OK) return st;
+  }
+  sl_status st = sl__array_slow(iso, n, &a);
+  if (st != SL_OK) return st;
+  o = *a.slot;
+  for (size_t i = 0; i < n; i++) {
+    sl_object *v = elems[i].slot != NULL ? *elems[i].slot : NULL;
+    if (!slM_barrier(iso, o, v)) {
+      *a.slot = NULL;  /* the Local is given back empty: nothing refers to it */
+      return slI_error(iso, SL_ENOMEM, "array: out of memory for the remembered set");
+    }
+    slO_slots(o)[i] = v;
+  }
+  *out = a;
+  return SL_OK;
+}
+
 /* ------------------------------------------------------------------ access */
 
 static inline sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {

@@ -261,8 +261,7 @@ static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
   }
   *s = o;
   iso->hs.next = s + 1;
-  out->slot = s;
-  out->stamp = iso->hs.stamp;
+  sl__put_local(out, s, iso->hs.stamp);
   return SL_OK;
 }
 

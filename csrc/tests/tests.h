@@ -10,6 +10,9 @@
   X(test_blocks_grow_and_all_but_one_spare_are_freed) \
   X(test_stale_locals_are_detected_even_after_slot_reuse) \
   X(test_scopes_close_innermost_first) \
+  X(test_array_from_holds_its_elements_through_collections) \
+  X(test_array_from_a_stale_element_fails_before_allocating) \
+  X(test_scope_tokens_copy_and_sl_scope_at_closes_leaked_scopes) \
   X(test_handle_of_another_isolate_is_refused) \
   X(test_capacity_scope_refuses_the_extra_handle) \
   X(test_handle_watch_fires_once_per_scope) \
