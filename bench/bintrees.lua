@@ -2,7 +2,8 @@
 --
 --   lua5.4 bench/bintrees.lua [--depth N] [--reps R] [--rows FILE] [--only SIDE]
 --
--- '--only' runs one side alone (for a profiler: perf, callgrind); then no ratio.
+-- '--only tables|scopelab|batched' runs one side alone (for a profiler: perf,
+-- callgrind); then no ratio.
 --
 -- Both sides run the Benchmarks Game algorithm (stretch tree of depth N+1, a
 -- long-lived tree of depth N, 2^(N-d+4) trees of each depth d = 4, 6, ... N, then
@@ -10,8 +11,12 @@
 -- repetition by repetition so drift hits both alike. Each must count the same
 -- number of nodes, computed in closed form, or the run stops with an error.
 --
--- The scopelab side is written the way an addon author would: every recursion
--- level opens a scope, building escapes the new node into the caller's scope.
+-- Two scopelab sides, each printed as its own case with its ratio to the same
+-- tables run: 'scope per level' is written the way an addon author would (every
+-- recursion level opens a scope, building escapes the new node into the caller's
+-- scope, get/set one element per call); 'batched' uses the calls made for this
+-- (iso:array_of, a:unpack) and one scope per tree, as an embedder would around a
+-- loop body. Both build and walk every node through the module.
 
 local scopelab = require "scopelab"
 local clock = require "bench.clock"
@@ -48,14 +53,16 @@ local function expected(n)
 end
 
 -- The whole benchmark over one representation; 'make(d)' builds a tree of depth
--- d, 'check(t)' counts its nodes.
-local function binary_trees(n, make, check)
+-- d, 'check(t)' counts its nodes; 'fresh(d)', by default check(make(d)), counts
+-- a tree built for it (the stretch tree and each short-lived tree).
+local function binary_trees(n, make, check, fresh)
+  fresh = fresh or function(d) return check(make(d)) end
   local max_depth = math.max(MIN_DEPTH + 2, n)
-  local total = check(make(max_depth + 1))
+  local total = fresh(max_depth + 1)
   local long_lived = make(max_depth)
   for d = MIN_DEPTH, max_depth, 2 do
     for _ = 1, 1 << (max_depth - d + MIN_DEPTH) do
-      total = total + check(make(d))
+      total = total + fresh(d)
     end
   end
   return total + check(long_lived)
@@ -96,6 +103,29 @@ local function scopelab_side(n)
   return binary_trees(n, make, check)
 end
 
+-- The same trees built and walked with the batch calls (iso:array_of makes a
+-- node with its two children in one call, t:unpack reads both in one), and one
+-- handle scope per tree instead of one per recursion level: what a V8 embedder
+-- writes around a loop body. The handles of a tree live until it is counted.
+local function scopelab_batched_side(n)
+  local iso <close> = scopelab.isolate { young_size = 4 << 20, old_size = 1 << 30 }
+  local function make(d)
+    if d == 0 then return iso:array_of(nil, nil) end
+    return iso:array_of(make(d - 1), make(d - 1))
+  end
+  local function check(t)
+    local l, r = t:unpack()
+    if l == nil then return 1 end
+    return 1 + check(l) + check(r)
+  end
+  local function fresh(d)
+    local scope <close> = iso:handle_scope()
+    return check(make(d))
+  end
+  local outer <close> = iso:handle_scope()
+  return binary_trees(n, make, check, fresh)
+end
+
 local function summarise(samples)
   local v = {}
   for i, x in ipairs(samples) do v[i] = x end
@@ -119,38 +149,52 @@ end
 
 local opts = parse(arg)
 local want = expected(opts.depth)
-local samples = { tables = {}, scopelab = {} }
+-- Each scopelab side is its own case of the report, against the same tables run.
+local all = {
+  { name = "tables", run = tables_side },
+  { name = "scopelab", run = scopelab_side, case = "scope per level",
+    note = "as an addon author writes it: a scope per recursion level, escape, get/set" },
+  { name = "batched", run = scopelab_batched_side, case = "batched",
+    note = "iso:array_of and a:unpack, one scope per tree" },
+}
 local sides = {}
-for _, side in ipairs({ { "tables", tables_side }, { "scopelab", scopelab_side } }) do
-  if opts.only == nil or opts.only == side[1] then table.insert(sides, side) end
+for _, side in ipairs(all) do
+  if opts.only == nil or opts.only == side.name then
+    side.samples = {}
+    table.insert(sides, side)
+  end
 end
 if #sides == 0 then
-  error(("bad argument to 'bintrees.lua' (--only must be 'tables' or 'scopelab', got '%s')")
-    :format(opts.only), 0)
+  error(("bad argument to 'bintrees.lua' (--only must be 'tables', 'scopelab' or 'batched', " ..
+    "got '%s')"):format(opts.only), 0)
 end
 
 print(("lua-bintrees: binary-trees depth %d in %s, scopelab module against plain tables")
   :format(opts.depth, _VERSION))
 for _ = 1, opts.reps do
   for _, side in ipairs(sides) do
-    local name, run = side[1], side[2]
     collectgarbage("collect")          -- neither side pays for the other's garbage
     local t0 = clock.now_ns()
-    local got = run(opts.depth)
+    local got = side.run(opts.depth)
     local t1 = clock.now_ns()
     if got ~= want then
-      error(("binary-trees %d on %s checked %d nodes, expected %d"):format(opts.depth, name, got, want), 0)
+      error(("binary-trees %d on %s checked %d nodes, expected %d"):format(opts.depth, side.name,
+        got, want), 0)
     end
-    table.insert(samples[name], (t1 - t0) / 1e6)
+    table.insert(side.samples, (t1 - t0) / 1e6)
   end
 end
 
 local out = opts.rows and assert(io.open(opts.rows, "a"))
-local kase = ("depth %d"):format(opts.depth)
-local t = #samples.tables > 0 and summarise(samples.tables) or nil
-if t then emit(out, kase, "lua-tables", t) end
-if #samples.scopelab > 0 then
-  emit(out, kase, "scopelab", summarise(samples.scopelab), t,
-    ("%d nodes checked; target <= 2x plain tables"):format(want))
+local t = sides[1].name == "tables" and summarise(sides[1].samples) or nil
+for _, side in ipairs(sides) do
+  if side.case then
+    local kase = ("depth %d, %s"):format(opts.depth, side.case)
+    if t then emit(out, kase, "lua-tables", t) end
+    emit(out, kase, "scopelab", summarise(side.samples), t,
+      ("%s; %d nodes checked; target <= 2x plain tables"):format(side.note, want))
+  elseif #sides == 1 then
+    emit(out, ("depth %d"):format(opts.depth), "lua-tables", t)
+  end
 end
 if out then out:close() end

@@ -13,6 +13,7 @@
 **   iso:seal_handle_scope()               -> Scope
 **   iso:number_of_handles()  #iso         -> integer
 **   iso:integer(i) iso:number(x) iso:string(s) iso:array(n)  -> Local
+**   iso:array_of(h_or_nil, ...)           -> Local (an array of those elements)
 **   iso:persistent([h])  iso:global([h])  -> Persistent
 **   iso:reference(h, count)               -> Reference
 **   iso:probe(h)                          -> Probe
@@ -29,6 +30,7 @@
 ** Local ("scopelab.Local")
 **   h:value() h:kind() h:id() h:address() h:generation() h:is_valid()
 **   a:get(i) a:set(i, h_or_nil) #a        h1 == h2 (same object)
+**   a:unpack([i [, j]])                   -> elements i..j as Locals (nil: empty)
 **
 ** Persistent ("scopelab.Persistent", plain or global)
 **   p:get() p:reset([h]) p:is_empty() p:set_weak([cb]) p:clear_weak()
@@ -51,6 +53,7 @@
 ** needs to find the isolate's Lua side.
 */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -642,6 +645,37 @@ static int l_iso_array(lua_State *L) {
   return 1;
 }
 
+/* iso:array_of(...): a new array whose i-th element is the object of the i-th
+** argument (nil leaves it empty), in one call: what iso:array(n) followed by n
+** a:set(i, h) does, for one method dispatch and one userdata. Every argument is
+** checked before anything is allocated. */
+static int l_iso_array_of(lua_State *L) {
+  l_isolate *li = l_checkiso(L, 1, "array_of");
+  int n = lua_gettop(L) - 1, i;
+  l_local *lo;
+  sl_status st;
+  uint64_t cb0;
+  for (i = 2; i <= n + 1; i++) l_checklocalof(L, li, i, "array_of", 1);
+  lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
+  l_stilllive(L, li, "array_of");
+  li->L = L;
+  cb0 = li->cb_total;
+  st = sl_array(li->iso, (size_t)n, &lo->h);
+  if (st != SL_OK) return l_fail(L, li, st, 1, "array_of", NULL);
+  /* a weak callback run by a collection in sl_array may have closed the scope of
+  ** an element: then sl_array_set refuses it and the check names it */
+  for (i = 2; i <= n + 1; i++) {
+    l_local *v = (l_local *)l_testud(L, i, UP_LOCAL);
+    if (v == NULL) continue;                  /* nil: the element stays empty */
+    st = sl_array_set(li->iso, lo->h, (size_t)(i - 2), v->h);
+    if (st != SL_OK) return l_fail(L, li, st, i, "array_of", v);
+  }
+  l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, "array_of");
+  l_flushwatch(L, li);
+  return 1;
+}
+
 /* A live Local at arg 1 (self). */
 static l_local *l_self(lua_State *L, const char *op) {
   l_local *lo = l_checklocal(L, 1, op);
@@ -750,6 +784,48 @@ static int l_local_get_checked(lua_State *L) {
   if (st != SL_OK) return l_fail(L, lo->li, st, 1, "get", lo);
   l_pushlocal(L, lo->li, -1, out);
   return 1;
+}
+
+/* a:unpack([i [, j]]): elements i..j (default 1..#a) as new Locals in the
+** innermost scope, nil for an empty element, like table.unpack: one call where
+** a:get(i) for each would take one method dispatch each. */
+static int l_local_unpack(lua_State *L) {
+  l_local *lo = l_self(L, "unpack");
+  l_isolate *li = lo->li;
+  size_t n;
+  lua_Integer i, j, k;
+  if (sl_array_length(li->iso, lo->h, &n) != SL_OK)
+    return l_argerror(L, 1, "unpack", "array expected");
+  i = lua_isnoneornil(L, 2) ? 1 : l_checkint(L, 2, "unpack");
+  j = lua_isnoneornil(L, 3) ? (lua_Integer)n : l_checkint(L, 3, "unpack");
+  if (i > j) return 0;                          /* empty range, as table.unpack */
+  if (i < 1 || (lua_Unsigned)j > n)
+    return l_argerror(L, i < 1 ? 2 : 3, "unpack", lua_pushfstring(L,
+                      "range %I..%I out of 1..%I", i, j, (lua_Integer)n));
+  if ((lua_Unsigned)(j - i) >= (lua_Unsigned)(INT_MAX - 4) ||
+      !lua_checkstack(L, (int)(j - i + 1) + 2))
+    return luaL_error(L, "too many results to unpack");
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, UV_ISO);              /* 2: the Isolate, for the new Locals */
+  for (k = i; k <= j; k++) {
+    l_local *r = (l_local *)lua_newuserdatauv(L, sizeof *r, 1);
+    uint64_t cb0;
+    sl_status st;
+    l_stilllive(L, li, "unpack");
+    li->L = L;
+    cb0 = li->cb_total;
+    st = sl_array_get(li->iso, lo->h, (size_t)(k - 1), &r->h);
+    if (st != SL_OK) return l_fail(L, li, st, 1, "unpack", lo);
+    if (sl_local_is_empty(r->h)) {
+      lua_pushnil(L);
+      lua_replace(L, -2);
+      continue;
+    }
+    l_finishlocal(L, li, 2, r);
+    if (li->cb_total != cb0) l_recheck(L, li, r, "unpack");
+    if (li->watch_pending) l_flushwatch(L, li);
+  }
+  return (int)(j - i + 1);
 }
 
 static int l_local_set_checked(lua_State *L);
@@ -2251,7 +2327,7 @@ static const luaL_Reg l_isolate_methods[] = {
   {"handle_scope", l_iso_handle_scope}, {"escapable_handle_scope", l_iso_escapable_scope},
   {"seal_handle_scope", l_iso_seal_scope}, {"number_of_handles", l_iso_number_of_handles},
   {"integer", l_iso_integer}, {"number", l_iso_number}, {"string", l_iso_string},
-  {"array", l_iso_array}, {"persistent", l_iso_persistent}, {"global", l_iso_global},
+  {"array", l_iso_array}, {"array_of", l_iso_array_of}, {"persistent", l_iso_persistent}, {"global", l_iso_global},
   {"reference", l_iso_reference}, {"probe", l_iso_probe}, {"eternal", l_iso_eternal},
   {"eternal_get", l_iso_eternal_get}, {"collect", l_iso_collect}, {"stats", l_iso_stats},
   {"verify", l_iso_verify}, {"retainers", l_iso_retainers}, {"snapshot", l_iso_snapshot},
@@ -2271,7 +2347,7 @@ static const luaL_Reg l_local_methods[] = {
   {"value", l_local_value}, {"kind", l_local_kind}, {"id", l_local_id},
   {"address", l_local_address}, {"generation", l_local_generation},
   {"is_valid", l_local_is_valid}, {"get", l_local_get}, {"set", l_local_set},
-  {NULL, NULL}
+  {"unpack", l_local_unpack}, {NULL, NULL}
 };
 
 static const luaL_Reg l_scope_meta[] = {
