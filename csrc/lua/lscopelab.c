@@ -379,6 +379,15 @@ static void *l_testud(lua_State *L, int idx, int up) {
   return ok ? p : NULL;
 }
 
+/* A Local of the live isolate 'li' at 'idx' (an argument beside self), or NULL.
+** No user value check: 'li' is alive (the caller holds it), so a Local whose 'li'
+** equals it points to live memory whatever its user value says. */
+static l_local *l_tolocalof(lua_State *L, int idx, const l_isolate *li) {
+  l_local *p = (l_local *)lua_touserdata(L, idx);
+  return p != NULL && lua_rawlen(L, idx) == sizeof *p && p->tag == l_tag(UP_LOCAL) &&
+         p->li == li ? p : NULL;
+}
+
 /* Lua allocations may run finalizers, and a finalizer may dispose the isolate:
 ** re-check right before the core call that follows them. */
 #define l_stilllive(L, li, op) \
@@ -647,32 +656,40 @@ static int l_iso_array(lua_State *L) {
 
 /* iso:array_of(...): a new array whose i-th element is the object of the i-th
 ** argument (nil leaves it empty), in one call: what iso:array(n) followed by n
-** a:set(i, h) does, for one method dispatch and one userdata. Every argument is
-** checked before anything is allocated. */
+** a:set(i, h) does, for one method dispatch and one userdata. The core call
+** checks every element before it allocates; when it fails, the checked loop
+** names the argument to blame (or, all being fine, the failure itself). */
+#if !defined(L_ARRAYOF_STACK)
+#define L_ARRAYOF_STACK 8       /* elements gathered on the C stack */
+#endif
+
 static int l_iso_array_of(lua_State *L) {
   l_isolate *li = l_checkiso(L, 1, "array_of");
   int n = lua_gettop(L) - 1, i;
+  sl_local small[L_ARRAYOF_STACK], *elems = small;
   l_local *lo;
   sl_status st;
   uint64_t cb0;
-  for (i = 2; i <= n + 1; i++) l_checklocalof(L, li, i, "array_of", 1);
+  if (n > L_ARRAYOF_STACK)                    /* at n + 2, after the arguments */
+    elems = (sl_local *)lua_newuserdatauv(L, (size_t)n * sizeof *elems, 0);
+  for (i = 0; i < n; i++) {
+    l_local *v = l_tolocalof(L, i + 2, li);
+    if (v != NULL) elems[i] = v->h;
+    else if (lua_isnil(L, i + 2)) elems[i] = SL_EMPTY_LOCAL;
+    else l_checklocalof(L, li, i + 2, "array_of", 1);   /* raises */
+  }
   lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 1);
   l_stilllive(L, li, "array_of");
   li->L = L;
   cb0 = li->cb_total;
-  st = sl_array(li->iso, (size_t)n, &lo->h);
-  if (st != SL_OK) return l_fail(L, li, st, 1, "array_of", NULL);
-  /* a weak callback run by a collection in sl_array may have closed the scope of
-  ** an element: then sl_array_set refuses it and the check names it */
-  for (i = 2; i <= n + 1; i++) {
-    l_local *v = (l_local *)l_testud(L, i, UP_LOCAL);
-    if (v == NULL) continue;                  /* nil: the element stays empty */
-    st = sl_array_set(li->iso, lo->h, (size_t)(i - 2), v->h);
-    if (st != SL_OK) return l_fail(L, li, st, i, "array_of", v);
+  st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
+  if (st != SL_OK) {
+    for (i = 2; i <= n + 1; i++) l_checklocalof(L, li, i, "array_of", 1);
+    return l_fail(L, li, st, 1, "array_of", NULL);
   }
   l_finishlocal(L, li, 1, lo);
   if (li->cb_total != cb0) l_recheck(L, li, lo, "array_of");
-  l_flushwatch(L, li);
+  if (li->watch_pending) l_flushwatch(L, li);
   return 1;
 }
 
@@ -788,43 +805,46 @@ static int l_local_get_checked(lua_State *L) {
 
 /* a:unpack([i [, j]]): elements i..j (default 1..#a) as new Locals in the
 ** innermost scope, nil for an empty element, like table.unpack: one call where
-** a:get(i) for each would take one method dispatch each. */
+** a:get(i) for each would take one method dispatch each. An empty element costs
+** no userdata: the core call comes first, as in a:get(i). */
 static int l_local_unpack(lua_State *L) {
-  l_local *lo = l_self(L, "unpack");
-  l_isolate *li = lo->li;
+  l_local *lo = (l_local *)l_testud(L, 1, UP_LOCAL);
+  l_isolate *li;
   size_t n;
-  lua_Integer i, j, k;
-  if (sl_array_length(li->iso, lo->h, &n) != SL_OK)
+  lua_Integer i = 1, j, k;
+  if (lo == NULL || lo->li->iso == NULL || sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) {
+    l_self(L, "unpack");                        /* raises unless a live Local */
     return l_argerror(L, 1, "unpack", "array expected");
-  i = lua_isnoneornil(L, 2) ? 1 : l_checkint(L, 2, "unpack");
-  j = lua_isnoneornil(L, 3) ? (lua_Integer)n : l_checkint(L, 3, "unpack");
-  if (i > j) return 0;                          /* empty range, as table.unpack */
-  if (i < 1 || (lua_Unsigned)j > n)
-    return l_argerror(L, i < 1 ? 2 : 3, "unpack", lua_pushfstring(L,
-                      "range %I..%I out of 1..%I", i, j, (lua_Integer)n));
+  }
+  li = lo->li;
+  j = (lua_Integer)n;
+  if (lua_gettop(L) > 1) {
+    if (!lua_isnil(L, 2)) i = l_checkint(L, 2, "unpack");
+    if (!lua_isnoneornil(L, 3)) j = l_checkint(L, 3, "unpack");
+    if (i > j) return 0;                        /* empty range, as table.unpack */
+    if (i < 1 || (lua_Unsigned)j > n)
+      return l_argerror(L, i < 1 ? 2 : 3, "unpack", lua_pushfstring(L,
+                        "range %I..%I out of 1..%I", i, j, (lua_Integer)n));
+  }
+  if (i > j) return 0;
   if ((lua_Unsigned)(j - i) >= (lua_Unsigned)(INT_MAX - 4) ||
       !lua_checkstack(L, (int)(j - i + 1) + 2))
     return luaL_error(L, "too many results to unpack");
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, UV_ISO);              /* 2: the Isolate, for the new Locals */
   for (k = i; k <= j; k++) {
-    l_local *r = (l_local *)lua_newuserdatauv(L, sizeof *r, 1);
-    uint64_t cb0;
+    sl_local h;
+    l_local *r;
     sl_status st;
-    l_stilllive(L, li, "unpack");
-    li->L = L;
-    cb0 = li->cb_total;
-    st = sl_array_get(li->iso, lo->h, (size_t)(k - 1), &r->h);
+    l_stilllive(L, li, "unpack");               /* a finalizer may have disposed it */
+    st = sl_array_get(li->iso, lo->h, (size_t)(k - 1), &h);   /* no collection here */
     if (st != SL_OK) return l_fail(L, li, st, 1, "unpack", lo);
-    if (sl_local_is_empty(r->h)) {
-      lua_pushnil(L);
-      lua_replace(L, -2);
-      continue;
-    }
+    if (sl_local_is_empty(h)) { lua_pushnil(L); continue; }
+    r = (l_local *)lua_newuserdatauv(L, sizeof *r, 1);
+    r->h = h;
     l_finishlocal(L, li, 2, r);
-    if (li->cb_total != cb0) l_recheck(L, li, r, "unpack");
-    if (li->watch_pending) l_flushwatch(L, li);
   }
+  if (li->watch_pending) l_flushwatch(L, li);
   return (int)(j - i + 1);
 }
 
@@ -835,8 +855,7 @@ static int l_local_set(lua_State *L) {
   if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2)) {
     l_local *v = NULL;
     /* the core cannot tell another isolate's Local: check that here */
-    if (lua_isnil(L, 3) ||
-        ((v = (l_local *)l_testud(L, 3, UP_LOCAL)) != NULL && v->li == lo->li)) {
+    if (lua_isnil(L, 3) || (v = l_tolocalof(L, 3, lo->li)) != NULL) {
       if (sl_array_set(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1,
                        v ? v->h : SL_EMPTY_LOCAL) == SL_OK)
         return 0;
@@ -1050,7 +1069,7 @@ static int l_scope_escape(lua_State *L) {
   l_local *lo;
   sl_local out;
   if (sc != NULL && sc->li->iso != NULL &&
-      (lo = (l_local *)l_testud(L, 2, UP_LOCAL)) != NULL && lo->li == sc->li &&
+      (lo = l_tolocalof(L, 2, sc->li)) != NULL &&
       sl_scope_escape(&sc->s, lo->h, &out) == SL_OK && !sl_local_is_empty(out)) {
     l_pushescaped(L, sc, out);
     return 1;
