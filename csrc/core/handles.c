@@ -35,9 +35,10 @@ int slH_init(sl_isolate *iso, size_t block_size) {
     hs->scopes = base + 1;
   }
   hs->open_limit = hs->cap_scopes;
+  hs->capacity = malloc(hs->cap_scopes * sizeof *hs->capacity);
   hs->cap_blocks = 8;
   hs->blocks = malloc(hs->cap_blocks * sizeof *hs->blocks);
-  return hs->scopes != NULL && hs->blocks != NULL;
+  return hs->scopes != NULL && hs->capacity != NULL && hs->blocks != NULL;
 }
 
 void slH_free(sl_isolate *iso) {
@@ -46,6 +47,7 @@ void slH_free(sl_isolate *iso) {
   free(hs->spare);
   free(hs->blocks);
   if (hs->scopes != NULL) free(hs->scopes - 1);
+  free(hs->capacity);
   memset(hs, 0, sizeof *hs);
 }
 
@@ -131,7 +133,7 @@ static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out)
   out->level = slH_level(&iso->hs, depth);
   out->serial = r->stamp >> SLH_DEPTH_BITS;
   out->handles = slH_scope_handles(iso, depth);
-  out->capacity = (r->meta & SL__SCOPE_CHECKED) ? r->capacity : 0;
+  out->capacity = (r->meta & SL__SCOPE_CHECKED) ? iso->hs.capacity[depth - 1] : 0;
   out->site = (uint32_t)(r->meta >> 32);
   out->escaped = (r->meta & SL__SCOPE_ESCAPED) != 0;
 }
@@ -163,14 +165,14 @@ sl_object **slH_extend(sl_isolate *iso) {
   size_t count = 0, bound = SIZE_MAX;
   if (checked || watching) {
     count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
-    if (checked && count >= r->capacity)  /* a refused handle is never watched */
+    if (checked && count >= hs->capacity[depth - 1])  /* a refused handle is never watched */
       return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
-                       (unsigned)slH_level(hs, depth), r->capacity), NULL;
+                       (unsigned)slH_level(hs, depth), hs->capacity[depth - 1]), NULL;
     if (watching && count >= hs->watch) {
       fire_watch(iso, r);
       watching = 0;
     }
-    if (checked) bound = r->capacity;
+    if (checked) bound = hs->capacity[depth - 1];
     if (watching && hs->watch < bound) bound = hs->watch;
   }
   int bounded = bound != SIZE_MAX;  /* come back at whichever bound is next */
@@ -240,6 +242,9 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
                      (unsigned)slH_depth(hs)), 0;
   uint32_t cap = hs->cap_scopes * 2;
   if (cap > SLH_DEPTH_MASK) cap = SLH_DEPTH_MASK;  /* a depth must fit in the stamp */
+  size_t *nc = realloc(hs->capacity, cap * sizeof *nc);
+  if (nc == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
+  hs->capacity = nc;
   slH_record *ns = realloc(hs->scopes - 1, (cap + 1) * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
   hs->scopes = ns + 1;
@@ -269,7 +274,7 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
   slH_record *r = open_handle_scope(iso, SL_SCOPE_HANDLE, out);
   if (r == NULL) return iso->status;
   r->meta |= SL__SCOPE_CHECKED;
-  r->capacity = capacity;
+  iso->hs.capacity[slH_depth(&iso->hs) - 1] = capacity;
   size_t watch = iso->hs.watch;
   /* The (capacity+1)-th handle, or the watched one if that comes first, takes the
   ** slow path. */

@@ -89,6 +89,7 @@ typedef sl__scope_record slH_record;
 typedef struct slH_data {
   SL__HANDLE_DATA_FIELDS
   uint32_t cap_scopes;        /* records allocated after the sentinel */
+  size_t *capacity;           /* [d - 1]: a capacity-checked scope's bound */
   size_t block_size;
   sl_object ***blocks;        /* blocks in use, oldest first */
   size_t nblocks, cap_blocks;

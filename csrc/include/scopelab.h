@@ -390,8 +390,7 @@ typedef struct sl__scope_record {
                                  reserved just before, is prev_next[-1] */
   uint64_t meta;              /* kind (bits 0-7), SL__SCOPE_* flags, site << 32 */
   sl_object **prev_limit;
-  size_t capacity;            /* with SL__SCOPE_CHECKED: handles it may own */
-} sl__scope_record;
+} sl__scope_record;           /* 32 bytes: a shift finds the record of a depth */
 
 #define SL__SCOPE_KIND 0xffu
 #define SL__SCOPE_ESCAPED (1u << 8)   /* the escape slot has been filled */
@@ -532,11 +531,13 @@ static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
 #define SL__STAMP_DEPTH(st) ((uint32_t)((st) & SL__DEPTH_MASK))
 
 /* A non-empty Local whose scope is still open (the object is not checked): the
-** record at its depth must be open and still carry its stamp. */
+** record at its depth must be open and still carry its stamp. Most Locals
+** belong to the innermost scope, whose stamp the isolate holds. */
 static inline int sl__live(const sl__handle_data *hs, sl_local h) {
   uint32_t d = SL__STAMP_DEPTH(h.stamp);
-  return h.slot != NULL && d - 1u < SL__STAMP_DEPTH(hs->stamp) &&
-         hs->scopes[d - 1].stamp == h.stamp;
+  return h.slot != NULL &&
+         (h.stamp == hs->stamp ||
+          (d - 1u < SL__STAMP_DEPTH(hs->stamp) && hs->scopes[d - 1].stamp == h.stamp));
 }
 
 /* Creating a Local: check the source's stamp, then a pointer bump and a store. */
