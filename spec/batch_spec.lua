@@ -119,6 +119,26 @@ describe("a:unpack", function()
     assert.equal(1, select("#", a:unpack(1, 1)))
     assert.equal(0, select("#", a:unpack(3, 2)))
     assert.equal(0, select("#", iso:array(0):unpack()))
+    local q1, q2 = a:unpack(nil, 2)
+    assert.equal(1, q1:value())
+    assert.equal(2, q2:value())
+  end)
+
+  it("returns more elements than a C function's minimum stack, in order", function()
+    local s <close> = iso:handle_scope()
+    local hs = {}
+    for i = 1, 300 do
+      if i % 7 ~= 0 then hs[i] = iso:integer(i) end
+    end
+    local a = iso:array_of(table.unpack(hs, 1, 300))
+    local got = table.pack(a:unpack())
+    assert.equal(300, got.n)
+    for i = 1, 300 do
+      if i % 7 == 0 then assert.is_nil(got[i]) else assert.equal(i, got[i]:value()) end
+    end
+    local mid = table.pack(a:unpack(100, 250))
+    assert.equal(151, mid.n)
+    assert.equal(250, mid[151]:value())
   end)
 
   it("makes its Locals in the innermost scope, so they die with it", function()

@@ -808,30 +808,39 @@ static int l_local_get_checked(lua_State *L) {
 ** a:get(i) for each would take one method dispatch each. An empty element costs
 ** no userdata: the core call comes first, as in a:get(i). */
 static int l_local_unpack(lua_State *L) {
-  l_local *lo = (l_local *)l_testud(L, 1, UP_LOCAL);
+  int nargs = lua_gettop(L);
+  l_local *lo = (l_local *)lua_touserdata(L, 1);
   l_isolate *li;
   size_t n;
   lua_Integer i = 1, j, k;
-  if (lo == NULL || lo->li->iso == NULL || sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) {
+  /* l_testud by hand, keeping the isolate it fetches: the new Locals' user value */
+  if (lo == NULL || lua_rawlen(L, 1) != sizeof *lo || lo->tag != l_tag(UP_LOCAL) ||
+      (lua_getiuservalue(L, 1, UV_ISO), !l_isiso(L, nargs + 1, lo->li)) ||
+      lo->li->iso == NULL || sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) {
+    lua_settop(L, nargs);
     l_self(L, "unpack");                        /* raises unless a live Local */
     return l_argerror(L, 1, "unpack", "array expected");
   }
   li = lo->li;
   j = (lua_Integer)n;
-  if (lua_gettop(L) > 1) {
+  if (nargs > 1) {
     if (!lua_isnil(L, 2)) i = l_checkint(L, 2, "unpack");
-    if (!lua_isnoneornil(L, 3)) j = l_checkint(L, 3, "unpack");
+    /* the isolate sits above the arguments: slot 3 is 'j' only if given */
+    if (nargs >= 3 && !lua_isnil(L, 3)) j = l_checkint(L, 3, "unpack");
     if (i > j) return 0;                        /* empty range, as table.unpack */
     if (i < 1 || (lua_Unsigned)j > n)
       return l_argerror(L, i < 1 ? 2 : 3, "unpack", lua_pushfstring(L,
                         "range %I..%I out of 1..%I", i, j, (lua_Integer)n));
   }
   if (i > j) return 0;
-  if ((lua_Unsigned)(j - i) >= (lua_Unsigned)(INT_MAX - 4) ||
-      !lua_checkstack(L, (int)(j - i + 1) + 2))
+  if (j - i >= LUA_MINSTACK - 4 &&              /* LUA_MINSTACK slots are always free */
+      ((lua_Unsigned)(j - i) >= (lua_Unsigned)(INT_MAX - 4) ||
+       !lua_checkstack(L, (int)(j - i + 1) + 2)))
     return luaL_error(L, "too many results to unpack");
-  lua_settop(L, 1);
-  lua_getiuservalue(L, 1, UV_ISO);              /* 2: the Isolate, for the new Locals */
+  if (nargs > 1) {                              /* 2: the Isolate, for the new Locals */
+    lua_replace(L, 2);
+    lua_settop(L, 2);
+  }
   for (k = i; k <= j; k++) {
     sl_local h;
     l_local *r;
