@@ -83,6 +83,8 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
   iso->gc_trigger = 0;
   size_t before = (size_t)(iso->young.top - iso->young.start) +
                   (size_t)(iso->old.top - iso->old.start);
+  /* Young bumps are counted here, not on the fast path. */
+  iso->bytes_allocated += (size_t)(iso->young.top - iso->young_mark);
   uint64_t t0 = slI_now_ns();
   memset(&iso->last, 0, sizeof iso->last);
   sl_status st = SL_OK;
@@ -96,6 +98,7 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
       slI_error(iso, SL_ECORRUPT, "BUG: heap corrupt after a %s collection: %.180s",
                 kind == SL_MINOR ? "minor" : "major", iso->msg);
   }
+  iso->young_mark = iso->young.top;
   if (iso->gc_hook != NULL) iso->gc_hook(iso, &iso->last, iso->gc_ud);
   iso->in_gc = 0;
   iso->gc_trigger = trigger;
@@ -146,7 +149,7 @@ static sl_status stress_collect(sl_isolate *iso) {
   else major = (iso->stress_count & 1) != 0;
   iso->stress_count++;
   sl_status st = slM_collect(iso, major ? SL_MAJOR : SL_MINOR);
-  slI_schedule(iso);
+  slI_schedule(iso, iso->next_id);  /* this allocation is under way */
   return st;
 }
 
@@ -157,8 +160,7 @@ static sl_status stress_collect(sl_isolate *iso) {
 sl_object *slM_allocate_slow(sl_isolate *iso, size_t size) {
   if (iso->in_gc)  /* a hook allocated: refuse rather than corrupt the heap */
     return slI_error(iso, SL_ESTATE, "allocation inside a collection"), NULL;
-  iso->allocations++;
-  if (iso->allocations >= iso->gc_trigger && stress_collect(iso) != SL_OK) return NULL;
+  if (iso->next_id >= iso->gc_trigger && stress_collect(iso) != SL_OK) return NULL;
   size_t ysize = (size_t)(iso->young.end - iso->young.start);
   if (size <= iso->large_size) {
     if ((size_t)(iso->young.end - iso->young.top) >= size) return bump(&iso->young, size);

@@ -86,12 +86,12 @@ const char *sl_options_check(const sl_options *given) {
   return NULL;
 }
 
-/* The allocation count at which the next stress collection is due. */
-void slI_schedule(sl_isolate *iso) {
+/* The allocation count at which the next stress collection is due, 'count'
+** allocations having happened (the one under way included). */
+void slI_schedule(sl_isolate *iso, uint64_t count) {
   uint64_t t = UINT64_MAX;
-  if (iso->opt.gc_interval > 0) t = iso->allocations + iso->opt.gc_interval;
-  while (iso->gc_at_next < iso->opt.gc_at_count &&
-         iso->gc_at[iso->gc_at_next] <= iso->allocations)
+  if (iso->opt.gc_interval > 0) t = count + iso->opt.gc_interval;
+  while (iso->gc_at_next < iso->opt.gc_at_count && iso->gc_at[iso->gc_at_next] <= count)
     iso->gc_at_next++;
   if (iso->gc_at_next < iso->opt.gc_at_count && iso->gc_at[iso->gc_at_next] < t)
     t = iso->gc_at[iso->gc_at_next];
@@ -127,7 +127,8 @@ sl_isolate *sl_isolate_new(const sl_options *opts) {
     return NULL;
   }
   slG_init(iso);
-  slI_schedule(iso);
+  iso->young_mark = iso->young.top;
+  slI_schedule(iso, 0);
   return iso;
 }
 
@@ -171,8 +172,8 @@ void sl_heap_stats_of(const sl_isolate *iso, sl_heap_stats *out) {
   out->probes = iso->gh.probes;
   out->eternal_handles = iso->gh.neternals;
   out->remembered = iso->nremembered;
-  out->allocations = iso->allocations;
-  out->bytes_allocated = iso->bytes_allocated;
+  out->allocations = iso->next_id - 1;
+  out->bytes_allocated = iso->bytes_allocated + (uint64_t)(iso->young.top - iso->young_mark);
   /* Non-empty strong or weak nodes: count them, it is only a stats call. */
   for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
     for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {

@@ -56,7 +56,7 @@ static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kin
   o->meta = (uint32_t)kind | (slM_is_old(iso, o) ? SLO_OLD : 0u);  /* large: born old */
   o->length = (uint32_t)length;
   o->id = iso->next_id++;
-  iso->bytes_allocated += size;
+  if (!slM_is_young(iso, o)) iso->bytes_allocated += size;  /* young: counted by 'top' */
   *out->slot = o;
   *obj = o;
   return SL_OK;

@@ -147,14 +147,14 @@ typedef struct slG_data {
 /* Its first fields are sl__isolate_head (scopelab.h), read by the inline fast paths. */
 struct sl_isolate {
   slM_space young;            /* from-space: where new objects are allocated */
-  uint64_t allocations;
-  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
-  uint64_t next_id;
-  uint64_t bytes_allocated;
+  uint64_t gc_trigger;        /* stress: collect before allocating this identity */
+  uint64_t next_id;           /* objects allocated so far: next_id - 1 */
   slH_data hs;                /* the hottest fields; its prefix is sl__handle_data */
   slM_space to;               /* to-space: empty between collections */
   slM_space old;
   size_t large_size;          /* larger objects are born old (pretenured) */
+  uint64_t bytes_allocated;   /* except the young bumps since 'young_mark' */
+  char *young_mark;           /* young.top when the last collection ended */
   size_t max_array;           /* the most elements an array can have */
   sl_options opt;
   uint64_t *gc_at;            /* copy of opt.gc_at */
@@ -183,6 +183,7 @@ struct sl_isolate {
 
 _Static_assert(offsetof(struct sl_isolate, hs) == offsetof(sl__isolate_head, hs) &&
                offsetof(struct sl_isolate, next_id) == offsetof(sl__isolate_head, next_id) &&
+               offsetof(struct sl_isolate, gc_trigger) == offsetof(sl__isolate_head, gc_trigger) &&
                offsetof(slH_data, stamp) == offsetof(sl__handle_data, stamp) &&
                offsetof(slH_data, zap) == offsetof(sl__handle_data, zap),
                "the isolate must start with sl__isolate_head");
@@ -194,7 +195,7 @@ sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)
 #endif
   ;
 uint64_t slI_now_ns(void);
-void slI_schedule(sl_isolate *iso);
+void slI_schedule(sl_isolate *iso, uint64_t count);
 
 /* heap.c */
 int slM_init(sl_isolate *iso);
@@ -214,9 +215,7 @@ static inline int slM_is_old(const sl_isolate *iso, const sl_object *o) {
 /* Allocation fast path: a bump in the young semispace. */
 static inline sl_object *slM_allocate(sl_isolate *iso, size_t size) {
   char *p = iso->young.top;
-  if (sl_likely((size_t)(iso->young.end - p) >= size &&
-                iso->allocations + 1 < iso->gc_trigger)) {
-    iso->allocations++;
+  if (sl_likely((size_t)(iso->young.end - p) >= size && iso->next_id < iso->gc_trigger)) {
     iso->young.top = p + size;
     return (sl_object *)p;
   }

@@ -417,10 +417,10 @@ typedef struct sl__space { char *start, *top, *end; } sl__space;
 /* The start of every isolate: what the allocation and handle fast paths touch. */
 typedef struct sl__isolate_head {
   sl__space young;            /* from-space: where new objects are allocated */
-  uint64_t allocations;       /* objects allocated so far */
-  uint64_t gc_trigger;        /* stress: collect when 'allocations' reaches it */
-  uint64_t next_id;           /* the identity of the next object */
-  uint64_t bytes_allocated;
+  uint64_t gc_trigger;        /* stress: collect before the object whose
+                                 identity reaches it */
+  uint64_t next_id;           /* the identity of the next object; identities
+                                 count allocations from 1 */
   sl__handle_data hs;         /* last: the isolate's own handle data continues it */
 } sl__isolate_head;
 
@@ -483,13 +483,10 @@ static inline sl__object_header *sl__bump(sl_isolate *iso, size_t size, uint32_t
   sl__isolate_head *h = (sl__isolate_head *)iso;
   sl_object **s = h->hs.next;
   char *p = h->young.top;
-  if (s == h->hs.limit || (size_t)(h->young.end - p) < size ||
-      h->allocations + 1 >= h->gc_trigger)
+  if (s == h->hs.limit || (size_t)(h->young.end - p) < size || h->next_id >= h->gc_trigger)
     return NULL;
   sl__object_header *o = (sl__object_header *)p;
   h->young.top = p + size;
-  h->allocations++;
-  h->bytes_allocated += size;
   o->meta = kind;
   o->length = length;
   o->id = h->next_id++;

@@ -422,3 +422,39 @@ void test_a_string_made_from_another_strings_bytes_survives_the_move(void) {
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+/* The counters the fast path no longer touches: allocations are the identities
+** handed out, young bytes are counted from the bump pointer at each collection. */
+void test_allocation_counters_survive_collections_and_failures(void) {
+  sl_options o = t_options();
+  o.young_size = 64 << 10;           /* arrays over 16 KiB are born old */
+  o.old_size = 256 << 10;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local h, big;
+  sl_heap_stats st;
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < 10; i++) OK(sl_integer(iso, i, &h));   /* 24 bytes each */
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.allocations == 10 && st.bytes_allocated == 240);
+  t_collect(iso, SL_MINOR);          /* survivors copied: not allocations */
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.allocations == 10 && st.bytes_allocated == 240);
+  for (int i = 0; i < 5; i++) OK(sl_integer(iso, i, &h));
+  OK(sl_array(iso, 4096, &big));     /* 16 + 4096 * 8 bytes, old */
+  t_collect(iso, SL_MAJOR);
+  OK(sl_integer(iso, 1, &h));
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.allocations == 17);
+  CHECK(st.bytes_allocated == 240 + 5 * 24 + 16 + 4096 * 8 + 24);
+  /* a refused allocation counts nothing */
+  FAILS(sl_array(iso, 1 << 20, &big), SL_ENOMEM);
+  sl_heap_stats_of(iso, &st);
+  CHECK(st.allocations == 17);
+  uint64_t id = 0;
+  OK(sl_integer(iso, 2, &h));
+  OK(sl_identity(iso, h, &id));
+  CHECK(id == 18);                   /* identities count allocations */
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

@@ -30,6 +30,7 @@
   X(test_strings_and_numbers_keep_their_values_when_moved) \
   X(test_stress_compaction_moves_every_live_object) \
   X(test_gc_interval_collects_every_n_allocations) \
+  X(test_allocation_counters_survive_collections_and_failures) \
   X(test_gc_at_collects_at_the_given_allocation_counts) \
   X(test_retaining_path_names_root_and_steps) \
   X(test_isolates_in_two_threads_share_nothing) \
