@@ -155,11 +155,14 @@ static void fire_watch(sl_isolate *iso, slH_record *r) {
 sl_object **slH_extend(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
   uint32_t depth = slH_depth(hs);
-  if (depth == 0) return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
-  slH_record *r = &hs->scopes[depth - 1];
-  if (slH_kind(r) == SL_SCOPE_SEAL)
+  slH_record *r = hs->scopes + ((ptrdiff_t)depth - 1);  /* depth 0: the sentinel, a seal */
+  if (slH_kind(r) == SL_SCOPE_SEAL) {
+    uint32_t level = slH_level(hs, depth);
+    if (level == 0)                             /* V8: level == sealed_level == 0 */
+      return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
     return slI_error(iso, SL_ESEALED, "cannot create a handle in a sealed scope "
-                     "(level %u)", (unsigned)slH_level(hs, depth)), NULL;
+                     "(level %u)", (unsigned)level), NULL;
+  }
   int checked = (r->meta & SL__SCOPE_CHECKED) != 0;
   int watching = hs->watch > 0 && !(r->meta & SL__SCOPE_WATCHED);
   size_t count = 0, bound = SIZE_MAX;

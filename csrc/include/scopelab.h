@@ -682,7 +682,8 @@ static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_l
 static inline sl_status sl_scope_close(sl_scope *s) {
   sl__handle_data *hs = SL__HS(s->iso);
   if (s->stamp == hs->stamp && !hs->zap) {
-    sl__scope_record *r = &hs->scopes[SL__STAMP_DEPTH(s->stamp) - 1];
+    /* signed: a zeroed token with no scope open lands on the sentinel */
+    sl__scope_record *r = hs->scopes + ((ptrdiff_t)SL__STAMP_DEPTH(s->stamp) - 1);
     if ((r->meta & SL__SCOPE_KIND) != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
       hs->next = r->prev_next;
       hs->stamp = r[-1].stamp;

@@ -473,3 +473,19 @@ void test_scope_tokens_copy_and_sl_scope_at_closes_leaked_scopes(void) {
   VERIFY(iso);
   sl_isolate_dispose(iso);
 }
+
+void test_a_zeroed_scope_token_is_refused_not_followed(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope z = { iso, 0 }, s;
+  sl_local h = SL_EMPTY_LOCAL, out;
+  CHECK(!sl_scope_is_open(&z));
+  FAILS(sl_scope_close(&z), SL_ESTATE);        /* no scope open: the sentinel */
+  FAILS(sl_scope_escape(&z, h, &out), SL_EESCAPE);
+  FAILS(sl_integer(iso, 1, &out), SL_ENOSCOPE);
+  OK(sl_seal_scope_open(iso, &s));             /* a seal with no handle scope */
+  FAILS(sl_integer(iso, 1, &out), SL_ENOSCOPE);
+  FAILS(sl_scope_close(&z), SL_ESTATE);
+  OK(sl_scope_close(&s));
+  VERIFY(iso);
+  sl_isolate_dispose(iso);
+}
