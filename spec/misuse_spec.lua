@@ -389,8 +389,8 @@ describe("odd but legal Lua", function()
     assert.has_error(function() h:integer(2) end)
   end)
 
-  it("refuses a handle whose isolate user value was replaced, after that isolate is collected",
-     function()
+  it("refuses a handle cut off from its isolate (metatable or user value replaced), after that "
+     .. "isolate is collected", function()
     local h, s, p
     do
       local gone = scopelab.isolate()
@@ -398,19 +398,39 @@ describe("odd but legal Lua", function()
       h = gone:integer(5)
       p = gone:persistent(h)
     end
-    for _, x in ipairs { h, s, p } do debug.setuservalue(x, 42, 1) end
+    local value, get, tostr = h.value, h.get, getmetatable(h).__tostring
+    local close, is_open, pget = s.close, s.is_open, p.get
+    -- a Local has no user value to replace: its metatable keeps the isolate alive
+    assert.is_falsy(debug.setuservalue(h, 42, 1))
+    debug.setmetatable(h, nil)
+    debug.setuservalue(s, 42, 1)
+    debug.setuservalue(p, nil, 1)
     collectgarbage(); collectgarbage()           -- nothing keeps the isolate alive now
-    local why = "(scopelab.%s whose user value 1 is not its isolate any more (debug.setuservalue))"
-    assert.has_error(function() h:value() end, "bad argument #1 to 'value' " .. why:format("Local"))
-    assert.has_error(function() h:get(1) end, "bad argument #1 to 'get' " .. why:format("Local"))
-    assert.has_error(function() s:close() end, "bad argument #1 to 'close' " .. why:format("Scope"))
-    assert.has_error(function() p:get() end, "bad argument #1 to 'get' " .. why:format("Persistent"))
-    assert.has_error(function() return tostring(h) end)
+    local why = "(scopelab.%s cut off from its isolate (its metatable or user value was replaced))"
+    assert.has_error(function() value(h) end, "bad argument #1 to 'value' " .. why:format("Local"))
+    assert.has_error(function() get(h, 1) end, "bad argument #1 to 'get' " .. why:format("Local"))
+    assert.has_error(function() tostr(h) end, "bad argument #1 to '__tostring' " .. why:format("Local"))
+    assert.has_error(function() close(s) end, "bad argument #1 to 'close' " .. why:format("Scope"))
+    assert.has_error(function() is_open(s) end, "bad argument #1 to 'is_open' " .. why:format("Scope"))
+    assert.has_error(function() pget(p) end, "bad argument #1 to 'get' " .. why:format("Persistent"))
     assert.has_error(function() local x <close> = s end)
     local other <close> = scopelab.isolate()
     local t <close> = other:handle_scope()
     local a = other:array(1)
     assert.has_error(function() a:set(1, h) end, "bad argument #3 to 'set' " .. why:format("Local"))
+  end)
+
+  it("refuses a Local given another isolate's Local metatable", function()
+    local a <close> = scopelab.isolate()
+    local b <close> = scopelab.isolate()
+    local sa <close> = a:handle_scope()
+    local sb <close> = b:handle_scope()
+    local h, k = a:integer(1), b:integer(2)
+    debug.setmetatable(h, getmetatable(k))
+    assert.has_error(function() h:value() end,
+      "bad argument #1 to 'value' (scopelab.Local cut off from its isolate (its metatable or " ..
+      "user value was replaced))")
+    assert.equal(2, k:value())
   end)
 
   it("reports a weak callback's error even when its error object cannot be printed", function()
