@@ -697,7 +697,10 @@ static int l_iso_array_of(lua_State *L) {
     l_local *v = l_tolocalof(L, i + 2, li);
     if (v != NULL) elems[i] = v->h;
     else if (lua_isnil(L, i + 2)) elems[i] = SL_EMPTY_LOCAL;
-    else l_checklocalof(L, li, i + 2, "array_of", 1);   /* raises */
+    else {                                    /* raises: not a Local of 'li' */
+      const l_local *c = l_checklocalof(L, li, i + 2, "array_of", 1);
+      elems[i] = c != NULL ? c->h : SL_EMPTY_LOCAL;
+    }
   }
   lo = (l_local *)lua_newuserdatauv(L, sizeof *lo, 0);
   l_stilllive(L, li, "array_of");
