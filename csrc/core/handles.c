@@ -27,12 +27,12 @@ int slH_init(sl_isolate *iso, size_t block_size) {
   hs->block_size = block_size;
   hs->zap = iso->opt.zap_handles != 0;
   hs->cap_scopes = 16;
-  slH_record *base = calloc(hs->cap_scopes + 1, sizeof *base);
-  if (base != NULL) {
+  hs->scope_base = calloc(hs->cap_scopes + 1, sizeof *hs->scope_base);
+  if (hs->scope_base != NULL) {
     /* The sentinel below depth 1: closing the outermost scope restores its
     ** stamp (0, no scope), and it reads as a seal so nothing closes it. */
-    base->meta = SL_SCOPE_SEAL;
-    hs->scopes = base + 1;
+    hs->scope_base->meta = SL_SCOPE_SEAL;
+    hs->scopes = hs->scope_base + 1;
   }
   hs->open_limit = hs->cap_scopes;
   hs->capacity = malloc(hs->cap_scopes * sizeof *hs->capacity);
@@ -46,7 +46,7 @@ void slH_free(sl_isolate *iso) {
   for (size_t i = 0; i < hs->nblocks; i++) free(hs->blocks[i]);
   free(hs->spare);
   free(hs->blocks);
-  if (hs->scopes != NULL) free(hs->scopes - 1);
+  free(hs->scope_base);
   free(hs->capacity);
   memset(hs, 0, sizeof *hs);
 }
@@ -248,8 +248,9 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   size_t *nc = realloc(hs->capacity, cap * sizeof *nc);
   if (nc == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
   hs->capacity = nc;
-  slH_record *ns = realloc(hs->scopes - 1, (cap + 1) * sizeof *ns);
+  slH_record *ns = realloc(hs->scope_base, (cap + 1) * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
+  hs->scope_base = ns;
   hs->scopes = ns + 1;
   hs->cap_scopes = cap;
   set_open_limit(hs);

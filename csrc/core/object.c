@@ -129,13 +129,13 @@ sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
 ** may be one of 'elems'. An array born old (large) runs the barrier. */
 sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out) {
   sl_object *o;
-  sl_local a;
+  sl_local a = SL_EMPTY_LOCAL;
   for (size_t i = 0; i < n; i++) {
     sl_status st = elems[i].slot == NULL ? SL_OK : slH_check(iso, elems[i], "array");
     if (st != SL_OK) return st;
   }
   sl_status st = sl__array_slow(iso, n, &a);
-  if (st != SL_OK) return st;
+  if (st != SL_OK || a.slot == NULL) return st;  /* a failure leaves 'a' empty */
   o = *a.slot;
   for (size_t i = 0; i < n; i++) {
     sl_object *v = elems[i].slot != NULL ? *elems[i].slot : NULL;

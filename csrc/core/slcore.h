@@ -90,6 +90,7 @@ typedef struct slH_data {
   SL__HANDLE_DATA_FIELDS
   uint32_t cap_scopes;        /* records allocated after the sentinel */
   size_t *capacity;           /* [d - 1]: a capacity-checked scope's bound */
+  slH_record *scope_base;     /* the allocation: the sentinel, then 'scopes' */
   size_t block_size;
   sl_object ***blocks;        /* blocks in use, oldest first */
   size_t nblocks, cap_blocks;
@@ -257,7 +258,10 @@ static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
   sl_object **s = iso->hs.next;
   if (sl_unlikely(s == iso->hs.limit)) {
     s = slH_extend(iso);
-    if (s == NULL) return iso->status;
+    if (s == NULL) {          /* slH_extend set the error; never report success */
+      *out = SL_EMPTY_LOCAL;
+      return iso->status != SL_OK ? iso->status : SL_ESTATE;
+    }
   }
   *s = o;
   iso->hs.next = s + 1;

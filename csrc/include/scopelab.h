@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#if defined(__SSE2__) && defined(__x86_64__)
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(SL_NO_SIMD)
 #include <emmintrin.h>  /* sl__put_local: a Local in one store */
 #endif
 
@@ -464,9 +464,10 @@ sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, 
 /* Writes a Local as one 16-byte store where the target has one: callers copy
 ** the struct they just got with a 16-byte load, which cannot be forwarded from
 ** two 8-byte stores and stalls until they reach the cache (binary-trees lost a
-** quarter of its time to that). */
+** quarter of its time to that). SL_NO_SIMD selects plain stores (the static
+** analysers cannot see fields written by a vector store). */
 static inline void sl__put_local(sl_local *out, sl_object **slot, uint64_t stamp) {
-#if defined(__SSE2__) && defined(__x86_64__)
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(SL_NO_SIMD)
   _mm_storeu_si128((__m128i *)(void *)out,
                    _mm_set_epi64x((long long)stamp, (long long)(uintptr_t)slot));
 #else
