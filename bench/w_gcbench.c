@@ -292,10 +292,10 @@ void bench_gcbench(bench_ctx *cx) {
     uint64_t t0;
     long count;
     double probe;
-    /* 8 MiB semispaces hold a depth-16 tree under construction (6 MiB of
-    ** 48-byte nodes), so the short-lived ones die young instead of being
-    ** promoted and compacted: 190 ms with 4 MiB, 143 ms with 8, 146 with 16. */
-    sl_isolate *iso = bench_isolate(cx, (size_t)8 << 20, (size_t)1 << 30, 0);
+    /* 16 MiB semispaces, as binary-trees: a depth-16 tree under construction
+    ** (6 MiB of 48-byte nodes) dies young instead of being promoted and
+    ** compacted. Measured: 190 ms with 4 MiB, 114-143 with 8, 122-146 with 16. */
+    sl_isolate *iso = bench_isolate(cx, (size_t)16 << 20, (size_t)1 << 30, 0);
     t0 = bench_now_ns();
     count = m_gcbench(p, &probe);
     bench_add(&sm, (double)(bench_now_ns() - t0));
