@@ -21,7 +21,7 @@ describe("collect and stats", function()
     local st = iso:collect("minor")
     assert.equal("minor", st.kind)
     for _, k in ipairs { "number", "moved", "promoted", "survived", "freed_bytes", "bytes_before",
-                         "bytes_after", "handles_scanned", "weak_cleared", "callbacks_run",
+                         "bytes_after", "handles_scanned", "nodes_scanned", "weak_cleared", "callbacks_run",
                          "callback_errors", "duration_ns" } do
       assert.equal("integer", math.type(st[k]), k)
     end

@@ -13,6 +13,11 @@
 ** Handles carry the node's serial, so a copy of a deleted node is refused
 ** instead of silently naming whatever node reuses the memory.
 **
+** A scavenge visits only the nodes on the young list (V8's young_nodes): a node
+** joins it when it is given a young object, and leaves it when a scavenge finds
+** its object promoted, dead or gone. A program holding many persistent handles
+** to old objects pays nothing for them in minor collections.
+**
 ** Eternal handles are a growable array of root slots, never freed.
 */
 #include <stdlib.h>
@@ -32,10 +37,37 @@ void slG_free(sl_isolate *iso) {
   }
   free(g->eternals);
   free(g->pending);
+  free(g->young);
   memset(g, 0, sizeof *g);
 }
 
 /* ------------------------------------------------------------------ nodes */
+
+/* Puts a node that now holds a young object on the young list. */
+static void note_young(sl_isolate *iso, slG_node *n) {
+  slG_data *g = &iso->gh;
+  if (n->obj == NULL || n->in_young || !slM_is_young(iso, n->obj)) return;
+  if (g->nyoung == g->cap_young) {
+    size_t cap = g->cap_young ? g->cap_young * 2 : 64;
+    slG_node **y = realloc(g->young, cap * sizeof *y);
+    if (y == NULL) {          /* correct, only slower: scavenges walk every node */
+      g->young_all = 1;
+      return;
+    }
+    g->young = y;
+    g->cap_young = cap;
+  }
+  g->young[g->nyoung++] = n;
+  n->in_young = 1;
+}
+
+/* Clears a node, keeping whether it is on the young list (the list still
+** points to it; the next scavenge drops it). */
+static void node_clear(slG_node *n) {
+  uint8_t in_young = n->in_young;
+  memset(n, 0, sizeof *n);
+  n->in_young = in_young;
+}
 
 static slG_node *node_alloc(sl_isolate *iso, uint8_t state, sl_object *o) {
   slG_data *g = &iso->gh;
@@ -51,11 +83,12 @@ static slG_node *node_alloc(sl_isolate *iso, uint8_t state, sl_object *o) {
   }
   slG_node *n = g->free;
   g->free = n->next_free;
-  memset(n, 0, sizeof *n);
+  node_clear(n);
   n->obj = o;
   n->state = state;
   n->serial = ++g->serial;
   g->used++;
+  note_young(iso, n);
   return n;
 }
 
@@ -63,7 +96,7 @@ static void node_release(sl_isolate *iso, slG_node *n) {
   slG_data *g = &iso->gh;
   if (n->state == SLG_WEAK) g->weak--;
   if (n->state == SLG_PROBE) g->probes--;
-  memset(n, 0, sizeof *n);
+  node_clear(n);
   n->next_free = g->free;
   g->free = n;
   g->used--;
@@ -114,6 +147,7 @@ sl_status sl_persistent_reset(sl_isolate *iso, sl_persistent p, sl_local h) {
   n->cb = NULL;
   n->param = NULL;
   n->obj = o;
+  note_young(iso, n);
   return SL_OK;
 }
 
@@ -272,14 +306,66 @@ size_t sl_eternal_count(const sl_isolate *iso) { return iso->gh.neternals; }
 
 /* ------------------------------------------------------------------ collector */
 
+/* Whether a scavenge may take the young list instead of every node. */
+static int use_young_list(const sl_isolate *iso, int young_only) {
+  return young_only && !iso->gh.young_all;
+}
+
 /* Strong nodes and eternal slots: the collectors' roots beside the Locals. */
-void slG_visit_roots(sl_isolate *iso, slG_slot_fn fn) {
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      slG_node *n = &b->nodes[i];
+void slG_visit_roots(sl_isolate *iso, int young_only, slG_slot_fn fn) {
+  slG_data *g = &iso->gh;
+  size_t seen = 0;
+  if (use_young_list(iso, young_only)) {
+    for (size_t i = 0; i < g->nyoung; i++) {
+      slG_node *n = g->young[i];
       if (n->state == SLG_STRONG && n->obj != NULL) fn(iso, &n->obj);
     }
-  for (size_t i = 0; i < iso->gh.neternals; i++) fn(iso, &iso->gh.eternals[i]);
+    seen = g->nyoung;
+  } else {
+    for (slG_block *b = g->blocks; b != NULL; b = b->next)
+      for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
+        slG_node *n = &b->nodes[i];
+        if (n->state == SLG_STRONG && n->obj != NULL) fn(iso, &n->obj);
+      }
+    seen = g->used;
+  }
+  iso->last.nodes_scanned = seen;
+  for (size_t i = 0; i < g->neternals; i++) fn(iso, &g->eternals[i]);
+}
+
+void slG_prune_young(sl_isolate *iso) {
+  slG_data *g = &iso->gh;
+  if (g->young_all) {
+    slG_rebuild_young(iso);
+    return;
+  }
+  size_t keep = 0;
+  for (size_t i = 0; i < g->nyoung; i++) {
+    slG_node *n = g->young[i];
+    if (n->state != SLG_FREE && n->obj != NULL && slM_is_young(iso, n->obj))
+      g->young[keep++] = n;
+    else
+      n->in_young = 0;
+  }
+  g->nyoung = keep;
+}
+
+void slG_rebuild_young(sl_isolate *iso) {
+  slG_data *g = &iso->gh;
+  g->nyoung = 0;
+  g->young_all = 0;
+  for (slG_block *b = g->blocks; b != NULL; b = b->next)
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) b->nodes[i].in_young = 0;
+  for (slG_block *b = g->blocks; b != NULL; b = b->next)
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++)
+      if (b->nodes[i].state != SLG_FREE) note_young(iso, &b->nodes[i]);
+}
+
+/* Whether the verifier's invariant holds for 'n': a node holding a young
+** object is on the young list (or the list has given up). */
+int slG_young_listed(const sl_isolate *iso, const slG_node *n) {
+  return iso->gh.young_all || n->state == SLG_FREE || n->obj == NULL ||
+         !slM_is_young(iso, n->obj) || n->in_young;
 }
 
 /* Room in the callback queue for every weak node, before a collection starts:
@@ -304,28 +390,39 @@ static void queue_callback(sl_isolate *iso, slG_node *n) {
     (slG_pending){ n, n->serial, n->weak_order, n->epoch, n->cb, n->param };
 }
 
+/* A weak node or probe after marking/copying: follows or empties it. */
+static void process_node(sl_isolate *iso, slG_node *n, int young_only,
+                         int (*is_live)(sl_isolate *, sl_object *),
+                         sl_object *(*forward)(sl_isolate *, sl_object *)) {
+  if ((n->state != SLG_WEAK && n->state != SLG_PROBE) || n->obj == NULL) return;
+  if (young_only && !slM_is_young(iso, n->obj)) return;
+  if (is_live(iso, n->obj)) {
+    sl_object *to = forward(iso, n->obj);
+    if (to != n->obj) n->moves++;
+    n->obj = to;
+    return;
+  }
+  n->obj = NULL;  /* emptied before any callback can run */
+  if (n->state == SLG_PROBE) return;
+  iso->last.weak_cleared++;
+  iso->gh.weak--;
+  n->state = SLG_STRONG;  /* an empty node is no longer weak (V8: not IsWeak) */
+  if (n->cb != NULL) queue_callback(iso, n);
+  n->cb = NULL;
+}
+
 void slG_process_weak(sl_isolate *iso, int young_only,
                       int (*is_live)(sl_isolate *, sl_object *),
                       sl_object *(*forward)(sl_isolate *, sl_object *)) {
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      slG_node *n = &b->nodes[i];
-      if ((n->state != SLG_WEAK && n->state != SLG_PROBE) || n->obj == NULL) continue;
-      if (young_only && !slM_is_young(iso, n->obj)) continue;
-      if (is_live(iso, n->obj)) {
-        sl_object *to = forward(iso, n->obj);
-        if (to != n->obj) n->moves++;
-        n->obj = to;
-        continue;
-      }
-      n->obj = NULL;  /* emptied before any callback can run */
-      if (n->state == SLG_PROBE) continue;
-      iso->last.weak_cleared++;
-      iso->gh.weak--;
-      n->state = SLG_STRONG;  /* an empty node is no longer weak (V8: not IsWeak) */
-      if (n->cb != NULL) queue_callback(iso, n);
-      n->cb = NULL;
-    }
+  slG_data *g = &iso->gh;
+  if (use_young_list(iso, young_only)) {
+    for (size_t i = 0; i < g->nyoung; i++)
+      process_node(iso, g->young[i], young_only, is_live, forward);
+    return;
+  }
+  for (slG_block *b = g->blocks; b != NULL; b = b->next)
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++)
+      process_node(iso, &b->nodes[i], young_only, is_live, forward);
 }
 
 static int by_order(const void *a, const void *b) {

@@ -87,7 +87,7 @@ static void mark_from_roots(sl_isolate *iso) {
   iso->mark_overflow = 0;
   SLH_FOREACH_SLOT(iso, slot, { mark(iso, *slot); scanned++; });
   iso->last.handles_scanned = scanned;
-  slG_visit_roots(iso, mark_slot);
+  slG_visit_roots(iso, 0, mark_slot);
   drain(iso);
   rescan_for_overflow(iso);
 }
@@ -167,7 +167,7 @@ static void update_space(sl_isolate *iso, const slM_space *sp) {
 
 static void update_references(sl_isolate *iso) {
   SLH_FOREACH_SLOT(iso, slot, update_slot(iso, slot));
-  slG_visit_roots(iso, update_slot);
+  slG_visit_roots(iso, 0, update_slot);
   update_space(iso, &iso->old);
   update_space(iso, &iso->young);
 }
@@ -269,6 +269,7 @@ sl_status slK_collect(sl_isolate *iso) {
   move_objects(iso, &pl);
   finish(iso, &pl);
   free(pl.ids);
+  slG_rebuild_young(iso);  /* survivors left young stay on the list, the rest leave */
   iso->force_major = 0;  /* the remembered set was rebuilt from scratch */
   return SL_OK;
 }

@@ -79,7 +79,7 @@ static void scavenge_roots(sl_isolate *iso) {
   size_t scanned = 0;
   SLH_FOREACH_SLOT(iso, slot, { scavenge_slot(iso, slot); scanned++; });
   iso->last.handles_scanned = scanned;
-  slG_visit_roots(iso, scavenge_slot);
+  slG_visit_roots(iso, 1, scavenge_slot);
   for (size_t i = 0; i < iso->nremembered; i++) scan_object(iso, iso->remembered[i]);
 }
 
@@ -147,4 +147,5 @@ void slS_scavenge(sl_isolate *iso) {
   prune_remembered(iso);
   iso->last.survived = iso->last.moved;
   flip(iso);
+  slG_prune_young(iso);  /* "young" is the new from-space from here on */
 }

@@ -109,6 +109,7 @@ struct slG_node {
   uint64_t serial;            /* 0 while free; must match the handle's copy */
   uint8_t state;
   uint8_t kind;               /* probes: the kind, kept after death */
+  uint8_t in_young;           /* on the young-node list (kept while free) */
   uint32_t site;
   uint64_t weak_order;        /* when it was made weak: callbacks run in this order */
   uint64_t epoch;             /* bumped by reset/set_weak/clear_weak: a queued
@@ -141,6 +142,11 @@ typedef struct slG_data {
   size_t neternals, cap_eternals;
   slG_pending *pending;       /* weak callbacks due after the current collection */
   size_t npending, cap_pending;
+  slG_node **young;           /* every node whose object may be young (V8's
+                                 young_nodes): what a scavenge visits */
+  size_t nyoung, cap_young;
+  int young_all;              /* the list could not grow: scavenges walk every
+                                 block until the next rebuild */
 } slG_data;
 
 /* ------------------------------------------------------------------ isolate */
@@ -283,7 +289,13 @@ static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
 void slG_init(sl_isolate *iso);
 void slG_free(sl_isolate *iso);
 typedef void (*slG_slot_fn)(sl_isolate *iso, sl_object **slot);
-void slG_visit_roots(sl_isolate *iso, slG_slot_fn fn);
+/* 'young_only' (scavenges): only the nodes on the young list, and eternals. */
+void slG_visit_roots(sl_isolate *iso, int young_only, slG_slot_fn fn);
+/* After a scavenge (flipped): drop the nodes whose objects are no longer young. */
+void slG_prune_young(sl_isolate *iso);
+/* After a full collection: the young list from every node. */
+void slG_rebuild_young(sl_isolate *iso);
+int slG_young_listed(const sl_isolate *iso, const slG_node *n);
 /* After marking/copying: empties dead weak nodes and probes (queueing callbacks),
 ** and moves live ones to their new address. 'young_only' for scavenges. */
 void slG_process_weak(sl_isolate *iso, int young_only,

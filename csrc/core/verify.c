@@ -125,6 +125,9 @@ static sl_status check_roots(sl_isolate *iso, const starts *s) {
       if (n->state == SLG_FREE) continue;
       st = check_root(iso, s, n->obj, n->state == SLG_PROBE ? "probe" : "persistent node", i);
       if (st != SL_OK) return st;
+      if (!slG_young_listed(iso, n))
+        return slI_error(iso, SL_ECORRUPT, "node %zu holds a young object but is not on "
+                         "the young-node list", i);
     }
   for (i = 0; i < iso->gh.neternals; i++) {
     if (iso->gh.eternals[i] == NULL)

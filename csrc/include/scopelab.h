@@ -276,6 +276,8 @@ typedef struct sl_gc_stats {
   size_t promoted;           /* objects moved young -> old */
   size_t survived;           /* objects live after the collection (scanned gens) */
   size_t handles_scanned;    /* Local slots visited as roots */
+  size_t nodes_scanned;      /* persistent nodes and probes visited: a scavenge
+                                visits only those holding young objects */
   size_t weak_cleared;       /* weak nodes emptied */
   size_t callbacks_run;      /* weak callbacks run after this collection */
   uint64_t duration_ns;      /* the collection itself, without callbacks */

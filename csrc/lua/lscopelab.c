@@ -1695,6 +1695,7 @@ static void l_pushgcstats(lua_State *L, const sl_gc_stats *s, uint64_t errors) {
   setint(L, "bytes_before", s->bytes_before);
   setint(L, "bytes_after", s->bytes_after);
   setint(L, "handles_scanned", s->handles_scanned);
+  setint(L, "nodes_scanned", s->nodes_scanned);
   setint(L, "weak_cleared", s->weak_cleared);
   setint(L, "callbacks_run", s->callbacks_run);
   setint(L, "callback_errors", errors);

@@ -323,3 +323,60 @@ void test_a_callback_whose_handle_an_earlier_one_reset_is_skipped(void) {
   OK(sl_persistent_delete(iso, r.other));
   sl_isolate_dispose(iso);
 }
+
+/* V8's young-node list: a scavenge visits the nodes holding young objects only,
+** and every node still gets its object moved, kept or cleared. */
+void test_scavenges_visit_only_nodes_holding_young_objects(void) {
+  sl_options o = t_options();
+  o.promote_after = 1;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local h;
+  sl_gc_stats gs;
+  sl_persistent old[300], strong, weak, reused;
+  sl_probe pr;
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < 300; i++) {
+    OK(sl_integer(iso, i, &h));
+    OK(sl_persistent_new(iso, h, &old[i]));
+  }
+  t_collect(iso, SL_MINOR);                    /* promoted (promote_after = 1) */
+  OK(sl_collect(iso, SL_MINOR, &gs));
+  VERIFY(iso);
+  CHECK(gs.nodes_scanned == 0);                /* 300 persistents, none young */
+  OK(sl_scope_close(&s));
+
+  OK(sl_scope_open(iso, &s));
+  OK(sl_integer(iso, 1000, &h));
+  OK(sl_persistent_new(iso, h, &strong));
+  OK(sl_integer(iso, 1001, &h));
+  OK(sl_persistent_new(iso, h, &weak));
+  OK(sl_persistent_set_weak(iso, weak, NULL, NULL));
+  OK(sl_probe_new(iso, h, &pr));
+  OK(sl_integer(iso, 1002, &h));
+  OK(sl_persistent_reset(iso, old[0], h));    /* an old node given a young object */
+  OK(sl_persistent_delete(iso, old[1]));       /* freed ... */
+  OK(sl_persistent_new(iso, h, &reused));      /* ... and taken again: listed once */
+  OK(sl_scope_close(&s));                      /* only the persistents hold them now */
+  OK(sl_collect(iso, SL_MINOR, &gs));
+  VERIFY(iso);
+  CHECK(gs.nodes_scanned == 5);                /* strong, weak, probe, reset, reused */
+  int empty = 1;
+  int64_t v = 0;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_persistent_get(iso, strong, &h));
+  OK(sl_integer_value(iso, h, &v));
+  CHECK(v == 1000);
+  OK(sl_persistent_get(iso, old[0], &h));
+  OK(sl_integer_value(iso, h, &v));
+  CHECK(v == 1002);
+  OK(sl_persistent_is_empty(iso, weak, &empty));
+  CHECK(empty);                                /* the weak one died in the scavenge */
+  CHECK(!t_alive(iso, pr));
+  OK(sl_scope_close(&s));
+  OK(sl_collect(iso, SL_MINOR, &gs));          /* the survivors were promoted: */
+  CHECK(gs.nodes_scanned == 0);                /* the list is empty again */
+  t_collect(iso, SL_MAJOR);
+  for (int i = 2; i < 300; i++) OK(sl_persistent_delete(iso, old[i]));
+  sl_isolate_dispose(iso);
+}

@@ -45,7 +45,8 @@
   X(test_ten_thousand_weak_handles_cleared_in_order) \
   X(test_a_callback_whose_handle_an_earlier_one_reset_is_skipped) \
   X(test_eternal_handles_live_as_long_as_the_isolate) \
-  X(test_probe_of_a_dead_object_stays_dead)
+  X(test_probe_of_a_dead_object_stays_dead) \
+  X(test_scavenges_visit_only_nodes_holding_young_objects)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
