@@ -513,17 +513,23 @@ static inline sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
   return SL_OK;
 }
 
-/* Small arrays inline; larger ones (and every failure) out of line. The
-** stores are spelled out: a loop here compiles to a memset call. */
+/* Fills the n <= 4 elements of a new small array. The stores are spelled
+** out: a loop here compiles to a memset call. */
+static inline void sl__fill_small(sl__object_header *o, size_t n, sl_object *v0,
+                                  sl_object *v1, sl_object *v2, sl_object *v3) {
+  sl_object **e = (sl_object **)(void *)(o + 1);
+  if (n > 0) e[0] = v0;
+  if (n > 1) e[1] = v1;
+  if (n > 2) e[2] = v2;
+  if (n > 3) e[3] = v3;
+}
+
+/* Small arrays inline; larger ones (and every failure) out of line. */
 static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
   sl__object_header *o = n <= 4 ? sl__bump(iso, sizeof *o + n * sizeof(sl_object *),
                                            SL_ARRAY, (uint32_t)n, out) : NULL;
   if (o == NULL) return sl__array_slow(iso, n, out);
-  sl_object **e = (sl_object **)(void *)(o + 1);
-  if (n > 0) e[0] = NULL;
-  if (n > 1) e[1] = NULL;
-  if (n > 2) e[2] = NULL;
-  if (n > 3) e[3] = NULL;
+  sl__fill_small(o, n, NULL, NULL, NULL, NULL);
   return SL_OK;
 }
 
@@ -628,11 +634,7 @@ SL__ALWAYS_INLINE sl_status sl_array_from(sl_isolate *iso, size_t n, const sl_lo
       sl__object_header *o = sl__bump(iso, sizeof *o + n * sizeof(sl_object *), SL_ARRAY,
                                       (uint32_t)n, out);
       if (o != NULL) {
-        sl_object **e = (sl_object **)(void *)(o + 1);
-        if (n > 0) e[0] = v0;
-        if (n > 1) e[1] = v1;
-        if (n > 2) e[2] = v2;
-        if (n > 3) e[3] = v3;
+        sl__fill_small(o, n, v0, v1, v2, v3);
         return SL_OK;
       }
     }
