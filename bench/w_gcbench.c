@@ -287,15 +287,17 @@ void bench_gcbench(bench_ctx *cx) {
   bench_summary s, m, b;
   int r, have_boehm = boehm_available();
   char kase[48];
+  /* 16 MiB semispaces, as binary-trees: a depth-16 tree under construction
+  ** (6 MiB of 48-byte nodes) dies young instead of being promoted and
+  ** compacted. Measured: 190 ms with 4 MiB, 114-143 with 8, 122-146 with 16.
+  ** One isolate for every repetition, as Boehm's heap and malloc's arenas
+  ** live on from one to the next (a fresh one paid ~20k first-touch faults). */
+  sl_isolate *iso = bench_isolate(cx, (size_t)16 << 20, (size_t)1 << 30, 0);
   printf("gcbench: Ellis-Kovac-Boehm GCBench against Boehm GC and malloc/free\n");
   for (r = 0; r < cx->reps; r++) {
     uint64_t t0;
     long count;
     double probe;
-    /* 16 MiB semispaces, as binary-trees: a depth-16 tree under construction
-    ** (6 MiB of 48-byte nodes) dies young instead of being promoted and
-    ** compacted. Measured: 190 ms with 4 MiB, 114-143 with 8, 122-146 with 16. */
-    sl_isolate *iso = bench_isolate(cx, (size_t)16 << 20, (size_t)1 << 30, 0);
     t0 = bench_now_ns();
     count = m_gcbench(p, &probe);
     bench_add(&sm, (double)(bench_now_ns() - t0));
@@ -311,8 +313,8 @@ void bench_gcbench(bench_ctx *cx) {
     count = sl_gcbench(iso, p, &probe);
     bench_add(&ss, (double)(bench_now_ns() - t0));
     verify("scopelab", p, count, probe);
-    BENCH_CHECK(iso, sl_isolate_dispose(iso));
   }
+  BENCH_CHECK(iso, sl_isolate_dispose(iso));
   snprintf(kase, sizeof kase, "stretch %d, long-lived %d", p->stretch, p->long_lived);
   m = bench_summarise(&sm); to_ms(&m);
   s = bench_summarise(&ss); to_ms(&s);
