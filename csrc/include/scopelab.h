@@ -538,11 +538,12 @@ static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out) {
 
 /* A non-empty Local whose scope is still open (the object is not checked): the
 ** record at its depth must be open and still carry its stamp. Most Locals
-** belong to the innermost scope, whose stamp the isolate holds. */
+** belong to the innermost scope, whose stamp the isolate holds. With no scope
+** open that stamp is 0, which a Local with a zeroed stamp must not match (d). */
 static inline int sl__live(const sl__handle_data *hs, sl_local h) {
   uint32_t d = SL__STAMP_DEPTH(h.stamp);
   return h.slot != NULL &&
-         (h.stamp == hs->stamp ||
+         ((h.stamp == hs->stamp && d != 0) ||
           (d - 1u < SL__STAMP_DEPTH(hs->stamp) && hs->scopes[d - 1].stamp == h.stamp));
 }
 

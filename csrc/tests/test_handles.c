@@ -489,3 +489,26 @@ void test_a_zeroed_scope_token_is_refused_not_followed(void) {
   VERIFY(iso);
   sl_isolate_dispose(iso);
 }
+
+/* With no scope open the isolate's stamp is 0: a Local whose stamp was zeroed
+** (its slot kept, pointing into a freed or zapped block) must not match it. */
+void test_a_local_with_a_zeroed_stamp_is_refused_with_no_scope_open(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s;
+  sl_local h, z, out;
+  int64_t v = 0;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_integer(iso, 7, &h));
+  OK(sl_scope_close(&s));
+  z = h;
+  z.stamp = 0;
+  CHECK(sl_scope_depth(iso) == 0);
+  FAILS(sl_local_check(iso, z), SL_EISOLATE);
+  FAILS(sl_integer_value(iso, z, &v), SL_EISOLATE);
+  FAILS(sl_persistent_new(iso, z, &(sl_persistent){ 0 }), SL_EISOLATE);
+  OK(sl_scope_open(iso, &s));                  /* and with a scope open, as before */
+  FAILS(sl_local_new(iso, z, &out), SL_EISOLATE);
+  OK(sl_scope_close(&s));
+  VERIFY(iso);
+  sl_isolate_dispose(iso);
+}

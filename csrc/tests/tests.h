@@ -14,6 +14,7 @@
   X(test_array_from_a_stale_element_fails_before_allocating) \
   X(test_scope_tokens_copy_and_sl_scope_at_closes_leaked_scopes) \
   X(test_a_zeroed_scope_token_is_refused_not_followed) \
+  X(test_a_local_with_a_zeroed_stamp_is_refused_with_no_scope_open) \
   X(test_handle_of_another_isolate_is_refused) \
   X(test_capacity_scope_refuses_the_extra_handle) \
   X(test_handle_watch_fires_once_per_scope) \
