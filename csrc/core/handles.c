@@ -398,6 +398,20 @@ void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, voi
   hs->watch_hook = hook;
   hs->watch_ud = ud;
   if (threshold == 0 || slH_depth(hs) == 0) return;
+  /* An outer scope gets back, when the scope above it closes, the limit saved
+  ** in that scope's record: bound the saved limit, or the outer scope would
+  ** only be checked at the end of its block. */
+  for (uint32_t d = 1; d < slH_depth(hs); d++) {
+    const slH_record *o = &hs->scopes[d - 1];
+    slH_record *above = &hs->scopes[d];
+    if (slH_kind(o) == SL_SCOPE_SEAL || (o->meta & SL__SCOPE_WATCHED) ||
+        above->prev_next == NULL)
+      continue;
+    size_t owned = slH_position(hs, above->prev_next) - slH_position(hs, o->prev_next);
+    size_t room = owned < threshold ? threshold - owned : 0;
+    if ((size_t)(above->prev_limit - above->prev_next) > room)
+      above->prev_limit = above->prev_next + room;
+  }
   slH_record *r = &hs->scopes[slH_depth(hs) - 1];
   if (slH_kind(r) == SL_SCOPE_SEAL || (r->meta & SL__SCOPE_WATCHED)) return;
   /* The innermost scope is watched from its next handle on. */

@@ -300,6 +300,44 @@ void test_handle_watch_fires_once_per_scope(void) {
   sl_isolate_dispose(iso);
 }
 
+/* A watch turned on while scopes are open watches the outer ones too: each
+** gets the watched limit back when the scope inside it closes, whatever kind. */
+void test_handle_watch_turned_on_inside_nested_scopes_watches_the_outer_ones(void) {
+  sl_options o = t_options();
+  o.zap_handles = 0;                   /* the inline close too */
+  sl_isolate *iso = t_new(&o);
+  int fired[3] = { 0, 0, 0 };
+  sl_scope p, e, c, seal;
+  sl_local out;
+  OK(sl_scope_open(iso, &p));
+  OK(sl_scope_set_site(&p, 11));
+  integer(iso, 1);                     /* 'p' owns a handle in a block of 1022 */
+  OK(sl_escapable_scope_open(iso, &e)); /* ... and the escape slot: 2 */
+  OK(sl_scope_set_site(&e, 12));
+  integer(iso, 2);
+  OK(sl_scope_open(iso, &c));          /* innermost, empty, opened before the watch */
+  OK(sl_seal_scope_open(iso, &seal));
+  sl_watch_handles(iso, 3, on_watch, fired);
+  OK(sl_scope_close(&seal));           /* seal and 'c' close on their fast paths */
+  OK(sl_scope_close(&c));
+  integer(iso, 3);
+  integer(iso, 4);
+  CHECK(fired[0] == 0);                /* 'e' owns 3 */
+  integer(iso, 5);
+  CHECK(fired[0] == 1 && fired[1] == 3 && fired[2] == 12);
+  OK(sl_scope_escape(&e, integer(iso, 6), &out));
+  OK(sl_scope_close(&e));
+  integer(iso, 7);                     /* 'p' owns 1 + the escape slot + 1 = 3 */
+  CHECK(fired[0] == 1);
+  integer(iso, 8);
+  CHECK(fired[0] == 2 && fired[1] == 3 && fired[2] == 11);
+  for (int i = 0; i < 10; i++) integer(iso, i);
+  CHECK(fired[0] == 2);                /* once per scope */
+  OK(sl_scope_close(&p));
+  VERIFY(iso);
+  sl_isolate_dispose(iso);
+}
+
 void test_failed_allocation_at_a_block_start_keeps_the_block(void) {
   sl_options o = t_options();
   o.young_size = 4096;

@@ -18,6 +18,7 @@
   X(test_handle_of_another_isolate_is_refused) \
   X(test_capacity_scope_refuses_the_extra_handle) \
   X(test_handle_watch_fires_once_per_scope) \
+  X(test_handle_watch_turned_on_inside_nested_scopes_watches_the_outer_ones) \
   X(test_failed_allocation_at_a_block_start_keeps_the_block) \
   X(test_scope_depth_limit_is_an_error_not_a_broken_stamp) \
   X(test_handle_watch_fires_inside_capacity_scopes) \
