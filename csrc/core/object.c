@@ -140,7 +140,7 @@ sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, 
   for (size_t i = 0; i < n; i++) {
     sl_object *v = elems[i].slot != NULL ? *elems[i].slot : NULL;
     if (!slM_barrier(iso, o, v)) {
-      *a.slot = NULL;  /* the Local is given back empty: nothing refers to it */
+      *a.slot = NULL;  /* the new array's slot is emptied (garbage now); *out untouched */
       return slI_error(iso, SL_ENOMEM, "array: out of memory for the remembered set");
     }
     slO_slots(o)[i] = v;

@@ -261,6 +261,34 @@ static void fz_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintptr_t
   f->moves_seen++;
 }
 
+/* sl_array_from over operands that may be stale, foreign or empty: it must
+** refuse exactly when one of them is unusable, and hold their objects. */
+static sl_status fz_array_from(fz *f, size_t n, sl_local *out) {
+  sl_local el[16];
+  int usable = 1;
+  for (size_t i = 0; i < n; i++) {
+    el[i] = fz_local(f);
+    if (!sl_local_is_empty(el[i]) && sl_local_check(f->iso, el[i]) != SL_OK) usable = 0;
+  }
+  sl_status st = sl_array_from(f->iso, n, el, out);
+  if (st == SL_ESTALE || st == SL_EISOLATE || st == SL_EARG) {
+    if (usable) fz_fail(f, "array_from refused usable elements", st);
+    return st;
+  }
+  fz_status(f, st, "array_from");
+  if (st != SL_OK) return st;
+  if (!usable) fz_fail(f, "array_from accepted an unusable element", st);
+  for (size_t i = 0; i < n; i++) {
+    sl_local g;
+    int same = 0;
+    sl_status s2 = sl_array_get(f->iso, *out, i, &g);
+    if (s2 == SL_OK) s2 = sl_same(f->iso, g, el[i], &same);
+    if (s2 != SL_OK) break;            /* no room for the Local: not this check's business */
+    if (!same) fz_fail(f, "array_from holds another object", SL_OK);
+  }
+  return st;
+}
+
 static void fz_alloc(fz *f, unsigned op) {
   sl_local *dst = fz_reg(f);
   sl_local h;
@@ -298,7 +326,13 @@ static void fz_alloc(fz *f, unsigned op) {
     default: {
       unsigned b = fz_byte(f);
       size_t n = (b & 0x80) ? (size_t)(b & 0x7f) << 10 : b % 17;
-      st = sl_array(f->iso, n, &h);
+      if (!(b & 0x80) && (b & 0x20)) {   /* small: sometimes with elements */
+        st = fz_array_from(f, n % 16, &h);
+        if (st == SL_ESTALE || st == SL_EISOLATE || st == SL_EARG) return;
+        n %= 16;
+      } else {
+        st = sl_array(f->iso, n, &h);
+      }
       fz_status(f, st, "array");
       if (st == SL_OK) fz_remember(f, h, SL_ARRAY, n);
       break;
@@ -570,6 +604,7 @@ static sl_isolate *fz_isolate(fz *f) {
   o.gc_interval_major = (int)((b >> 3) % 3) - 1;
   o.stress_compaction = ((b >> 5) & 1u) != 0;
   o.verify_heap = ((b >> 6) & 1u) != 0;
+  o.zap_handles = ((b >> 7) & 1u) != 0;  /* off: the inline close runs */
   if (sl_options_check(&o) != NULL) fz_fail(f, sl_options_check(&o), SL_OK);
   return sl_isolate_new(&o);
 }
