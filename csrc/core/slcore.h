@@ -74,7 +74,6 @@ static inline int slM_in(const slM_space *s, const void *p) {
 /* The stamp of a Local: the owning scope's serial and its depth on the stack. */
 #define SLH_DEPTH_BITS SL__DEPTH_BITS
 #define SLH_DEPTH_MASK SL__DEPTH_MASK
-#define SLH_STAMP(serial, depth) (((uint64_t)(serial) << SLH_DEPTH_BITS) | (depth))
 
 /* One open scope: what it must restore when it closes (public for the inline
 ** fast paths in scopelab.h). */
