@@ -67,12 +67,11 @@ static long flat_count(sl_isolate *iso, sl_local root) {
   BENCH_CHECK(iso, sl_scope_open(iso, &sc));
   stack[sp++] = root;
   while (sp > 0) {
-    sl_local t = stack[--sp], c;
+    sl_local t = stack[--sp], c[2];
     count++;
-    bad |= sl_array_get(iso, t, 0, &c);
-    if (!sl_local_is_empty(c)) stack[sp++] = c;
-    bad |= sl_array_get(iso, t, 1, &c);
-    if (!sl_local_is_empty(c)) stack[sp++] = c;
+    bad |= sl_array_unpack(iso, t, 0, 2, c);   /* both children, one check of t */
+    if (!sl_local_is_empty(c[0])) stack[sp++] = c[0];
+    if (!sl_local_is_empty(c[1])) stack[sp++] = c[1];
   }
   if (bad) BENCH_CHECK(iso, sl_last_status(iso));
   BENCH_CHECK(iso, sl_scope_close(&sc));

@@ -229,6 +229,24 @@ sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_local *ou
   return slH_push(iso, v, out);
 }
 
+/* Every check first; then the Locals one by one, so a handle-creation failure
+** (no scope, sealed, capacity) leaves the ones made so far and the rest empty. */
+sl_status sl__array_unpack_slow(sl_isolate *iso, sl_local a, size_t i, size_t n,
+                                sl_local *out) {
+  sl_object *o;
+  sl_status st = get_kind(iso, a, SL_ARRAY, "unpack", &o);
+  if (st == SL_OK && (n > o->length || i > o->length - n))
+    st = slI_error(iso, SL_EARG, "unpack: elements %zu..%zu out of range (length %u)", i,
+                   i + n - 1, (unsigned)o->length);
+  if (st != SL_OK) return st;
+  for (size_t k = 0; k < n; k++) out[k] = SL_EMPTY_LOCAL;
+  for (size_t k = 0; k < n; k++) {
+    sl_object *v = slO_slots(o)[i + k];
+    if (v != NULL && (st = slH_push(iso, v, &out[k])) != SL_OK) return st;
+  }
+  return SL_OK;
+}
+
 sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
   sl_object *o, *val = NULL;
   sl_status st = get_kind(iso, a, SL_ARRAY, "set", &o);

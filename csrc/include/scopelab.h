@@ -127,6 +127,9 @@ sl_status sl_string_value(sl_isolate *iso, sl_local h, const char **bytes, size_
 sl_status sl_array_length(sl_isolate *iso, sl_local h, size_t *out);
 /* 0-based; an empty element gives an empty Local. */
 /* sl_array_get(iso, a, i, &out) is inline (end of header). */
+/* sl_array_unpack(iso, a, i, n, out): elements i..i+n-1 as n new Locals in out[]
+** (empty Locals for empty elements): n reads for one check of 'a'. Inline for
+** n <= 4 (end of header). */
 /* sl_array_from(iso, n, elems, &out): a new array of the n objects elems[0..n-1]
 ** refer to (an empty Local gives an empty element); any stale or foreign element
 ** fails it before anything is allocated. Inline for n <= 4 (end of header). */
@@ -454,6 +457,7 @@ sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out);
 sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out);
 sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out);
 sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out);
+sl_status sl__array_unpack_slow(sl_isolate *iso, sl_local a, size_t i, size_t n, sl_local *out);
 
 /* For the fast paths a compiler would otherwise call out of line: inlined, a
 ** constant 'n' unrolls them and the Locals passed stay in registers. */
@@ -662,6 +666,33 @@ static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_l
     }
   }
   return sl__array_get_slow(iso, a, i, out);
+}
+
+/* Reading n <= 4 elements: one check of 'a', then a slot per non-empty element. */
+SL__ALWAYS_INLINE sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t i, size_t n,
+                                            sl_local *out) {
+  sl__handle_data *hs = SL__HS(iso);
+  sl_object **s = hs->next;
+  if (n <= 4 && (size_t)(hs->limit - s) >= n && sl__live(hs, a)) {
+    const sl__object_header *o = (const sl__object_header *)*a.slot;
+    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && n <= o->length &&
+        i <= o->length - n) {
+      sl_object *const *e = (sl_object *const *)(const void *)(o + 1) + i;
+      uint64_t stamp = hs->stamp;
+      for (size_t k = 0; k < n; k++) {
+        if (e[k] == NULL) {
+          sl__put_local(&out[k], NULL, 0);
+        } else {
+          *s = e[k];
+          sl__put_local(&out[k], s, stamp);
+          s++;
+        }
+      }
+      hs->next = s;
+      return SL_OK;
+    }
+  }
+  return sl__array_unpack_slow(iso, a, i, n, out);
 }
 
 /* Writing an element; only an old array that gets a young value and is not yet

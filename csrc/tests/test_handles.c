@@ -550,3 +550,44 @@ void test_a_local_with_a_zeroed_stamp_is_refused_with_no_scope_open(void) {
   VERIFY(iso);
   sl_isolate_dispose(iso);
 }
+
+/* sl_array_unpack reads like n sl_array_get calls, one check of the array. */
+void test_array_unpack_reads_elements_into_new_locals(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s, seal, inner;
+  sl_local el[8], a, out[8], stale;
+  int same = 0;
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < 8; i++) el[i] = i == 1 ? SL_EMPTY_LOCAL : integer(iso, 100 + i);
+  OK(sl_array_from(iso, 8, el, &a));
+  size_t before = sl_number_of_handles(iso);
+  OK(sl_array_unpack(iso, a, 0, 4, out));             /* inline: 3 Locals, one empty */
+  CHECK(sl_number_of_handles(iso) == before + 3);
+  CHECK(sl_local_is_empty(out[1]));
+  for (int i = 0; i < 4; i++) {
+    if (i == 1) continue;
+    OK(sl_same(iso, out[i], el[i], &same));
+    CHECK(same);
+  }
+  OK(sl_array_unpack(iso, a, 2, 6, out));             /* out of line: n > 4 */
+  for (int i = 0; i < 6; i++) {
+    OK(sl_same(iso, out[i], el[i + 2], &same));
+    CHECK(same);
+  }
+  OK(sl_array_unpack(iso, a, 8, 0, out));             /* an empty range at the end */
+  FAILS(sl_array_unpack(iso, a, 6, 3, out), SL_EARG);
+  CHECK(strstr(sl_last_error(iso), "unpack: elements 6..8 out of range (length 8)") != NULL);
+  FAILS(sl_array_unpack(iso, a, (size_t)-1, 2, out), SL_EARG);   /* no wrap-around */
+  FAILS(sl_array_unpack(iso, el[0], 0, 1, out), SL_EARG);        /* not an array */
+  OK(sl_scope_open(iso, &inner));
+  OK(sl_array_from(iso, 2, el, &stale));
+  OK(sl_scope_close(&inner));
+  FAILS(sl_array_unpack(iso, stale, 0, 2, out), SL_ESTALE);
+  OK(sl_seal_scope_open(iso, &seal));
+  FAILS(sl_array_unpack(iso, a, 0, 2, out), SL_ESEALED);         /* no Local may be made */
+  OK(sl_array_unpack(iso, a, 1, 1, out));             /* an empty element needs no slot */
+  CHECK(sl_local_is_empty(out[0]));
+  OK(sl_scope_close(&seal));
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

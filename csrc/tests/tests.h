@@ -12,6 +12,7 @@
   X(test_scopes_close_innermost_first) \
   X(test_array_from_holds_its_elements_through_collections) \
   X(test_array_from_a_stale_element_fails_before_allocating) \
+  X(test_array_unpack_reads_elements_into_new_locals) \
   X(test_scope_tokens_copy_and_sl_scope_at_closes_leaked_scopes) \
   X(test_a_zeroed_scope_token_is_refused_not_followed) \
   X(test_a_local_with_a_zeroed_stamp_is_refused_with_no_scope_open) \
