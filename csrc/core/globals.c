@@ -355,10 +355,11 @@ void slG_rebuild_young(sl_isolate *iso) {
   g->nyoung = 0;
   g->young_all = 0;
   for (slG_block *b = g->blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) b->nodes[i].in_young = 0;
-  for (slG_block *b = g->blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++)
-      if (b->nodes[i].state != SLG_FREE) note_young(iso, &b->nodes[i]);
+    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
+      slG_node *n = &b->nodes[i];
+      n->in_young = 0;
+      if (n->state != SLG_FREE) note_young(iso, n);
+    }
 }
 
 /* Whether the verifier's invariant holds for 'n': a node holding a young
