@@ -23,7 +23,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 
 CORE_SRC := $(wildcard csrc/core/*.c)
 CORE_OBJ := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
-CORE_HDR := $(wildcard csrc/core/*.h) csrc/include/scopelab.h
+CORE_HDR := $(wildcard csrc/core/*.h csrc/include/*.h)
 LIB      := $(BUILD)/libscopelab.a
 LUAMOD   := $(BUILD)/scopelab/core.so
 CTEST_SRC := $(wildcard csrc/tests/*.c)

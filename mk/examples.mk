@@ -9,6 +9,8 @@
 #                folder with LUA_PATH/LUA_CPATH unset, to show that it needs no
 #                scopelab files on disk: first experiments/escapable_scope.lua (verbose), then
 #                every experiments/*.lua (quiet, the summary table only).
+# hello-cxx      examples/hello.cc: the same install from C++17 (-pedantic -Werror),
+#                so the public header and its inline calls stay valid C++.
 # interp         examples/interp.c: C only. Built the way a user builds against an
 #                installed scopelab: 'make install' into a staging DESTDIR, then
 #                cc ... $(pkg-config --cflags --libs scopelab) with PKG_CONFIG_PATH and
@@ -39,8 +41,10 @@ ifneq ($(strip $(EXAMPLE_BENCH)),)
 endif
 	@echo "== interp (linked with: $$($(EX_PKGCONFIG) --libs scopelab))"
 	LD_LIBRARY_PATH=$(EX_STAGE)$(EX_PREFIX)/lib $(EX_BUILD)/interp
+	@echo "== hello-cxx (C++17, -pedantic, against the installed headers)"
+	LD_LIBRARY_PATH=$(EX_STAGE)$(EX_PREFIX)/lib $(EX_BUILD)/hello-cxx
 
-examples-build: $(EX_BUILD)/scopelab-host $(EX_BUILD)/interp
+examples-build: $(EX_BUILD)/scopelab-host $(EX_BUILD)/interp $(EX_BUILD)/hello-cxx
 
 $(EX_BUILD)/front.h: examples/embed-front.lua $(addprefix lua/,$(LUA_FRONT))
 	@mkdir -p $(dir $@)
@@ -54,6 +58,10 @@ $(EX_BUILD)/scopelab-host: examples/host.c $(EX_BUILD)/front.h $(BIND_OBJ) $(LIB
 examples-stage: $(LIB) $(SHLIB)
 	@rm -rf $(EX_STAGE)
 	$(MAKE) --no-print-directory install-c DESTDIR=$(EX_STAGE) PREFIX=$(EX_PREFIX)
+
+$(EX_BUILD)/hello-cxx: examples/hello.cc examples-stage
+	$(CXX) -std=c++17 -pedantic -Wall -Wextra -Werror $(OPT) examples/hello.cc -o $@ $(LDFLAGS) \
+	  $$($(EX_PKGCONFIG) --cflags --libs scopelab)
 
 $(EX_BUILD)/interp: examples/interp.c examples-stage
 	$(CC) $(EX_CFLAGS) examples/interp.c -o $@ $(LDFLAGS) \

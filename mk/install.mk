@@ -10,8 +10,8 @@
 #
 #   lib/lua/5.4/scopelab/core.so        the C module (core linked in statically)
 #   share/lua/5.4/scopelab/*.lua        the pure Lua front (init.lua, ...)
-#   lib/libscopelab.a, lib/libscopelab.so.0.x.y (+ .so.0, .so links)
-#   include/scopelab.h
+#   lib/libscopelab.a, lib/libscopelab.so.ABI.x.y.z (+ .so.ABI, .so links)
+#   include/scopelab.h, include/scopelab_internal.h (its inline internals)
 #   lib/pkgconfig/scopelab.pc           generated from scopelab.pc.in
 #   bin/scopelab                        when bin/scopelab exists
 #
@@ -29,16 +29,20 @@ LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
 
 INSTALL      ?= install
 
-# The one version number lives in the public header.
+# The version and the ABI number live in the public header. The soname follows
+# the ABI (it changes whenever the layout the inline calls read changes:
+# csrc/tests/test_abi.c catches a layout change without a bump), the file name
+# adds the release.
 SL_VERSION  := $(shell sed -n 's/^\#define SL_VERSION "\(.*\)"/\1/p' csrc/include/scopelab.h)
-SL_SOMAJOR  := $(firstword $(subst ., ,$(SL_VERSION)))
-SHLIB_REAL  := libscopelab.so.$(SL_VERSION)
-SHLIB_SONAME := libscopelab.so.$(SL_SOMAJOR)
+SL_ABI      := $(shell sed -n 's/^\#define SL_ABI_VERSION \([0-9]*\)/\1/p' csrc/include/scopelab.h)
+SHLIB_REAL  := libscopelab.so.$(SL_ABI).$(SL_VERSION)
+SHLIB_SONAME := libscopelab.so.$(SL_ABI)
 SHLIB       := $(BUILD)/$(SHLIB_REAL)
 
 # Every pure Lua file of the front, relative to lua/ (subfolders kept).
 # LUA_FRONT (the pure-Lua files of lua/scopelab) is defined in the Makefile.
 BIN_SCRIPT  := $(wildcard bin/scopelab)
+PUBLIC_HDR  := csrc/include/scopelab.h csrc/include/scopelab_internal.h
 
 .PHONY: install install-lua install-c install-bin uninstall module shared
 
@@ -71,7 +75,7 @@ install-c: $(LIB) $(SHLIB) scopelab.pc.in
 	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL)
 	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
 	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/libscopelab.so
-	$(INSTALL) -m 644 csrc/include/scopelab.h $(DESTDIR)$(INCLUDEDIR)/scopelab.h
+	$(INSTALL) -m 644 $(PUBLIC_HDR) $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SL_VERSION)|g' \
 	    scopelab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
@@ -89,7 +93,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LUA_SHAREDIR)/,$(LUA_FRONT))
 	rm -f $(DESTDIR)$(LIBDIR)/libscopelab.a $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
 	      $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libscopelab.so
-	rm -f $(DESTDIR)$(INCLUDEDIR)/scopelab.h $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HDR))) $(DESTDIR)$(PKGCONFIGDIR)/scopelab.pc
 	rm -f $(DESTDIR)$(BINDIR)/scopelab
 	find $(DESTDIR)$(LUA_SHAREDIR)/scopelab $(DESTDIR)$(LUA_LIBDIR)/scopelab \
 	      -depth -type d -empty -delete 2>/dev/null || true

@@ -30,8 +30,10 @@ local function executable(path) return sh("test -x " .. q(path)) end
 
 local ROOT = must("cd " .. q(debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
   .. "/.. && pwd"):gsub("%s+$", "")
-local VERSION = assert(io.open(ROOT .. "/csrc/include/scopelab.h")):read("a")
-  :match('#define SL_VERSION "([^"]+)"')
+local HEADER = assert(io.open(ROOT .. "/csrc/include/scopelab.h")):read("a")
+local VERSION = HEADER:match('#define SL_VERSION "([^"]+)"')
+local ABI = HEADER:match('#define SL_ABI_VERSION (%d+)')
+local SHLIB = "libscopelab.so." .. ABI .. "." .. VERSION   -- its soname: libscopelab.so.ABI
 
 -- make -C ROOT with arguments; the Makefile's own LUA_PATH/LUA_CPATH are not passed on.
 local function make(args)
@@ -90,11 +92,12 @@ describe("make install", function()
   it("puts the static and shared C library, the header and scopelab.pc under PREFIX", function()
     assert.is_true(exists(pre .. "/lib/libscopelab.a"))
     assert.is_true(exists(pre .. "/lib/libscopelab.so"))
-    assert.is_true(exists(pre .. "/lib/libscopelab.so." .. VERSION))
+    assert.is_true(exists(pre .. "/lib/" .. SHLIB))
     assert.is_true(exists(pre .. "/include/scopelab.h"))
+    assert.is_true(exists(pre .. "/include/scopelab_internal.h"))
     assert.is_true(exists(pre .. "/lib/pkgconfig/scopelab.pc"))
-    local soname = must("readelf -d " .. q(pre .. "/lib/libscopelab.so." .. VERSION))
-    assert.truthy(soname:find("libscopelab.so." .. VERSION:match("^%d+") .. "]", 1, true))
+    local soname = must("readelf -d " .. q(pre .. "/lib/" .. SHLIB))
+    assert.truthy(soname:find("libscopelab.so." .. ABI .. "]", 1, true))
   end)
 
   it("lets lua5.4 require scopelab from another folder with paths pointed at the install", function()
@@ -144,7 +147,7 @@ int main(void) {
       .. " ./hello")
     assert.are.equal(VERSION .. " 7 1\n", out)
     local needed = must("readelf -d " .. q(tmp .. "/elsewhere/hello"))
-    assert.truthy(needed:find("libscopelab.so." .. VERSION:match("^%d+"), 1, true))
+    assert.truthy(needed:find("libscopelab.so." .. ABI .. "]", 1, true))
   end)
 
   it("installs a bin/scopelab that runs an experiment from another folder", function()

@@ -11,6 +11,9 @@
 
 #include "slcore.h"
 
+const char *sl_version(void) { return SL_VERSION; }
+int sl_abi_version(void) { return SL_ABI_VERSION; }
+
 static const char *const status_names[] = {
   "ok", "no scope", "sealed", "stale handle", "escape", "scope order",
   "other isolate", "heap exhausted", "bad argument", "capacity", "state",

@@ -103,7 +103,9 @@ typedef struct slH_data {
 
 enum { SLG_FREE = 0, SLG_STRONG, SLG_WEAK, SLG_PROBE };
 
-struct slG_node {
+typedef sl_node slG_node;   /* the public opaque name, under the module's prefix */
+
+struct sl_node {
   sl_object *obj;             /* first, so the node's address is the root slot */
   uint64_t serial;            /* 0 while free; must match the handle's copy */
   uint8_t state;
@@ -187,12 +189,27 @@ struct sl_isolate {
   char msg[256];
 };
 
-_Static_assert(offsetof(struct sl_isolate, hs) == offsetof(sl__isolate_head, hs) &&
-               offsetof(struct sl_isolate, next_id) == offsetof(sl__isolate_head, next_id) &&
-               offsetof(struct sl_isolate, gc_trigger) == offsetof(sl__isolate_head, gc_trigger) &&
-               offsetof(slH_data, stamp) == offsetof(sl__handle_data, stamp) &&
-               offsetof(slH_data, zap) == offsetof(sl__handle_data, zap),
+/* Every layout scopelab_internal.h mirrors must equal the core's own. */
+#define SL_SAME_FIELD(a, b, f) (offsetof(a, f) == offsetof(b, f))
+_Static_assert(SL_SAME_FIELD(struct sl_isolate, sl__isolate_head, young) &&
+               SL_SAME_FIELD(struct sl_isolate, sl__isolate_head, gc_trigger) &&
+               SL_SAME_FIELD(struct sl_isolate, sl__isolate_head, next_id) &&
+               SL_SAME_FIELD(struct sl_isolate, sl__isolate_head, hs),
                "the isolate must start with sl__isolate_head");
+_Static_assert(SL_SAME_FIELD(slH_data, sl__handle_data, next) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, limit) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, stamp) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, scopes) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, serial) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, open_limit) &&
+               SL_SAME_FIELD(slH_data, sl__handle_data, zap),
+               "the handle data must start with sl__handle_data");
+_Static_assert(sizeof(struct sl_object) == sizeof(sl__object_header) &&
+               SL_SAME_FIELD(struct sl_object, sl__object_header, meta) &&
+               SL_SAME_FIELD(struct sl_object, sl__object_header, length) &&
+               SL_SAME_FIELD(struct sl_object, sl__object_header, id),
+               "sl__object_header must be the object header");
+_Static_assert(offsetof(struct sl_node, obj) == 0, "a node's address is its root slot");
 
 /* isolate.c */
 sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)

@@ -49,7 +49,8 @@
   X(test_a_callback_whose_handle_an_earlier_one_reset_is_skipped) \
   X(test_eternal_handles_live_as_long_as_the_isolate) \
   X(test_probe_of_a_dead_object_stays_dead) \
-  X(test_scavenges_visit_only_nodes_holding_young_objects)
+  X(test_scavenges_visit_only_nodes_holding_young_objects) \
+  X(test_the_layout_matches_the_abi_version)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
