@@ -2,8 +2,8 @@
 ** diag.c: diagnostics over the heap and the roots.
 **
 ** "Why is this alive?": sl_retaining_path runs one breadth-first search from
-** every root at once (Locals from the outermost scope in, then persistent
-** nodes, then eternals), so the path it finds is a shortest one and, among
+** every root at once (in roots.c's order: Locals from the outermost scope in,
+** then persistent nodes, then eternals), so the path it finds is a shortest one and, among
 ** equals, starts at the outermost root. If no root reaches the object, the
 ** remembered set is tried next: such an object survives minor collections
 ** only because an unreachable old array still refers to it.
@@ -16,61 +16,21 @@
 
 #include "slcore.h"
 
-void slD_each_root(sl_isolate *iso, slD_root_fn fn, void *ud) {
-  const slH_data *hs = &iso->hs;
-  sl_root_info r = { 0 };
-  uint32_t depth = 0;
-  size_t pos = 0, start = 0;
-  r.kind = SL_ROOT_LOCAL;
-  for (size_t b = 0; b < hs->nblocks; b++) {
-    sl_object **end = b + 1 == hs->nblocks ? hs->next : hs->blocks[b] + hs->block_size;
-    for (sl_object **slot = hs->blocks[b]; slot < end; slot++, pos++) {
-      /* The owner is the innermost scope that started at or below 'pos'. */
-      while (depth < slH_depth(hs) && slH_position(hs, hs->scopes[depth].prev_next) <= pos) {
-        start = slH_position(hs, hs->scopes[depth].prev_next);
-        if (slH_kind(&hs->scopes[depth]) != SL_SCOPE_SEAL) r.level++;
-        depth++;
-      }
-      if (*slot == NULL) continue;
-      r.depth = depth;
-      r.site = depth ? (uint32_t)(hs->scopes[depth - 1].meta >> 32) : 0;
-      r.index = pos - start;
-      if (fn(iso, &r, *slot, ud)) return;
-    }
-  }
-  memset(&r, 0, sizeof r);
-  r.kind = SL_ROOT_PERSISTENT;
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      slG_node *n = &b->nodes[i];
-      if (n->state != SLG_STRONG || n->obj == NULL) continue;
-      r.index = (size_t)n->serial;
-      r.site = n->site;
-      if (fn(iso, &r, n->obj, ud)) return;
-    }
-  memset(&r, 0, sizeof r);
-  r.kind = SL_ROOT_ETERNAL;
-  for (size_t i = 0; i < iso->gh.neternals; i++) {
-    r.index = i;
-    if (fn(iso, &r, iso->gh.eternals[i], ud)) return;
-  }
-}
-
 typedef struct root_walk {
   sl_root_visitor cb;
   void *ud;
 } root_walk;
 
-static int visit_root(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud) {
+static int visit_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
   root_walk *w = ud;
   sl_object_info info;
-  slO_info(iso, o, &info);
+  slO_info(iso, *slot, &info);
   return w->cb(r, &info, w->ud);
 }
 
 void sl_roots_foreach(sl_isolate *iso, sl_root_visitor cb, void *ud) {
   root_walk w = { cb, ud };
-  slD_each_root(iso, visit_root, &w);
+  slR_each(iso, SLR_INFO, visit_root, &w);
 }
 
 static int walk_space(sl_isolate *iso, const slM_space *sp, sl_object_visitor cb, void *ud) {
@@ -115,24 +75,25 @@ static int64_t number_of(const search *s, const sl_isolate *iso, sl_object *o) {
 
 static int add_root(search *s, const sl_root_info *r) {
   if (s->nroots == s->cap_roots) {
-    size_t cap = s->cap_roots ? s->cap_roots * 2 : 64;
-    sl_root_info *nr = realloc(s->roots, cap * sizeof *nr);
+    sl_root_info *nr = slI_grow(s->roots, &s->cap_roots, s->nroots + 1, sizeof *nr, 64);
     if (nr == NULL) return 0;
     s->roots = nr;
-    s->cap_roots = cap;
   }
   s->roots[s->nroots++] = *r;
   return 1;
 }
 
-static int seed(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud) {
-  search *s = ud;
+static int seed_object(sl_isolate *iso, const sl_root_info *r, sl_object *o, search *s) {
   int64_t k = number_of(s, iso, o);
   if (k == UNSEEN || s->parent[k] != UNSEEN) return 0;
   if (!add_root(s, r)) return s->nomem = 1;
   s->parent[k] = -2 - (int64_t)(s->nroots - 1);
   s->queue[s->qtail++] = (size_t)k;
   return 0;
+}
+
+static int seed(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
+  return seed_object(iso, r, *slot, ud);
 }
 
 static void breadth_first(sl_isolate *iso, search *s) {
@@ -143,10 +104,10 @@ static void breadth_first(sl_isolate *iso, search *s) {
       s->found = (int64_t)k;
       return;
     }
-    if (SLO_KIND(o) != SL_ARRAY) continue;
-    sl_object **f = slO_slots(o);
-    for (uint32_t i = 0; i < o->length; i++) {
-      if (f[i] == NULL) continue;
+    size_t n;
+    sl_object **f = slO_refs(o, &n);
+    for (size_t i = 0; i < n; i++) {
+      if (!slO_is_ref(f[i])) continue;
       int64_t c = number_of(s, iso, f[i]);
       if (c == UNSEEN || s->parent[c] != UNSEEN) continue;
       s->parent[c] = (int64_t)k;
@@ -210,13 +171,13 @@ sl_status sl_retaining_path(sl_isolate *iso, uint64_t id, sl_path *path) {
   for (size_t i = 0; i < s.n; i++) s.parent[i] = UNSEEN;
   s.target = id;
   s.found = UNSEEN;
-  slD_each_root(iso, seed, &s);
+  slR_each(iso, SLR_INFO, seed, &s);
   breadth_first(iso, &s);
   for (size_t i = 0; i < iso->nremembered && s.found == UNSEEN && !s.nomem; i++) {
     sl_root_info r = { 0 };
     r.kind = SL_ROOT_REMEMBERED;
     r.index = i;
-    seed(iso, &r, iso->remembered[i], &s);
+    seed_object(iso, &r, iso->remembered[i], &s);
     breadth_first(iso, &s);
   }
   if (s.nomem) st = slI_error(iso, SL_ENOMEM, "retainers: out of memory for the roots");

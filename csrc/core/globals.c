@@ -48,14 +48,12 @@ static void note_young(sl_isolate *iso, slG_node *n) {
   slG_data *g = &iso->gh;
   if (n->obj == NULL || n->in_young || !slM_is_young(iso, n->obj)) return;
   if (g->nyoung == g->cap_young) {
-    size_t cap = g->cap_young ? g->cap_young * 2 : 64;
-    slG_node **y = realloc(g->young, cap * sizeof *y);
+    slG_node **y = slI_grow(g->young, &g->cap_young, g->nyoung + 1, sizeof *y, 64);
     if (y == NULL) {          /* correct, only slower: scavenges walk every node */
       g->young_all = 1;
       return;
     }
     g->young = y;
-    g->cap_young = cap;
   }
   g->young[g->nyoung++] = n;
   n->in_young = 1;
@@ -223,13 +221,19 @@ sl_status sl_persistent_site(sl_isolate *iso, sl_persistent p, uint32_t *site) {
 }
 
 void sl_persistent_foreach(sl_isolate *iso, sl_persistent_visitor cb, void *ud) {
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      slG_node *n = &b->nodes[i];
-      if (n->state != SLG_STRONG && n->state != SLG_WEAK) continue;
-      sl_persistent p = { n, n->serial };
-      if (cb(p, n->site, n->state == SLG_WEAK, n->obj ? n->obj->id : 0, ud)) return;
-    }
+  SLG_FOREACH_NODE(&iso->gh, n, {
+    if (n->state != SLG_STRONG && n->state != SLG_WEAK) continue;
+    sl_persistent p = { n, n->serial };
+    if (cb(p, n->site, n->state == SLG_WEAK, n->obj ? n->obj->id : 0, ud)) return;
+  })
+}
+
+size_t slG_count_persistent(const sl_isolate *iso) {
+  size_t count = 0;
+  SLG_FOREACH_NODE(&iso->gh, n, {
+    count += (n->state == SLG_STRONG || n->state == SLG_WEAK) && n->obj != NULL;
+  })
+  return count;
 }
 
 /* ------------------------------------------------------------------ probes */
@@ -284,11 +288,9 @@ sl_status sl_eternal_new(sl_isolate *iso, sl_local h, size_t *index) {
   if (st != SL_OK) return st;
   slG_data *g = &iso->gh;
   if (g->neternals == g->cap_eternals) {
-    size_t cap = g->cap_eternals ? g->cap_eternals * 2 : 16;
-    sl_object **e = realloc(g->eternals, cap * sizeof *e);
+    sl_object **e = slI_grow(g->eternals, &g->cap_eternals, g->neternals + 1, sizeof *e, 16);
     if (e == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for eternal handles");
     g->eternals = e;
-    g->cap_eternals = cap;
   }
   *index = g->neternals;
   g->eternals[g->neternals++] = *h.slot;
@@ -306,31 +308,8 @@ size_t sl_eternal_count(const sl_isolate *iso) { return iso->gh.neternals; }
 
 /* ------------------------------------------------------------------ collector */
 
-/* Whether a scavenge may take the young list instead of every node. */
-static int use_young_list(const sl_isolate *iso, int young_only) {
-  return young_only && !iso->gh.young_all;
-}
-
-/* Strong nodes and eternal slots: the collectors' roots beside the Locals. */
-void slG_visit_roots(sl_isolate *iso, int young_only, slG_slot_fn fn) {
-  slG_data *g = &iso->gh;
-  size_t seen = 0;
-  if (use_young_list(iso, young_only)) {
-    for (size_t i = 0; i < g->nyoung; i++) {
-      slG_node *n = g->young[i];
-      if (n->state == SLG_STRONG && n->obj != NULL) fn(iso, &n->obj);
-    }
-    seen = g->nyoung;
-  } else {
-    for (slG_block *b = g->blocks; b != NULL; b = b->next)
-      for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-        slG_node *n = &b->nodes[i];
-        if (n->state == SLG_STRONG && n->obj != NULL) fn(iso, &n->obj);
-      }
-    seen = g->used;
-  }
-  iso->last.nodes_scanned = seen;
-  for (size_t i = 0; i < g->neternals; i++) fn(iso, &g->eternals[i]);
+size_t slG_scanned(const sl_isolate *iso, int young_only) {
+  return slG_use_young_list(iso, young_only) ? iso->gh.nyoung : iso->gh.used;
 }
 
 void slG_prune_young(sl_isolate *iso) {
@@ -354,12 +333,10 @@ void slG_rebuild_young(sl_isolate *iso) {
   slG_data *g = &iso->gh;
   g->nyoung = 0;
   g->young_all = 0;
-  for (slG_block *b = g->blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      slG_node *n = &b->nodes[i];
-      n->in_young = 0;
-      if (n->state != SLG_FREE) note_young(iso, n);
-    }
+  SLG_FOREACH_NODE(g, n, {
+    n->in_young = 0;
+    if (n->state != SLG_FREE) note_young(iso, n);
+  })
 }
 
 /* Whether the verifier's invariant holds for 'n': a node holding a young
@@ -375,12 +352,9 @@ int slG_reserve_pending(sl_isolate *iso) {
   slG_data *g = &iso->gh;
   size_t need = g->npending + g->weak;
   if (need <= g->cap_pending) return 1;
-  size_t cap = g->cap_pending ? g->cap_pending : 64;
-  while (cap < need) cap *= 2;
-  slG_pending *pq = realloc(g->pending, cap * sizeof *pq);
+  slG_pending *pq = slI_grow(g->pending, &g->cap_pending, need, sizeof *pq, 64);
   if (pq == NULL) return 0;
   g->pending = pq;
-  g->cap_pending = cap;
   return 1;
 }
 
@@ -415,15 +389,7 @@ static void process_node(sl_isolate *iso, slG_node *n, int young_only,
 void slG_process_weak(sl_isolate *iso, int young_only,
                       int (*is_live)(sl_isolate *, sl_object *),
                       sl_object *(*forward)(sl_isolate *, sl_object *)) {
-  slG_data *g = &iso->gh;
-  if (use_young_list(iso, young_only)) {
-    for (size_t i = 0; i < g->nyoung; i++)
-      process_node(iso, g->young[i], young_only, is_live, forward);
-    return;
-  }
-  for (slG_block *b = g->blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++)
-      process_node(iso, &b->nodes[i], young_only, is_live, forward);
+  SLG_FOREACH_SCANNED(iso, young_only, n, { process_node(iso, n, young_only, is_live, forward); })
 }
 
 static int by_order(const void *a, const void *b) {

@@ -185,12 +185,10 @@ sl_object **slH_extend(sl_isolate *iso) {
   }
   if (hs->next == hs->limit) {
     if (hs->nblocks == hs->cap_blocks) {
-      size_t cap = hs->cap_blocks ? hs->cap_blocks * 2 : 8;
-      sl_object ***nb = realloc(hs->blocks, cap * sizeof *nb);
+      sl_object ***nb = slI_grow(hs->blocks, &hs->cap_blocks, hs->nblocks + 1, sizeof *nb, 8);
       if (nb == NULL)
         return slI_error(iso, SL_ENOMEM, "out of memory for the handle block list"), NULL;
       hs->blocks = nb;
-      hs->cap_blocks = cap;
     }
     sl_object **b = get_spare_or_new_block(iso);
     if (b == NULL)

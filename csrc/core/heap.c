@@ -45,11 +45,10 @@ void slM_free(sl_isolate *iso) {
 
 int slM_remember(sl_isolate *iso, sl_object *o) {
   if (iso->nremembered == iso->cap_remembered) {
-    size_t cap = iso->cap_remembered ? iso->cap_remembered * 2 : 64;
-    sl_object **r = realloc(iso->remembered, cap * sizeof *r);
+    sl_object **r = slI_grow(iso->remembered, &iso->cap_remembered, iso->nremembered + 1,
+                             sizeof *r, 64);
     if (r == NULL) return 0;
     iso->remembered = r;
-    iso->cap_remembered = cap;
   }
   iso->remembered[iso->nremembered++] = o;
   o->meta |= SLO_REMEMBERED;

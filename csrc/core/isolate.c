@@ -54,6 +54,18 @@ uint64_t slI_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void *slI_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first) {
+  size_t n = *cap ? *cap : first;
+  while (n < need) {
+    if (n > SIZE_MAX / 2 / elem) return NULL;  /* the byte count would overflow */
+    n *= 2;
+  }
+  if (n > SIZE_MAX / elem) return NULL;
+  void *p = realloc(arr, n * elem);
+  if (p != NULL) *cap = n;
+  return p;
+}
+
 void sl_options_init(sl_options *o) {
   memset(o, 0, sizeof *o);
   o->young_size = SLC_YOUNG_SIZE;
@@ -170,20 +182,13 @@ void sl_heap_stats_of(const sl_isolate *iso, sl_heap_stats *out) {
   out->young_size = (size_t)(iso->young.end - iso->young.start);
   out->old_used = (size_t)(iso->old.top - iso->old.start);
   out->old_size = (size_t)(iso->old.end - iso->old.start);
-  out->persistent_handles = 0;
   out->weak_handles = iso->gh.weak;
   out->probes = iso->gh.probes;
   out->eternal_handles = iso->gh.neternals;
   out->remembered = iso->nremembered;
   out->allocations = iso->next_id - 1;
   out->bytes_allocated = iso->bytes_allocated + (uint64_t)(iso->young.top - iso->young_mark);
-  /* Non-empty strong or weak nodes: count them, it is only a stats call. */
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t i = 0; i < SLC_NODE_BLOCK; i++) {
-      const slG_node *n = &b->nodes[i];
-      if ((n->state == SLG_STRONG || n->state == SLG_WEAK) && n->obj != NULL)
-        out->persistent_handles++;
-    }
+  out->persistent_handles = slG_count_persistent(iso);  /* counted: only a stats call */
 }
 
 sl_status sl_verify_heap(sl_isolate *iso) {

@@ -28,19 +28,18 @@
 /* ------------------------------------------------------------------ mark */
 
 static int grow_mark_stack(sl_isolate *iso) {
-  size_t cap = iso->cap_mark ? iso->cap_mark * 2 : 1024;
-  sl_object **s = realloc(iso->mark_stack, cap * sizeof *s);
+  sl_object **s = slI_grow(iso->mark_stack, &iso->cap_mark, iso->nmark + 1, sizeof *s, 1024);
   if (s == NULL) return 0;
   iso->mark_stack = s;
-  iso->cap_mark = cap;
   return 1;
 }
 
 static inline void mark(sl_isolate *iso, sl_object *o) {
-  if (o == NULL || (o->meta & SLO_MARKED)) return;
+  if (!slO_is_ref(o) || (o->meta & SLO_MARKED)) return;
   o->meta |= SLO_MARKED;
   iso->mark_live++;
-  if (SLO_KIND(o) != SL_ARRAY || o->length == 0) return;
+  size_t n;
+  if (slO_refs(o, &n) == NULL || n == 0) return;  /* no children: nothing to scan */
   if (iso->nmark == iso->cap_mark && !grow_mark_stack(iso)) {
     iso->mark_overflow = 1;  /* found again by rescan_for_overflow */
     return;
@@ -48,26 +47,30 @@ static inline void mark(sl_isolate *iso, sl_object *o) {
   iso->mark_stack[iso->nmark++] = o;
 }
 
-static void mark_slot(sl_isolate *iso, sl_object **slot) { mark(iso, *slot); }
+static int mark_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
+  (void)r, (void)ud;
+  mark(iso, *slot);
+  return 0;
+}
 
 static void drain(sl_isolate *iso) {
   while (iso->nmark > 0) {
-    sl_object *o = iso->mark_stack[--iso->nmark];
-    sl_object **s = slO_slots(o);
-    for (uint32_t i = 0; i < o->length; i++) mark(iso, s[i]);
+    size_t n;
+    sl_object **s = slO_refs(iso->mark_stack[--iso->nmark], &n);
+    for (size_t i = 0; i < n; i++) mark(iso, s[i]);
   }
 }
 
-/* Marks the unmarked children of marked arrays in one space. */
+/* Marks the unmarked children of marked objects in one space. */
 static void rescan_space(sl_isolate *iso, const slM_space *sp) {
   for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
     sl_object *o = (sl_object *)p;
-    if ((o->meta & SLO_MARKED) && SLO_KIND(o) == SL_ARRAY) {
-      sl_object **s = slO_slots(o);
-      for (uint32_t i = 0; i < o->length; i++) {
-        mark(iso, s[i]);
-        drain(iso);
-      }
+    if (!(o->meta & SLO_MARKED)) continue;
+    size_t n;
+    sl_object **s = slO_refs(o, &n);
+    for (size_t i = 0; i < n; i++) {
+      mark(iso, s[i]);
+      drain(iso);
     }
   }
 }
@@ -81,13 +84,10 @@ static void rescan_for_overflow(sl_isolate *iso) {
 }
 
 static void mark_from_roots(sl_isolate *iso) {
-  size_t scanned = 0;
   iso->nmark = 0;
   iso->mark_live = 0;
   iso->mark_overflow = 0;
-  SLH_FOREACH_SLOT(iso, slot, { mark(iso, *slot); scanned++; });
-  iso->last.handles_scanned = scanned;
-  slG_visit_roots(iso, 0, mark_slot);
+  slR_each(iso, SLR_COUNT, mark_root, NULL);
   drain(iso);
   rescan_for_overflow(iso);
 }
@@ -151,23 +151,28 @@ static void compute_forwarding(sl_isolate *iso, compact_plan *pl) {
   pl->to_top = to;
 }
 
-static void update_slot(sl_isolate *iso, sl_object **slot) {
-  if (*slot != NULL) *slot = forward(iso, *slot);
+static inline void update_slot(sl_isolate *iso, sl_object **slot) {
+  if (slO_is_ref(*slot)) *slot = forward(iso, *slot);
+}
+
+static int update_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
+  (void)r, (void)ud;
+  update_slot(iso, slot);
+  return 0;
 }
 
 static void update_space(sl_isolate *iso, const slM_space *sp) {
   for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
     sl_object *o = (sl_object *)p;
-    if ((o->meta & SLO_MARKED) && SLO_KIND(o) == SL_ARRAY) {
-      sl_object **s = slO_slots(o);
-      for (uint32_t i = 0; i < o->length; i++) update_slot(iso, &s[i]);
-    }
+    if (!(o->meta & SLO_MARKED)) continue;
+    size_t n;
+    sl_object **s = slO_refs(o, &n);
+    for (size_t i = 0; i < n; i++) update_slot(iso, &s[i]);
   }
 }
 
 static void update_references(sl_isolate *iso) {
-  SLH_FOREACH_SLOT(iso, slot, update_slot(iso, slot));
-  slG_visit_roots(iso, 0, update_slot);
+  slR_each(iso, 0, update_root, NULL);
   update_space(iso, &iso->old);
   update_space(iso, &iso->young);
 }
@@ -190,10 +195,10 @@ static inline sl_object *relocate(sl_isolate *iso, sl_object *o, size_t size, ui
 
 /* An old array that refers to a young object (in to-space, soon from-space). */
 static void remember_if_young_refs(sl_isolate *iso, sl_object *o) {
-  if (SLO_KIND(o) != SL_ARRAY) return;
-  sl_object **s = slO_slots(o);
-  for (uint32_t i = 0; i < o->length; i++)
-    if (s[i] != NULL && slM_in(&iso->to, s[i])) {
+  size_t n;
+  sl_object **s = slO_refs(o, &n);
+  for (size_t i = 0; i < n; i++)
+    if (slO_is_ref(s[i]) && slM_in(&iso->to, s[i])) {
       if (!slM_remember(iso, o)) iso->force_major = 1;
       return;
     }

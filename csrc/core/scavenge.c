@@ -53,33 +53,42 @@ static sl_object *copy(sl_isolate *iso, sl_object *o) {
 
 static inline void scavenge_slot(sl_isolate *iso, sl_object **slot) {
   sl_object *o = *slot;
-  if (o != NULL && slM_is_young(iso, o)) *slot = copy(iso, o);
+  if (slO_is_ref(o) && slM_is_young(iso, o)) *slot = copy(iso, o);
 }
 
 /* Copies the young children of a to-space object. */
 static inline void scan_young(sl_isolate *iso, sl_object *o) {
-  if (SLO_KIND(o) != SL_ARRAY) return;
-  sl_object **s = slO_slots(o);
-  for (uint32_t i = 0, n = o->length; i < n; i++) scavenge_slot(iso, &s[i]);
+  size_t n;
+  sl_object **s = slO_refs(o, &n);
+  for (size_t i = 0; i < n; i++) scavenge_slot(iso, &s[i]);
 }
 
-/* Copies the young children of an old object; 1 if it still refers to young ones. */
-static int scan_object(sl_isolate *iso, sl_object *o) {
-  if (SLO_KIND(o) != SL_ARRAY) return 0;
-  sl_object **s = slO_slots(o);
+/* Whether a slot refers to an object that stays young (in to-space). */
+static inline int refers_to_young(const sl_isolate *iso, const sl_object *v) {
+  return slO_is_ref(v) && slM_in(&iso->to, v);
+}
+
+/* Copies the young children of an old object; 1 if it still refers to young ones.
+** Inlined: the promoted objects' scan calls it once per object. */
+static inline SL_ALWAYS_INLINE int scan_object(sl_isolate *iso, sl_object *o) {
+  size_t n;
+  sl_object **s = slO_refs(o, &n);
   int young = 0;
-  for (uint32_t i = 0; i < o->length; i++) {
+  for (size_t i = 0; i < n; i++) {
     scavenge_slot(iso, &s[i]);
-    if (s[i] != NULL && slM_in(&iso->to, s[i])) young = 1;
+    young |= refers_to_young(iso, s[i]);
   }
   return young;
 }
 
+static int root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
+  (void)r, (void)ud;
+  scavenge_slot(iso, slot);
+  return 0;
+}
+
 static void scavenge_roots(sl_isolate *iso) {
-  size_t scanned = 0;
-  SLH_FOREACH_SLOT(iso, slot, { scavenge_slot(iso, slot); scanned++; });
-  iso->last.handles_scanned = scanned;
-  slG_visit_roots(iso, 1, scavenge_slot);
+  slR_each(iso, SLR_YOUNG | SLR_COUNT, root, NULL);
   for (size_t i = 0; i < iso->nremembered; i++) scan_object(iso, iso->remembered[i]);
 }
 
@@ -118,10 +127,10 @@ static void prune_remembered(sl_isolate *iso) {
   size_t keep = 0;
   for (size_t i = 0; i < iso->nremembered; i++) {
     sl_object *o = iso->remembered[i];
-    sl_object **s = slO_slots(o);
+    size_t n;
+    sl_object **s = slO_refs(o, &n);
     int young = 0;
-    for (uint32_t k = 0; k < o->length && !young; k++)
-      young = s[k] != NULL && slM_in(&iso->to, s[k]);
+    for (size_t k = 0; k < n && !young; k++) young = refers_to_young(iso, s[k]);
     if (young) iso->remembered[keep++] = o;
     else o->meta &= ~SLO_REMEMBERED;
   }

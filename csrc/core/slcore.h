@@ -59,6 +59,21 @@ static inline size_t slO_size(const sl_object *o) {
   return slO_size_for(SLO_KIND(o), o->length);
 }
 
+/*
+** The walker of the object graph (object.c's, inline for the collectors' inner
+** loops): an object's references are one run of slots, returned here for every
+** kind, so a new kind is taught to both collectors, the verifier and the
+** diagnostics in this one place (as mruby's gc_mark_children). A slot of the
+** run is followed when slO_is_ref says it holds an object.
+*/
+static inline sl_object **slO_refs(sl_object *o, size_t *n) {
+  switch (SLO_KIND(o)) {
+    case SL_ARRAY: *n = o->length; return slO_slots(o);
+    default: *n = 0; return NULL;
+  }
+}
+static inline int slO_is_ref(const sl_object *v) { return v != NULL; }
+
 void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out);
 
 /* ------------------------------------------------------------------ spaces */
@@ -218,6 +233,10 @@ sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)
 #endif
   ;
 uint64_t slI_now_ns(void);
+/* 'arr' (of '*cap' elements of 'elem' bytes) grown to hold at least 'need',
+** doubling from 'first': the new array, or NULL (nothing changed) if malloc
+** failed. The one growth rule of every growable array of the core. */
+void *slI_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first);
 void slI_schedule(sl_isolate *iso, uint64_t count);
 
 /* heap.c */
@@ -291,22 +310,37 @@ static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
   return SL_OK;
 }
 
-/* Visits every live Local slot: full blocks, then the last block up to 'next'. */
-#define SLH_FOREACH_SLOT(iso, sp, body) do {                                  \
-    slH_data *hs_ = &(iso)->hs;                                                \
-    for (size_t b_ = 0; b_ < hs_->nblocks; b_++) {                             \
-      sl_object **e_ = (b_ + 1 == hs_->nblocks) ? hs_->next                    \
-                                                 : hs_->blocks[b_] + hs_->block_size; \
-      for (sl_object **sp = hs_->blocks[b_]; sp < e_; sp++) { body; }          \
-    }                                                                          \
-  } while (0)
-
 /* globals.c */
 void slG_init(sl_isolate *iso);
 void slG_free(sl_isolate *iso);
-typedef void (*slG_slot_fn)(sl_isolate *iso, sl_object **slot);
-/* 'young_only' (scavenges): only the nodes on the young list, and eternals. */
-void slG_visit_roots(sl_isolate *iso, int young_only, slG_slot_fn fn);
+
+/* The one loop over the node pool: every node of every block, free ones too
+** ('continue' skips one; the body is the trailing argument(s), commas allowed). */
+#define SLG_FOREACH_NODE(g, n, ...)                                           \
+  for (slG_block *b_ = (g)->blocks; b_ != NULL; b_ = b_->next)                \
+    for (size_t k_ = 0; k_ < SLC_NODE_BLOCK; k_++) {                          \
+      slG_node *n = &b_->nodes[k_];                                           \
+      __VA_ARGS__                                                             \
+    }
+
+/* Whether a scan may take the young-node list instead of the whole pool:
+** scavenges do, unless the list could not grow. */
+#define slG_use_young_list(iso, young_only) ((young_only) && !(iso)->gh.young_all)
+
+/* The nodes a collection scans: the young list for scavenges, else the pool. */
+#define SLG_FOREACH_SCANNED(iso, young_only, n, ...)                          \
+  if (slG_use_young_list((iso), (young_only))) {                              \
+    for (size_t y_ = 0; y_ < (iso)->gh.nyoung; y_++) {                        \
+      slG_node *n = (iso)->gh.young[y_];                                      \
+      __VA_ARGS__                                                             \
+    }                                                                         \
+  } else                                                                      \
+    SLG_FOREACH_NODE(&(iso)->gh, n, __VA_ARGS__)
+
+/* How many nodes SLG_FOREACH_SCANNED visits (gc stats: nodes_scanned). */
+size_t slG_scanned(const sl_isolate *iso, int young_only);
+/* Non-empty strong or weak nodes (heap stats: persistent_handles). */
+size_t slG_count_persistent(const sl_isolate *iso);
 /* After a scavenge (flipped): drop the nodes whose objects are no longer young. */
 void slG_prune_young(sl_isolate *iso);
 /* After a full collection: the young list from every node. */
@@ -323,8 +357,12 @@ int slG_reserve_pending(sl_isolate *iso);
 /* verify.c */
 sl_status slV_verify(sl_isolate *iso);
 
-/* diag.c: calls 'fn' for every root slot holding an object; non-zero stops. */
-typedef int (*slD_root_fn)(sl_isolate *iso, const sl_root_info *r, sl_object *o, void *ud);
-void slD_each_root(sl_isolate *iso, slD_root_fn fn, void *ud);
+/* roots.c: calls 'fn' for every root slot holding an object, in the order
+** Locals (outermost scope first), strong nodes, eternals; non-zero stops. */
+#define SLR_YOUNG 1u   /* a scavenge: only the nodes on the young list */
+#define SLR_INFO 2u    /* fill each Local's depth, level, site and index */
+#define SLR_COUNT 4u   /* record handles_scanned / nodes_scanned in 'last' */
+typedef int (*slR_fn)(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud);
+void slR_each(sl_isolate *iso, unsigned flags, slR_fn fn, void *ud);
 
 #endif

@@ -70,17 +70,17 @@ static sl_status check_refs(sl_isolate *iso, const starts *s, const slM_space *s
     if (!old && (o->meta & SLO_REMEMBERED))
       return slI_error(iso, SL_ECORRUPT, "young %s#%" PRIu64 " is flagged remembered",
                        sl_kind_name(SLO_KIND(o)), o->id);
-    if (SLO_KIND(o) != SL_ARRAY) continue;
-    sl_object **f = slO_slots(o);
-    for (uint32_t i = 0; i < o->length; i++) {
-      if (f[i] == NULL) continue;
+    size_t n;
+    sl_object **f = slO_refs(o, &n);
+    for (size_t i = 0; i < n; i++) {
+      if (!slO_is_ref(f[i])) continue;
       if (!is_start(iso, s, f[i]))
-        return slI_error(iso, SL_ECORRUPT, "array#%" PRIu64 "[%u] points at no object (%p)",
-                         o->id, (unsigned)i + 1, (void *)f[i]);
+        return slI_error(iso, SL_ECORRUPT, "%s#%" PRIu64 "[%zu] points at no object (%p)",
+                         sl_kind_name(SLO_KIND(o)), o->id, i + 1, (void *)f[i]);
       if (old && !iso->force_major && slM_is_young(iso, f[i]) &&
           !(o->meta & SLO_REMEMBERED))
-        return slI_error(iso, SL_ECORRUPT, "old array#%" PRIu64 " refers to young %s#%"
-                         PRIu64 " but is not remembered", o->id,
+        return slI_error(iso, SL_ECORRUPT, "old %s#%" PRIu64 " refers to young %s#%"
+                         PRIu64 " but is not remembered", sl_kind_name(SLO_KIND(o)), o->id,
                          sl_kind_name(SLO_KIND(f[i])), f[i]->id);
     }
   }
@@ -105,36 +105,44 @@ static sl_status check_remembered(sl_isolate *iso, const starts *s) {
 
 static sl_status check_root(sl_isolate *iso, const starts *s, sl_object *o,
                             const char *what, size_t i) {
-  if (o != NULL && !is_start(iso, s, o))
+  if (slO_is_ref(o) && !is_start(iso, s, o))
     return slI_error(iso, SL_ECORRUPT, "%s %zu points at no object (%p)", what, i, (void *)o);
   return SL_OK;
 }
 
+typedef struct root_check {
+  const starts *s;
+  sl_status st;
+} root_check;
+
+static const char *const root_names[] = { "?", "Local slot", "persistent node", "eternal" };
+
+static int check_one_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
+  root_check *rc = ud;
+  rc->st = check_root(iso, rc->s, *slot, root_names[r->kind <= 3 ? r->kind : 0], r->index);
+  return rc->st != SL_OK;
+}
+
+/* Every root, then every node (weak ones and probes are no roots but must hold
+** an object or nothing, and be on the young list when that object is young). */
 static sl_status check_roots(sl_isolate *iso, const starts *s) {
-  sl_status st = SL_OK;
+  root_check rc = { s, SL_OK };
   size_t i = 0;
-  SLH_FOREACH_SLOT(iso, slot, {
-    if (st == SL_OK) st = check_root(iso, s, *slot, "Local slot", i);
+  slR_each(iso, SLR_INFO, check_one_root, &rc);
+  if (rc.st != SL_OK) return rc.st;
+  SLG_FOREACH_NODE(&iso->gh, n, {
     i++;
-  });
-  if (st != SL_OK) return st;
-  i = 0;
-  for (slG_block *b = iso->gh.blocks; b != NULL; b = b->next)
-    for (size_t k = 0; k < SLC_NODE_BLOCK; k++, i++) {
-      slG_node *n = &b->nodes[k];
-      if (n->state == SLG_FREE) continue;
-      st = check_root(iso, s, n->obj, n->state == SLG_PROBE ? "probe" : "persistent node", i);
-      if (st != SL_OK) return st;
-      if (!slG_young_listed(iso, n))
-        return slI_error(iso, SL_ECORRUPT, "node %zu holds a young object but is not on "
-                         "the young-node list", i);
-    }
-  for (i = 0; i < iso->gh.neternals; i++) {
+    if (n->state == SLG_FREE) continue;
+    sl_status st = check_root(iso, s, n->obj, n->state == SLG_PROBE ? "probe" : "persistent node",
+                              i - 1);
+    if (st != SL_OK) return st;
+    if (!slG_young_listed(iso, n))
+      return slI_error(iso, SL_ECORRUPT, "node %zu holds a young object but is not on "
+                       "the young-node list", i - 1);
+  })
+  for (i = 0; i < iso->gh.neternals; i++)
     if (iso->gh.eternals[i] == NULL)
       return slI_error(iso, SL_ECORRUPT, "eternal %zu is empty", i);
-    st = check_root(iso, s, iso->gh.eternals[i], "eternal", i);
-    if (st != SL_OK) return st;
-  }
   return SL_OK;
 }
 
