@@ -24,8 +24,13 @@
 
 #include "slcore.h"
 
-void slG_init(sl_isolate *iso) {
+/* Node serials start at 'base', like scope serials at a per-isolate offset: a
+** handle whose serial is outside this isolate's range is refused before its
+** node pointer is followed (the node may be another, even a disposed,
+** isolate's). */
+void slG_init(sl_isolate *iso, uint64_t base) {
   memset(&iso->gh, 0, sizeof iso->gh);
+  iso->gh.serial = iso->gh.serial_base = base;
 }
 
 void slG_free(sl_isolate *iso) {
@@ -100,9 +105,14 @@ static void node_release(sl_isolate *iso, slG_node *n) {
   g->used--;
 }
 
-/* The node of a handle copy, or NULL (error set) if it was deleted. */
-static slG_node *node_of(sl_isolate *iso, slG_node *n, uint64_t serial, int want_probe,
-                         const char *op) {
+/* The node of a handle copy, or NULL (error set) if it was deleted or belongs
+** to another isolate. Nothing is read through 'n' before both are ruled out. */
+static slG_node *node_of(sl_isolate *iso, const sl_isolate *owner, slG_node *n,
+                         uint64_t serial, int want_probe, const char *op) {
+  const slG_data *g = &iso->gh;
+  if (owner != iso || (n != NULL && (serial <= g->serial_base || serial > g->serial)))
+    return slI_error(iso, SL_EISOLATE, "%s: %s of another isolate", op,
+                     want_probe ? "probe" : "persistent handle"), NULL;
   if (n == NULL || serial == 0 || n->serial != serial || n->state == SLG_FREE)
     return slI_error(iso, SL_EARG, "%s: %s was deleted", op,
                      want_probe ? "probe" : "persistent handle"), NULL;
@@ -112,7 +122,8 @@ static slG_node *node_of(sl_isolate *iso, slG_node *n, uint64_t serial, int want
   return n;
 }
 
-#define PNODE(iso, p, op) node_of((iso), (p).node, (p).serial, 0, (op))
+#define PNODE(iso, p, op) node_of((iso), (p).iso, (p).node, (p).serial, 0, (op))
+#define PROBE_NODE(iso, p, op) node_of((iso), (p).iso, (p).node, (p).serial, 1, (op))
 
 /* ------------------------------------------------------------------ persistent */
 
@@ -125,8 +136,7 @@ sl_status sl_persistent_new(sl_isolate *iso, sl_local h, sl_persistent *out) {
   }
   slG_node *n = node_alloc(iso, SLG_STRONG, o);
   if (n == NULL) return iso->status;
-  out->node = n;
-  out->serial = n->serial;
+  *out = (sl_persistent){ iso, n, n->serial };
   return SL_OK;
 }
 
@@ -223,7 +233,7 @@ sl_status sl_persistent_site(sl_isolate *iso, sl_persistent p, uint32_t *site) {
 void sl_persistent_foreach(sl_isolate *iso, sl_persistent_visitor cb, void *ud) {
   SLG_FOREACH_NODE(&iso->gh, n, {
     if (n->state != SLG_STRONG && n->state != SLG_WEAK) continue;
-    sl_persistent p = { n, n->serial };
+    sl_persistent p = { iso, n, n->serial };
     if (cb(p, n->site, n->state == SLG_WEAK, n->obj ? n->obj->id : 0, ud)) return;
   })
 }
@@ -247,13 +257,12 @@ sl_status sl_probe_new(sl_isolate *iso, sl_local h, sl_probe *out) {
   n->id = o->id;
   n->kind = (uint8_t)SLO_KIND(o);
   iso->gh.probes++;
-  out->node = n;
-  out->serial = n->serial;
+  *out = (sl_probe){ iso, n, n->serial };
   return SL_OK;
 }
 
 sl_status sl_probe_info_of(sl_isolate *iso, sl_probe p, sl_probe_info *out) {
-  slG_node *n = node_of(iso, p.node, p.serial, 1, "probe");
+  slG_node *n = PROBE_NODE(iso, p, "probe");
   if (n == NULL) return iso->status;
   out->alive = n->obj != NULL;
   out->address = (uintptr_t)n->obj;
@@ -265,7 +274,7 @@ sl_status sl_probe_info_of(sl_isolate *iso, sl_probe p, sl_probe_info *out) {
 }
 
 sl_status sl_probe_get(sl_isolate *iso, sl_probe p, sl_local *out) {
-  slG_node *n = node_of(iso, p.node, p.serial, 1, "probe");
+  slG_node *n = PROBE_NODE(iso, p, "probe");
   if (n == NULL) return iso->status;
   if (n->obj == NULL) {
     *out = SL_EMPTY_LOCAL;
@@ -275,7 +284,7 @@ sl_status sl_probe_get(sl_isolate *iso, sl_probe p, sl_local *out) {
 }
 
 sl_status sl_probe_delete(sl_isolate *iso, sl_probe p) {
-  slG_node *n = node_of(iso, p.node, p.serial, 1, "probe");
+  slG_node *n = PROBE_NODE(iso, p, "probe");
   if (n == NULL) return iso->status;
   node_release(iso, n);
   return SL_OK;
@@ -414,7 +423,7 @@ sl_status slG_run_pending(sl_isolate *iso) {
   for (size_t i = 0; i < n; i++) {
     slG_node *node = list[i].node;
     if (node->serial != list[i].serial || node->epoch != list[i].epoch) continue;
-    sl_persistent p = { node, list[i].serial };
+    sl_persistent p = { iso, node, list[i].serial };
     iso->st.weak_callbacks_run++;
     list[i].cb(iso, p, list[i].param);
   }

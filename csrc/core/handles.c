@@ -35,10 +35,10 @@ int slH_init(sl_isolate *iso, size_t block_size) {
     hs->scopes = hs->scope_base + 1;
   }
   hs->open_limit = hs->cap_scopes;
-  hs->capacity = malloc(hs->cap_scopes * sizeof *hs->capacity);
+  hs->side = malloc(hs->cap_scopes * sizeof *hs->side);
   hs->cap_blocks = 8;
   hs->blocks = malloc(hs->cap_blocks * sizeof *hs->blocks);
-  return hs->scopes != NULL && hs->capacity != NULL && hs->blocks != NULL;
+  return hs->scopes != NULL && hs->side != NULL && hs->blocks != NULL;
 }
 
 void slH_free(sl_isolate *iso) {
@@ -47,7 +47,8 @@ void slH_free(sl_isolate *iso) {
   free(hs->spare);
   free(hs->blocks);
   free(hs->scope_base);
-  free(hs->capacity);
+  free(hs->side);
+  free(hs->seals);
   memset(hs, 0, sizeof *hs);
 }
 
@@ -104,6 +105,26 @@ size_t slH_position(const slH_data *hs, sl_object **p) {
   return 0;
 }
 
+size_t slH_position_from(const slH_data *hs, size_t *k, sl_object **p) {
+  if (p == NULL) return 0;
+  for (; *k < hs->nblocks; ++*k) {
+    sl_object **b = hs->blocks[*k];
+    if (p >= b && p <= b + hs->block_size) return *k * hs->block_size + (size_t)(p - b);
+  }
+  return slH_position(hs, p);  /* not rising after all: search from the end */
+}
+
+/* Slots below the scope at 'depth': cached after the first time for the scopes
+** whose count the slow path asks for at every block (capacity, watch). */
+static size_t base_of(slH_data *hs, uint32_t depth) {
+  slH_record *r = &hs->scopes[depth - 1];
+  if (!(r->meta & SLH_SCOPE_BASE)) {
+    hs->side[depth - 1].base = slH_position(hs, r->prev_next);
+    r->meta |= SLH_SCOPE_BASE;
+  }
+  return hs->side[depth - 1].base;
+}
+
 size_t sl_number_of_handles(const sl_isolate *iso) {
   const slH_data *hs = &iso->hs;
   if (hs->nblocks == 0) return 0;
@@ -119,23 +140,29 @@ size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth) {
 }
 
 /* V8's level at 'depth': the handle scopes open up to it (seal scopes own no
-** handles and open no level). */
+** handles and open no level). Seals are few and always opened and closed out
+** of line, so their depths are kept, not the level of every record. */
 uint32_t slH_level(const slH_data *hs, uint32_t depth) {
-  uint32_t level = 0;
-  for (uint32_t d = 0; d < depth; d++) level += slH_kind(&hs->scopes[d]) != SL_SCOPE_SEAL;
-  return level;
+  uint32_t below = 0;
+  while (below < hs->nseals && hs->seals[below] <= depth) below++;
+  return depth - below;
 }
 
-static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
+/* The info of the scope at 'depth', but its handle count and level. */
+static void fill_record_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
   const slH_record *r = &iso->hs.scopes[depth - 1];
   out->kind = slH_kind(r);
   out->depth = depth;
-  out->level = slH_level(&iso->hs, depth);
   out->serial = r->stamp >> SLH_DEPTH_BITS;
-  out->handles = slH_scope_handles(iso, depth);
-  out->capacity = (r->meta & SL__SCOPE_CHECKED) ? iso->hs.capacity[depth - 1] : 0;
+  out->capacity = (r->meta & SL__SCOPE_CHECKED) ? iso->hs.side[depth - 1].capacity : 0;
   out->site = (uint32_t)(r->meta >> 32);
   out->escaped = (r->meta & SL__SCOPE_ESCAPED) != 0;
+}
+
+static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
+  fill_record_info(iso, depth, out);
+  out->level = slH_level(&iso->hs, depth);
+  out->handles = slH_scope_handles(iso, depth);
 }
 
 /* The handle watch fired: tell the embedder once for this scope. */
@@ -167,15 +194,15 @@ sl_object **slH_extend(sl_isolate *iso) {
   int watching = hs->watch > 0 && !(r->meta & SL__SCOPE_WATCHED);
   size_t count = 0, bound = SIZE_MAX;
   if (checked || watching) {
-    count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
-    if (checked && count >= hs->capacity[depth - 1])  /* a refused handle is never watched */
+    count = sl_number_of_handles(iso) - base_of(hs, depth);
+    if (checked && count >= hs->side[depth - 1].capacity)  /* a refused one is never watched */
       return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
-                       (unsigned)slH_level(hs, depth), hs->capacity[depth - 1]), NULL;
+                       (unsigned)slH_level(hs, depth), hs->side[depth - 1].capacity), NULL;
     if (watching && count >= hs->watch) {
       fire_watch(iso, r);
       watching = 0;
     }
-    if (checked) bound = hs->capacity[depth - 1];
+    if (checked) bound = hs->side[depth - 1].capacity;
     if (watching && hs->watch < bound) bound = hs->watch;
   }
   int bounded = bound != SIZE_MAX;  /* come back at whichever bound is next */
@@ -243,9 +270,9 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
                      (unsigned)slH_depth(hs)), 0;
   uint32_t cap = hs->cap_scopes * 2;
   if (cap > SLH_DEPTH_MASK) cap = SLH_DEPTH_MASK;  /* a depth must fit in the stamp */
-  size_t *nc = realloc(hs->capacity, cap * sizeof *nc);
+  slH_side *nc = realloc(hs->side, cap * sizeof *nc);
   if (nc == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
-  hs->capacity = nc;
+  hs->side = nc;
   slH_record *ns = realloc(hs->scope_base, (cap + 1) * sizeof *ns);
   if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack"), 0;
   hs->scope_base = ns;
@@ -275,8 +302,8 @@ sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out) {
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out) {
   slH_record *r = open_handle_scope(iso, SL_SCOPE_HANDLE, out);
   if (r == NULL) return iso->status;
-  r->meta |= SL__SCOPE_CHECKED;
-  iso->hs.capacity[slH_depth(&iso->hs) - 1] = capacity;
+  r->meta |= SL__SCOPE_CHECKED | SLH_SCOPE_BASE;
+  iso->hs.side[slH_depth(&iso->hs) - 1] = (slH_side){ capacity, sl_number_of_handles(iso) };
   size_t watch = iso->hs.watch;
   /* The (capacity+1)-th handle, or the watched one if that comes first, takes the
   ** slow path. */
@@ -300,8 +327,15 @@ sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
 }
 
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
+  slH_data *hs = &iso->hs;
+  if (hs->nseals == hs->cap_seals) {
+    uint32_t *ns = slI_grow(hs->seals, &hs->cap_seals, hs->nseals + 1, sizeof *ns, 4);
+    if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack");
+    hs->seals = ns;
+  }
   slH_record *r = open_handle_scope(iso, SL_SCOPE_SEAL, out);
   if (r == NULL) return iso->status;
+  hs->seals[hs->nseals++] = slH_depth(hs);
   /* Every creation now takes the slow path, which refuses while the seal is
   ** the innermost scope. */
   iso->hs.limit = iso->hs.next;
@@ -332,6 +366,8 @@ sl_status sl__scope_close_slow(sl_scope *s) {
   hs->stamp = r[-1].stamp;
   if (slH_kind(r) == SL_SCOPE_SEAL) {
     sl_assert(hs->next == hs->limit || hs->limit == NULL);
+    sl_assert(hs->nseals > 0 && hs->seals[hs->nseals - 1] == slH_depth(hs) + 1);
+    hs->nseals--;
     hs->limit = r->prev_limit;
     return SL_OK;
   }
@@ -382,6 +418,25 @@ sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info 
   return SL_OK;
 }
 
+/* One pass up the stack: levels counted and positions found as they rise, so
+** a report over 10^5 nested scopes is linear, not quadratic. */
+void sl_scope_foreach(const sl_isolate *iso, sl_scope_visitor cb, void *ud) {
+  const slH_data *hs = &iso->hs;
+  uint32_t depth = slH_depth(hs), level = 0;
+  size_t k = 0, start = depth > 0 ? slH_position_from(hs, &k, hs->scopes[0].prev_next) : 0;
+  for (uint32_t d = 1; d <= depth; d++) {
+    sl_scope_info info;
+    size_t end = d == depth ? sl_number_of_handles(iso)
+                            : slH_position_from(hs, &k, hs->scopes[d].prev_next);
+    fill_record_info(iso, d, &info);
+    level += info.kind != SL_SCOPE_SEAL;
+    info.level = level;
+    info.handles = end - start;
+    start = end;
+    if (cb(&info, ud)) return;
+  }
+}
+
 sl_status sl_scope_at(sl_isolate *iso, uint32_t depth, sl_scope *out) {
   if (depth == 0 || depth > slH_depth(&iso->hs)) return SL_EARG;
   out->iso = iso;
@@ -413,7 +468,7 @@ void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, voi
   slH_record *r = &hs->scopes[slH_depth(hs) - 1];
   if (slH_kind(r) == SL_SCOPE_SEAL || (r->meta & SL__SCOPE_WATCHED)) return;
   /* The innermost scope is watched from its next handle on. */
-  size_t count = slH_position(hs, hs->next) - slH_position(hs, r->prev_next);
+  size_t count = sl_number_of_handles(iso) - base_of(hs, slH_depth(hs));
   bound_limit(hs, count < threshold ? threshold - count : 0);
 }
 

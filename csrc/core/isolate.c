@@ -141,7 +141,7 @@ sl_isolate *sl_isolate_new(const sl_options *opts) {
     free(iso);
     return NULL;
   }
-  slG_init(iso);
+  slG_init(iso, (seed >> 17 & (((uint64_t)1 << 40) - 1)) << 8);
   iso->young_mark = iso->young.top;
   slI_schedule(iso, 0);
   return iso;

@@ -62,9 +62,16 @@ static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kin
   return SL_OK;
 }
 
-/* The object is initialised and rooted: queued weak callbacks may run now. */
-static sl_status created(sl_isolate *iso) {
-  return iso->gh.npending ? slM_run_callbacks(iso) : SL_OK;
+/* The object is initialised and rooted: queued weak callbacks may run now. A
+** callback may close the scope that owns the new Local (or close it and open
+** another): the caller must not get a Local that no longer names the object. */
+static sl_status created(sl_isolate *iso, const sl_local *out, const char *op) {
+  if (sl_likely(iso->gh.npending == 0)) return SL_OK;
+  sl_status st = slM_run_callbacks(iso);
+  if (st == SL_OK && !sl__live(SL__HS(iso), *out))
+    return slI_error(iso, SL_ESTALE, "%s: a weak callback closed the scope the new "
+                     "handle was made in", op);
+  return st;
 }
 
 sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out) {
@@ -72,7 +79,7 @@ sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out) {
   sl_status st = new_object(iso, SL_INTEGER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_integer(o) = v;
-  return created(iso);
+  return created(iso, out, "integer");
 }
 
 sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out) {
@@ -80,7 +87,7 @@ sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out) {
   sl_status st = new_object(iso, SL_NUMBER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_number(o) = v;
-  return created(iso);
+  return created(iso, out, "number");
 }
 
 sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out) {
@@ -103,10 +110,11 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
     memset(b + len, 0, SLO_ALIGN(len + 1) - len);  /* NUL and padding */
   }
   free(tmp);
-  return st == SL_OK ? created(iso) : st;
+  return st == SL_OK ? created(iso, out, "string") : st;
 }
 
-sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
+/* An array of n empty elements; queued weak callbacks are left to the caller. */
+static sl_status new_array(sl_isolate *iso, size_t n, sl_local *out) {
   if (sl_unlikely(n > iso->max_array))
     return slI_error(iso, SL_ENOMEM, "array: %zu elements cannot fit in the heap", n);
   sl_object *o = NULL;
@@ -121,12 +129,19 @@ sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
   } else {
     memset(s, 0, n * sizeof *s);
   }
-  return created(iso);
+  return SL_OK;
+}
+
+sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
+  sl_status st = new_array(iso, n, out);
+  return st == SL_OK ? created(iso, out, "array") : st;
 }
 
 /* The elements are checked before anything changes and read after the
 ** allocation, which may move them; the new Local is written last, as 'out'
-** may be one of 'elems'. An array born old (large) runs the barrier. */
+** may be one of 'elems'. An array born old (large) runs the barrier. Weak
+** callbacks queued by the allocation run only once the array is filled: one
+** could close the scope of 'a' or of the elements. */
 sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out) {
   sl_object *o;
   sl_local a = SL_EMPTY_LOCAL;
@@ -134,7 +149,7 @@ sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, 
     sl_status st = elems[i].slot == NULL ? SL_OK : slH_check(iso, elems[i], "array");
     if (st != SL_OK) return st;
   }
-  sl_status st = sl__array_slow(iso, n, &a);
+  sl_status st = new_array(iso, n, &a);
   if (st != SL_OK || a.slot == NULL) return st;  /* a failure leaves 'a' empty */
   o = *a.slot;
   for (size_t i = 0; i < n; i++) {
@@ -146,7 +161,7 @@ sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, 
     slO_slots(o)[i] = v;
   }
   *out = a;
-  return SL_OK;
+  return created(iso, out, "array");
 }
 
 /* ------------------------------------------------------------------ access */

@@ -20,15 +20,17 @@ static int each_local(sl_isolate *iso, unsigned flags, slR_fn fn, void *ud, size
   const slH_data *hs = &iso->hs;
   sl_root_info r = { 0 };
   uint32_t depth = 0;
-  size_t pos = 0, start = 0;
+  size_t pos = 0, start = 0, k = 0;
   r.kind = SL_ROOT_LOCAL;
   for (size_t b = 0; b < hs->nblocks; b++) {
     sl_object **end = b + 1 == hs->nblocks ? hs->next : hs->blocks[b] + hs->block_size;
     for (sl_object **slot = hs->blocks[b]; slot < end; slot++, pos++) {
       if (flags & SLR_INFO) {
         /* The owner is the innermost scope that started at or below 'pos'. */
-        while (depth < slH_depth(hs) && slH_position(hs, hs->scopes[depth].prev_next) <= pos) {
-          start = slH_position(hs, hs->scopes[depth].prev_next);
+        size_t at;
+        while (depth < slH_depth(hs) &&
+               (at = slH_position_from(hs, &k, hs->scopes[depth].prev_next)) <= pos) {
+          start = at;
           if (slH_kind(&hs->scopes[depth]) != SL_SCOPE_SEAL) r.level++;
           depth++;
         }

@@ -94,6 +94,18 @@ static inline int slM_in(const slM_space *s, const void *p) {
 ** fast paths in scopelab.h). */
 typedef sl__scope_record slH_record;
 
+/* A record flag of the core's own (the inline push clears every flag): the
+** scope's base position is cached in its side entry. */
+#define SLH_SCOPE_BASE (1u << 11)
+_Static_assert((SLH_SCOPE_BASE & (SL__SCOPE_KIND | SL__SCOPE_ESCAPED | SL__SCOPE_CHECKED |
+                                  SL__SCOPE_WATCHED)) == 0, "record flags must not collide");
+
+/* What the slow paths keep per depth beside the 32-byte records. */
+typedef struct slH_side {
+  size_t capacity;            /* a capacity-checked scope's bound */
+  size_t base;                /* with SLH_SCOPE_BASE: slots below the scope */
+} slH_side;
+
 /* Open scopes of every kind: the low bits of the innermost scope's stamp. */
 #define slH_depth(hs) SL__STAMP_DEPTH((hs)->stamp)
 #define slH_kind(r) ((sl_scope_kind)((r)->meta & SL__SCOPE_KIND))
@@ -103,7 +115,10 @@ typedef sl__scope_record slH_record;
 typedef struct slH_data {
   SL__HANDLE_DATA_FIELDS
   uint32_t cap_scopes;        /* records allocated after the sentinel */
-  size_t *capacity;           /* [d - 1]: a capacity-checked scope's bound */
+  slH_side *side;             /* [d - 1]: the slow paths' data of depth d */
+  uint32_t *seals;            /* depths of the open seal scopes, ascending: V8's
+                                 level of depth d is d minus the seals at or below */
+  size_t nseals, cap_seals;
   slH_record *scope_base;     /* the allocation: the sentinel, then 'scopes' */
   size_t block_size;
   sl_object ***blocks;        /* blocks in use, oldest first */
@@ -153,6 +168,7 @@ typedef struct slG_data {
   slG_block *blocks;          /* newest first */
   slG_node *free;
   uint64_t serial, weak_order;
+  uint64_t serial_base;       /* serials of this isolate are above it */
   size_t used, probes, weak;
   sl_object **eternals;
   size_t neternals, cap_eternals;
@@ -293,6 +309,9 @@ size_t slH_scope_handles(const sl_isolate *iso, uint32_t depth);
 uint32_t slH_level(const slH_data *hs, uint32_t depth);
 /* How many slots lie below 'p' (a value of 'next', current or saved). */
 size_t slH_position(const slH_data *hs, sl_object **p);
+/* The same for a rising sequence of 'p's: '*k' is the block the search starts
+** from (0 first), so a walk up the scope stack is linear in blocks + scopes. */
+size_t slH_position_from(const slH_data *hs, size_t *k, sl_object **p);
 
 /* Handle creation fast path: a pointer bump and a store. */
 static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
@@ -311,7 +330,7 @@ static inline sl_status slH_push(sl_isolate *iso, sl_object *o, sl_local *out) {
 }
 
 /* globals.c */
-void slG_init(sl_isolate *iso);
+void slG_init(sl_isolate *iso, uint64_t base);
 void slG_free(sl_isolate *iso);
 
 /* The one loop over the node pool: every node of every block, free ones too

@@ -46,7 +46,7 @@ extern "C" {
 /* The ABI: the inline calls below compile the isolate's layout into the program
 ** that uses them, so every change of that layout bumps this number, and with it
 ** the shared library's soname (libscopelab.so.<SL_ABI_VERSION>). */
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 
 /* Exported from the shared library (everything else in it is hidden). */
 #if defined(__GNUC__)
@@ -249,6 +249,10 @@ typedef struct sl_scope_info {
 SL_API uint32_t sl_scope_depth(const sl_isolate *iso);
 /* The open scope at 'depth' (1..sl_scope_depth()). */
 SL_API sl_status sl_scope_info_at(const sl_isolate *iso, uint32_t depth, sl_scope_info *out);
+/* Every open scope, outermost first, in one linear pass (a report over a deep
+** stack); returning non-zero stops the walk. */
+typedef int (*sl_scope_visitor)(const sl_scope_info *scope, void *ud);
+SL_API void sl_scope_foreach(const sl_isolate *iso, sl_scope_visitor cb, void *ud);
 /* A token for the open scope at 'depth' (1..sl_scope_depth()), e.g. to close
 ** scopes an error unwound past, innermost first. SL_EARG for any other depth. */
 SL_API sl_status sl_scope_at(sl_isolate *iso, uint32_t depth, sl_scope *out);
@@ -264,8 +268,11 @@ SL_API void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook ho
 /* ------------------------------------------------------------------ persistent */
 
 /* A persistent (global) handle: a node that outlives every scope. Copyable by value;
-** the node is freed by sl_persistent_delete. A stale copy is detected by 'serial'. */
+** the node is freed by sl_persistent_delete. A stale copy is detected by 'serial',
+** one of another isolate by 'iso' (SL_EISOLATE; serials are also drawn from a
+** per-isolate range, so a handle of a disposed isolate is refused unread). */
 typedef struct sl_persistent {
+  sl_isolate *iso;
   sl_node *node;
   uint64_t serial;
 } sl_persistent;
@@ -310,6 +317,7 @@ SL_API size_t sl_eternal_count(const sl_isolate *iso);
 
 /* An observer of one object: sees it move and die, never keeps it alive. */
 typedef struct sl_probe {
+  sl_isolate *iso;
   sl_node *node;
   uint64_t serial;
 } sl_probe;

@@ -281,6 +281,8 @@ static int l_fail(lua_State *L, l_isolate *li, sl_status st, int arg, const char
   const char *core = l_coremsg(L, li);
   switch (st) {
     case SL_ESTALE:
+      if (lo == NULL && strstr(core, "weak callback") != NULL)  /* a constructor's */
+        return l_argerror(L, arg, op, core);
       if (lo)
         return l_argerror(L, arg, op, lua_pushfstring(L, "handle from a closed scope: %s",
                           l_scopedesc(L, li, lo->level, lo->site)));

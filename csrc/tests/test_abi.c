@@ -14,6 +14,7 @@
 ** in scopelab.h and add a line {new version, the fingerprint printed}. */
 static const struct { int abi; uint64_t fingerprint; } known_abis[] = {
   { 2, 0xd205495cd0f7da70ULL },
+  { 3, 0xf04eb70cd1242970ULL },
 };
 
 static uint64_t mix(uint64_t h, uint64_t v) {

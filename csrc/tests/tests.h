@@ -50,7 +50,12 @@
   X(test_eternal_handles_live_as_long_as_the_isolate) \
   X(test_probe_of_a_dead_object_stays_dead) \
   X(test_scavenges_visit_only_nodes_holding_young_objects) \
-  X(test_the_layout_matches_the_abi_version)
+  X(test_the_layout_matches_the_abi_version) \
+  X(test_array_from_refuses_a_local_whose_scope_a_callback_closed) \
+  X(test_array_from_refuses_a_local_whose_scope_a_callback_closed_and_refilled) \
+  X(test_persistents_and_probes_of_another_isolate_are_refused_unread) \
+  X(test_a_report_over_a_hundred_thousand_nested_scopes_is_one_pass) \
+  X(test_a_capacity_scope_over_tiny_blocks_stays_linear)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
