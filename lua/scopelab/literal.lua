@@ -89,8 +89,9 @@ local function encode_into(v, out, depth)
 end
 
 --- literal.encode(v) -> string: one line. A table's 'n' field, when it is a count,
--- says how many positional values to write (so trailing nils survive); other keys
--- are written sorted. Functions, userdata, threads and cycles are errors.
+-- says how many positional values to write (so the trailing nils of table.pack
+-- survive); data that is not such a list should not use 'n' for anything else.
+-- Other keys are written sorted. Functions, userdata, threads and cycles are errors.
 function M.encode(v)
   local out = {}
   encode_into(v, out, 0)

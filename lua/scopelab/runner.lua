@@ -651,30 +651,159 @@ end
 
 local function mkdir(dir)
   -- Pure Lua cannot create a folder; the shell's mkdir -p is everywhere we run.
-  local ok = os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
-  if not ok then error("cannot create report folder '" .. dir .. "'", 2) end
+  local ok = os.execute("mkdir -p " .. shell_quote(dir))
+  if not ok then error("cannot create report folder '" .. dir .. "'", 3) end
 end
 
---- Writes NAME.svg/.csv/.log per experiment and index.html into 'dir';
--- returns the path of index.html.
+-- The current folder, asked once ($PWD is stale under 'make -C').
+local cwd
+local function current_dir()
+  if not cwd then
+    local p = io.popen("pwd")
+    cwd = p and p:read("l") or "."
+    if p then p:close() end
+  end
+  return cwd
+end
+
+--- The absolute form of 'path', with "." and ".." steps removed (symbolic links
+-- are kept: pure Lua cannot read them). The report keys experiments by it, so
+-- experiments/x.lua and bin/../experiments/x.lua are one experiment.
+function M.absolute(path)
+  if path:sub(1, 1) ~= "/" then path = current_dir() .. "/" .. path end
+  local parts = {}
+  for step in path:gmatch("[^/]+") do
+    if step == ".." then parts[#parts] = nil
+    elseif step ~= "." then parts[#parts + 1] = step end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The report folder's memory: every experiment it has seen (latest result each)
+-- and the runs so far, as scopelab.literal lines.
+local STATE_FILE = "report.data"
+local STATE_HEADER = "-- scopelab report 1"
+local MAX_RUNS = 20
+
+local function read_state(dir)
+  local state = { entries = {}, runs = {} }
+  local f = io.open(dir .. "/" .. STATE_FILE, "r")
+  if not f then return state end
+  if f:read("l") ~= STATE_HEADER then f:close(); return state end   -- another version: start over
+  for line in f:lines() do
+    local ok, v = pcall(literal.decode, line)
+    if ok and type(v) == "table" then
+      if type(v.entry) == "table" and type(v.entry.path) == "string" and type(v.entry.slug) == "string" then
+        state.entries[#state.entries + 1] = v.entry
+      elseif type(v.run) == "table" and math.type(v.run.number) == "integer" then
+        state.runs[#state.runs + 1] = v.run
+      end
+    end
+  end
+  f:close()
+  return state
+end
+
+local function write_state(dir, state)
+  local lines = { STATE_HEADER }
+  for _, r in ipairs(state.runs) do lines[#lines + 1] = literal.encode({ run = r }) end
+  for _, e in ipairs(state.entries) do lines[#lines + 1] = literal.encode({ entry = e }) end
+  recorder.write(dir .. "/" .. STATE_FILE, table.concat(lines, "\n") .. "\n")
+end
+
+-- An entry of the report: what the index needs of a result, as plain data.
+local function entry_of(r, slug, run, files)
+  local e = {
+    path = M.absolute(r.path), slug = slug, name = r.name, title = r.title, result = r.result,
+    claims = r.claims, passed = r.passed, time_ms = r.time_ms, output = r.output,
+    failures = r.failures, error = r.error, run = run.number, date = run.date,
+    svg = files.svg, csv = files.csv, log = files.log,
+  }
+  return e
+end
+
+local function entry_failures(e)
+  return M.failures({ { ok = e.result == "pass", name = e.name, failures = e.failures or {},
+    error = e.error } })
+end
+
+-- The file name base of a result: its name, or name-2, name-3... when another
+-- file of the report (from another folder) already has that name.
+local function slug_for(state, path, name)
+  local taken = {}
+  for _, e in ipairs(state.entries) do
+    if e.path == path then return e.slug end
+    taken[e.slug] = true
+  end
+  local slug, k = name, 1
+  while taken[slug] do k = k + 1; slug = name .. "-" .. k end
+  return slug
+end
+
+--- Writes the results into the report folder 'dir' and returns the path of its
+-- index.html. The folder keeps the latest result of every experiment it has seen
+-- (in DIR/report.data): a run updates the entries of the files it ran and leaves
+-- the others as they were, each row saying which run it comes from, so running
+-- one file (or a file that is not an experiment) adds to the report of a full run
+-- instead of replacing it. Entries whose file no longer exists are dropped. Per
+-- experiment: NAME.log, and NAME.svg and NAME.csv when it has charts.
+-- meta.command: the command line shown for the run.
 function M.write_report(dir, results, meta)
   mkdir(dir)
-  meta = meta or {}
-  local items = {}
+  meta = type(meta) == "table" and meta or {}
+  local state = read_state(dir)
+  local last = state.runs[#state.runs]
+  local failed = 0
+  for _, r in ipairs(results) do if not r.ok then failed = failed + 1 end end
+  local run = { number = last and last.number + 1 or 1, date = os.date("%Y-%m-%d %H:%M:%S"),
+                command = meta.command, experiments = #results, failed = failed }
+  state.runs[#state.runs + 1] = run
+  while #state.runs > MAX_RUNS do table.remove(state.runs, 1) end
+
+  local by_path = {}
+  for i, e in ipairs(state.entries) do by_path[e.path] = i end
   for _, r in ipairs(results) do
+    local path = M.absolute(r.path)
+    local slug = slug_for(state, path, r.name)
     local recs = #r.recorders > 0 and r.recorders or r.auto
-    local files = { log = r.name .. ".log" }
+    local files = { log = slug .. ".log" }
     recorder.write(dir .. "/" .. files.log, table.concat(r.output, "\n") .. "\n" ..
       (r.ok and "" or ("\n" .. M.failures({ r }) .. "\n")))
     if #recs > 0 then
-      files.svg, files.csv = r.name .. ".svg", r.name .. ".csv"
+      files.svg, files.csv = slug .. ".svg", slug .. ".csv"
       -- the isolates' own timelines are short: one step per sample reads better
       recorder.write(dir .. "/" .. files.svg, recorder.svg(recs, r.title or r.name,
         { x = #r.recorders > 0 and "allocations" or "sample" }))
       recorder.write(dir .. "/" .. files.csv, recorder.csv(recs))
+    else
+      os.remove(dir .. "/" .. slug .. ".svg")     -- charts of an earlier run of it
+      os.remove(dir .. "/" .. slug .. ".csv")
     end
-    items[#items + 1] = { r = r, files = files }
+    local e = entry_of(r, slug, run, files)
+    if by_path[path] then state.entries[by_path[path]] = e
+    else state.entries[#state.entries + 1] = e; by_path[path] = #state.entries end
   end
+  -- files deleted or renamed since: their rows and files go
+  local kept = {}
+  for _, e in ipairs(state.entries) do
+    if e.run == run.number or exists(e.path) then kept[#kept + 1] = e
+    else
+      for _, f in ipairs { e.log, e.svg, e.csv } do if type(f) == "string" then os.remove(dir .. "/" .. f) end end
+    end
+  end
+  table.sort(kept, function(a, b)
+    if a.name ~= b.name then return a.name < b.name end
+    return a.path < b.path
+  end)
+  state.entries = kept
+  write_state(dir, state)
+
   local out = {}
   local function add(s) out[#out + 1] = s end
   add('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">')
@@ -683,31 +812,41 @@ function M.write_report(dir, results, meta)
     'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}' ..
     '.pass{color:#2ca02c;font-weight:bold}' ..
     '.FAIL,.error,.timeout,.exit,.crash,.interrupted{color:#d62728;font-weight:bold}' ..
-    'section{margin-top:2.5em}img{max-width:100%;border:1px solid #ddd}' ..
+    '.older{color:#777}section{margin-top:2.5em}img{max-width:100%;border:1px solid #ddd}' ..
     'pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:24em}</style></head><body>')
   add('<h1>scopelab experiments</h1>')
-  if meta.command then add('<p>Run: <code>' .. html(meta.command) .. '</code></p>') end
-  add('<table><tr><th>experiment</th><th>claims</th><th>result</th><th>time</th></tr>')
-  for _, it in ipairs(items) do
-    local r = it.r
-    add(string.format('<tr><td><a href="#%s">%s</a></td><td>%d/%d</td><td class="%s">%s</td><td>%s</td></tr>',
-      html(r.name), html(r.name), r.passed, r.claims, html(r.result), html(r.result), M.time_text(r)))
+  add(string.format('<p>Latest result of each experiment run into this folder; run #%d: <code>%s</code> (%s).</p>',
+    run.number, html(run.command or "?"), html(run.date)))
+  add('<table><tr><th>experiment</th><th>claims</th><th>result</th><th>time</th><th>run</th></tr>')
+  for _, e in ipairs(state.entries) do
+    local older = e.run ~= run.number
+    add(string.format('<tr%s><td><a href="#%s">%s</a></td><td>%d/%d</td><td class="%s">%s</td>'
+      .. '<td>%s</td><td title="%s">#%d</td></tr>', older and ' class="older"' or "",
+      html(e.slug), html(e.name), e.passed, e.claims, html(e.result), html(e.result),
+      M.time_text(e), html(e.date or ""), e.run))
   end
   add('</table>')
-  for _, it in ipairs(items) do
-    local r, f = it.r, it.files
-    add(string.format('<section id="%s"><h2>%s</h2>', html(r.name), html(r.name)))
-    if r.title then add('<p>' .. html(r.title) .. '</p>') end
-    add(string.format('<p class="%s">%s: %d of %d claims held (%s)</p>',
-      html(r.result), html(r.result), r.passed, r.claims, M.time_text(r)))
-    if f.svg then
-      add(string.format('<p><img src="%s" alt="timeline of %s"></p>', html(f.svg), html(r.name)))
-      add(string.format('<p><a href="%s">CSV</a> · <a href="%s">log</a></p>', html(f.csv), html(f.log)))
+  add('<h2>Runs</h2><ul>')
+  for i = #state.runs, 1, -1 do
+    local r = state.runs[i]
+    add(string.format('<li>#%d %s: <code>%s</code>: %d experiment%s, %d failed</li>', r.number, html(r.date),
+      html(r.command or "?"), r.experiments, r.experiments == 1 and "" or "s", r.failed))
+  end
+  add('</ul>')
+  for _, e in ipairs(state.entries) do
+    add(string.format('<section id="%s"><h2>%s</h2>', html(e.slug), html(e.name)))
+    add('<p><code>' .. html(e.path) .. '</code></p>')
+    if e.title then add('<p>' .. html(e.title) .. '</p>') end
+    add(string.format('<p class="%s">%s: %d of %d claims held (%s), run #%d at %s</p>',
+      html(e.result), html(e.result), e.passed, e.claims, M.time_text(e), e.run, html(e.date or "?")))
+    if e.svg then
+      add(string.format('<p><img src="%s" alt="timeline of %s"></p>', html(e.svg), html(e.name)))
+      add(string.format('<p><a href="%s">CSV</a> · <a href="%s">log</a></p>', html(e.csv), html(e.log)))
     else
-      add(string.format('<p><a href="%s">log</a></p>', html(f.log)))
+      add(string.format('<p><a href="%s">log</a></p>', html(e.log)))
     end
-    add('<pre>' .. html(table.concat(r.output, "\n")) ..
-      (r.ok and "" or ("\n\n" .. html(M.failures({ r })))) .. '</pre></section>')
+    add('<pre>' .. html(table.concat(e.output or {}, "\n")) ..
+      (e.result == "pass" and "" or ("\n\n" .. html(entry_failures(e)))) .. '</pre></section>')
   end
   add('</body></html>')
   local index = dir .. "/index.html"
