@@ -404,6 +404,20 @@ describe("bin/scopelab", function()
     assert.are.equal(dir .. "/index.html\n", rout:gsub("exit=%d+%s*$", ""))
   end)
 
+  it("prints the module's version with --version", function()
+    local status, out = scopelab("--version")
+    assert.are.equal(0, status)
+    assert.are.equal("scopelab " .. require("scopelab.core").version .. "\n", out:gsub("exit=%d+%s*$", ""))
+  end)
+
+  it("shows each outcome on its progress line", function()
+    local status, out = scopelab("run --timeout 0.5 --report " .. tmpdir .. "/binoutcomes "
+      .. write("p_exit.lua", "os.exit(1)\n") .. " " .. write("p_loop.lua", "while true do end\n"))
+    assert.are.equal(1, status)
+    assert.matches("[1/2] p_exit.. exit (0/0 claims, ", out, 1, true)
+    assert.matches("[2/2] p_loop.. timeout (0/0 claims, ", out, 1, true)
+  end)
+
   it("says there is no report yet, and refuses unknown commands", function()
     local status, out = scopelab("report --report " .. tmpdir .. "/nothing-here")
     assert.are.equal(1, status)
