@@ -535,7 +535,11 @@ function M.run_file(path, opts)
   end
   for _, a in ipairs { lua, SELF, "--child", file, opts_text, path } do cmd[#cmd + 1] = shell_quote(a) end
   io.stdout:flush()
+  local started = os.time()
   local _, how, code = os.execute(table.concat(cmd, " "))
+  -- timeout(1) gives 124 (or a KILL) after the limit; a KILL before it came from
+  -- elsewhere (the kernel's out-of-memory killer): a crash, not a timeout
+  local late = os.time() - started >= limit
   local ex = new_result(path)
   read_stream(ex, file, opts)
   os.remove(file)
@@ -552,7 +556,7 @@ function M.run_file(path, opts)
         done.result, signal and ("died of signal %d (%s)"):format(signal, SIGNALS[signal] or "?")
         or ("exited with status " .. tostring(code)))
     end
-  elseif hard and (code == 124 or signal == 9) then
+  elseif hard and late and (code == 124 or signal == 9) then
     ex.result = "timeout"
     ex.error = ("timed out after %s s (option --timeout), and killed %s s later "
       .. "as it kept running"):format(limit, 1 + math.min(GRACE, limit))
