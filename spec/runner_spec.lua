@@ -1,5 +1,6 @@
--- Specs of scopelab.runner on small experiment files written for each case;
--- none needs the C module, so they prove the runner's own rules.
+-- Specs of scopelab.runner on small experiment files written for each case. Most
+-- need no C module, so they prove the runner's own rules; the few that check what
+-- reaches an isolate (defaults, --stress) use it.
 local runner = require "scopelab.runner"
 
 local tmpdir

@@ -270,8 +270,8 @@ end
 -- Here os.exit raises instead of ending the state, the time limit raises from a
 -- count hook, and scopelab's defaults are put back afterwards; an experiment that
 -- catches those errors, or blocks in C, is not stopped: only a process can be.
--- opts: verbose, isolate_defaults, seed, timeout (seconds of CPU time, 0 none),
--- on_output(line), and stream(record), which receives every result as it happens.
+-- opts: verbose, isolate_defaults, seed, timeout (seconds, 0 none), on_output(line),
+-- and stream(record), which receives every result as it happens.
 function M.run_here(path, opts)
   opts = opts or {}
   local ex = new_result(path)
@@ -323,8 +323,8 @@ function M.run_here(path, opts)
     return require(name)
   end
 
-  -- scopelab's defaults, put back afterwards (a process of its own needs none of this)
-  -- (not loaded yet: there were none)
+  -- scopelab's defaults, put back afterwards (a process of its own needs none of
+  -- this); when the module is not loaded yet there are none
   local loaded = package.loaded.scopelab
   local saved_defaults = type(loaded) == "table" and type(loaded.defaults) == "function"
     and loaded.defaults() or {}
@@ -381,11 +381,11 @@ function M.run_here(path, opts)
   end
   -- os.exit: ends this process when it is the experiment's own (opts.exit_for_real),
   -- after the results are out; in a shared state it unwinds the experiment instead.
-  rawset(os, "exit", function(code)
+  rawset(os, "exit", function(code, close)
     ex.exit_code = code == nil and true or code
     if opts.exit_for_real then
       finish()
-      return real_exit(code)
+      return real_exit(code, close)
     end
     error(EXIT, 0)
   end)
