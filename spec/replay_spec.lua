@@ -187,3 +187,81 @@ describe("a recording", function()
       'plain is not a scopelab replay (first line must be "-- scopelab replay 1")')
   end)
 end)
+
+describe("a replay file", function()
+  local HEAD = "-- scopelab replay 1\n{options={gc_interval=0}}\n"
+
+  -- Parses under an instruction budget, so that a parser that runs the line cannot
+  -- hang the suite: the budget's error then shows as the wrong message.
+  local function parse(line)
+    debug.sethook(function() error("the line ran for a million instructions", 0) end, "", 1000000)
+    local ok, err = pcall(replay.parse, HEAD .. line .. "\n", "evil")
+    debug.sethook()
+    return ok, err
+  end
+
+  it("is read as data: a line that would loop forever is a syntax error", function()
+    local ok, err = parse("{op=(function() while true do end end)()}")
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (col 5: unexpected '(')", err)
+  end)
+
+  it("is read as data: a line cannot call a string method", function()
+    local ok, err = parse('{op=("x"):rep(3), self=1, args={n=0}}')
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (col 5: unexpected '(')", err)
+    ok, err = parse('{op="integer", self=1, args={#"abc", n=1}}')
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (col 30: unexpected '#')", err)
+  end)
+
+  it("refuses an op that names a metamethod other than __close", function()
+    local ok, err = parse('{op="__gc", self=1, args={n=0}}')
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (op '__gc' is not a method a recording makes)", err)
+    ok, err = parse('{op=42, self=1}')
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (op must be a string, got number)", err)
+  end)
+
+  it("refuses a site line no source file has, before making a caller for it", function()
+    local ok, err = parse('{op="handle_scope", self=1, args={n=0}, src="@x.lua", line=1000000000000}')
+    assert.is_false(ok)
+    assert.equal("evil:3: bad replay line (line must be an integer from 1 to 1000000, got 1000000000000)",
+      err)
+  end)
+
+  it("replays an op naming a metamethod as a divergence, leaving the isolate usable", function()
+    local r = replay.run { options = { gc_interval = 0 }, events = {
+      { op = "__gc", self = 1, args = { n = 0 } },
+    } }
+    assert.is_false(r.ok)
+    assert.equal("event 1 (__gc): op '__gc' is not a method a recording makes", r.divergence)
+    assert.is_false(r.isolate:is_disposed())
+    local s <close> = r.isolate:handle_scope()
+    assert.equal(7, r.isolate:integer(7):value())
+    s:close()
+    r.isolate:dispose()
+  end)
+
+  it("keeps every value exactly through a file: integers, floats, strings with any byte", function()
+    local iso, rec = replay.record { gc_interval = 0 }
+    local s <close> = iso:handle_scope()
+    local weird = "line\nbreak \0 nul \"quote\" \\ \127\255 tab\t"
+    iso:integer(math.mininteger); iso:integer(math.maxinteger)
+    iso:number(-0.0); iso:number(0.1); iso:number(1 / 0)
+    iso:string(weird)
+    s:close()
+    local d = replay.parse(rec:text(), "mem")
+    local args = {}
+    for i = 2, 7 do args[#args + 1] = d.events[i].args[1] end
+    assert.equal(math.mininteger, args[1]); assert.equal("integer", math.type(args[1]))
+    assert.equal(math.maxinteger, args[2])
+    assert.equal(-math.huge, 1 / args[3])
+    assert.equal(0.1, args[4]); assert.equal(1 / 0, args[5])
+    assert.equal(weird, args[6])
+    local r = replay.run(d)
+    assert.is_true(r.ok, r.divergence)
+    r.isolate:dispose(); iso:dispose()
+  end)
+end)

@@ -1,5 +1,6 @@
--- Specs of scopelab.runner on small experiment files written for each case;
--- none needs the C module, so they prove the runner's own rules.
+-- Specs of scopelab.runner on small experiment files written for each case. Most
+-- need no C module, so they prove the runner's own rules; the few that check what
+-- reaches an isolate (defaults, --stress) use it.
 local runner = require "scopelab.runner"
 
 local tmpdir
@@ -142,6 +143,44 @@ claim.equal(4, #rec.samples, "start plus three marks")
     assert.matches("[ok] start plus three marks", readall(dir .. "/rec.log"), 1, true)
   end)
 
+  it("adds a run of one file to the report of earlier runs instead of replacing it", function()
+    local dir = tmpdir .. "/merged"
+    local a = write("m_a.lua", 'claim(true, "a")\n')
+    local b = write("m_b.lua", 'claim(true, "b")\n')
+    runner.write_report(dir, runner.run({ a, b }), { command = "full run" })
+    local notes = write("NOTES.md", "# not an experiment\n")
+    local html = readall(runner.write_report(dir, runner.run({ notes }), { command = "run NOTES.md" }))
+    for _, name in ipairs { "m_a", "m_b", "NOTES.md" } do
+      assert.matches('<a href="#' .. name .. '">' .. name .. "</a>", html, 1, true)
+    end
+    assert.matches('<tr class="older"><td><a href="#m_a">', html, 1, true)
+    assert.matches("#2 [^<]*: <code>run NOTES.md</code>: 1 experiment, 1 failed", html)
+    assert.matches("#1 [^<]*: <code>full run</code>: 2 experiments, 0 failed", html)
+    assert.matches("[ok] a", readall(dir .. "/m_a.log"), 1, true)
+    -- a changed experiment run again: its row is updated, the others stay
+    write("m_a.lua", 'claim(false, "a broke")\n')
+    html = readall(runner.write_report(dir, runner.run({ a }), { command = "run m_a" }))
+    assert.matches('<a href="#m_a">m_a</a></td><td>0/1</td><td class="FAIL">FAIL</td>', html, 1, true)
+    assert.matches('<a href="#m_b">m_b</a></td><td>1/1</td><td class="pass">pass</td>', html, 1, true)
+    assert.matches("claim failed: a broke", readall(dir .. "/m_a.log"), 1, true)
+  end)
+
+  it("drops a deleted experiment from the report, and keeps two files of one name apart", function()
+    local dir = tmpdir .. "/pruned"
+    local gone = write("m_gone.lua", 'claim(true, "here for now")\n')
+    os.execute("mkdir -p " .. tmpdir .. "/other")
+    local one = write("m_same.lua", 'claim(true, "first")\n')
+    local two = write("other/m_same.lua", 'claim(true, "second")\n')
+    runner.write_report(dir, runner.run({ gone, one, two }))
+    assert.matches("[ok] first", readall(dir .. "/m_same.log"), 1, true)
+    assert.matches("[ok] second", readall(dir .. "/m_same-2.log"), 1, true)
+    os.remove(gone)
+    local html = readall(runner.write_report(dir, runner.run({ one })))
+    assert.is_nil(html:find("m_gone", 1, true))
+    assert.is_nil(readall(dir .. "/m_gone.log"))
+    assert.matches('href="m_same-2.log"', html, 1, true)
+  end)
+
   it("parses the shared options and refuses unknown ones", function()
     local opts, files = runner.parse({ "--stress=3", "--seed", "42", "--trace-gc", "--quiet", "x.lua" })
     assert.are.same({ "x.lua" }, files)
@@ -157,6 +196,9 @@ claim.equal(4, #rec.samples, "start plus three marks")
     assert.are.equal("unknown option '--frobnicate'", msg)
     assert.are.equal("option '--seed' needs an integer", select(2, runner.parse({ "--seed", "x", "a.lua" })))
     assert.are.equal("no experiment files given", select(2, runner.parse({})))
+    assert.are.equal(2.5, runner.parse({ "--timeout", "2.5", "x.lua" }).timeout)
+    assert.are.equal("option '--timeout' needs a number of seconds (0 for no limit)",
+      select(2, runner.parse({ "--timeout", "-1", "x.lua" })))
   end)
 
   it("seeds math.random the same way for each experiment with --seed", function()
@@ -178,6 +220,167 @@ claim.equal(4, #rec.samples, "start plus three marks")
     assert.matches("report: " .. tmpdir .. "/cmdreport/index.html", out, 1, true)
     status = command("--no-such-option " .. good)
     assert.are.equal(2, status)
+  end)
+end)
+
+describe("scopelab.runner, one experiment against the others", function()
+  local GOOD = 'claim(true, "still runs")\n'
+
+  it("marks an error object whose __tostring raises as an error, and runs the next one", function()
+    local bad = write("bad_error.lua", [[
+claim(true, "before")
+error(setmetatable({}, { __tostring = function() error("tostring raised") end }))
+]])
+    local results, ok = runner.run({ bad, write("after_bad_error.lua", GOOD) })
+    assert.is_false(ok)
+    assert.are.equal("error", results[1].result)
+    assert.are.equal(1, results[1].passed)
+    assert.matches("^%(error object is a table value; its __tostring raised: .*tostring raised%)",
+      results[1].error)
+    assert.are.equal("pass", results[2].result)
+  end)
+
+  it("marks an experiment that calls os.exit, keeps its claims, and runs the next one", function()
+    local results = runner.run({ write("exits.lua", 'claim(true, "before")\nprint("bye")\nos.exit(3)\n'),
+                                 write("after_exit.lua", GOOD) })
+    assert.are.equal("exit", results[1].result)
+    assert.are.equal("the experiment called os.exit(3): use 'return' to end it early", results[1].error)
+    assert.are.same({ 1, 1 }, { results[1].claims, results[1].passed })
+    assert.are.same({ "  [ok] before", "bye" }, results[1].output)
+    assert.are.equal("pass", results[2].result)
+  end)
+
+  it("stops an experiment at its time limit, says where it was, and runs the next one", function()
+    local loop = write("loops.lua", 'claim(true, "before")\nlocal n = 0\nwhile true do n = n + 1 end\n')
+    local results = runner.run({ loop, write("after_loop.lua", GOOD) }, { timeout = 0.5 })
+    assert.are.equal("timeout", results[1].result)
+    assert.are.equal(1, results[1].passed)
+    assert.matches("^timed out after 0.5 s %(option %-%-timeout%)\n.*loops%.lua:3:", results[1].error)
+    assert.are.equal("pass", results[2].result)
+  end)
+
+  it("kills an experiment that ignores its time limit", function()
+    local stubborn = write("stubborn.lua", [[
+claim(true, "before")
+while true do pcall(function() while true do end end) end
+]])
+    local r = runner.run_file(stubborn, { timeout = 0.5 })
+    assert.are.equal("timeout", r.result)
+    assert.are.equal("timed out after 0.5 s (option --timeout), and killed 1.5 s later "
+      .. "as it kept running", r.error)
+    assert.are.equal(1, r.passed)
+  end)
+
+  it("does not let scopelab.set_defaults in one experiment change the next", function()
+    local sets = write("sets_defaults.lua", [[
+local scopelab = require "scopelab"
+scopelab.set_defaults { young_size = 8192, gc_interval = 3 }
+claim.equal(8192, scopelab.defaults().young_size, "set here")
+]])
+    local checks = write("sees_defaults.lua", [[
+local scopelab = require "scopelab"
+claim.equal(nil, next(scopelab.defaults()), "no defaults left by the one before")
+]])
+    local results, ok = runner.run({ sets, checks })
+    assert.is_true(ok, runner.failures(results))
+  end)
+
+  it("marks an experiment whose process dies of a signal as a crash", function()
+    local r = runner.run_file(write("crashes.lua", [[
+claim(true, "before")
+local pid = io.open("/proc/self/stat"):read("n")
+os.execute("kill -SEGV " .. pid)
+while true do end
+]]), { timeout = 5 })
+    assert.are.equal("crash", r.result)
+    -- under 'make test-asan' the preloaded ASan runtime catches the SEGV, reports it and aborts
+    local asan = (os.getenv("LD_PRELOAD") or ""):find("asan") ~= nil
+    assert.are.equal(asan and "the experiment's process died of signal 6 (SIGABRT)"
+      or "the experiment's process died of signal 11 (SIGSEGV)", r.error)
+    assert.are.equal(1, r.passed)
+  end)
+
+  it("lists every outcome in the summary and the report", function()
+    local results = runner.run({
+      write("o_pass.lua", GOOD), write("o_fail.lua", 'claim(false, "no")\n'),
+      write("o_exit.lua", "os.exit(0)\n"), write("o_loop.lua", "while true do end\n"),
+    }, { timeout = 0.5 })
+    local text = runner.summary(results)
+    assert.matches("o_pass%s+| 1/1%s+| pass", text)
+    assert.matches("o_fail%s+| 0/1%s+| FAIL", text)
+    assert.matches("o_exit%s+| 0/0%s+| exit", text)
+    assert.matches("o_loop%s+| 0/0%s+| timeout", text)
+    assert.matches("4 experiments, 3 failed", text, 1, true)
+    local html = readall(runner.write_report(tmpdir .. "/outcomes", results))
+    assert.matches('<td class="exit">exit</td>', html, 1, true)
+    assert.matches('<td class="timeout">timeout</td>', html, 1, true)
+  end)
+
+  it("passes --stress and --trace-gc to the isolates of the experiment's process", function()
+    local path = write("stressed.lua", [[
+local scopelab = require "scopelab"
+local iso <close> = scopelab.isolate()
+local s <close> = iso:handle_scope()
+for i = 1, 20 do iso:integer(i) end
+claim(iso:stats().collections > 0, "collections ran without a call to collect")
+]])
+    local status, out = command("--quiet --stress=2 --trace-gc " .. path)
+    assert.are.equal(0, status, out)
+    assert.matches("%[scopelab 0x%x+%] #1 ", out)
+    status = command("--quiet " .. path)
+    assert.are.equal(1, status)
+  end)
+
+  it("survives the same four in this Lua state when there is no interpreter to start", function()
+    local scopelab = require "scopelab"
+    local before = scopelab.defaults()
+    local results = runner.run({
+      write("h_bad_error.lua", 'error(setmetatable({}, { __tostring = function() error("x") end }))\n'),
+      write("h_exit.lua", 'claim(true, "before")\nos.exit(2)\n'),
+      write("h_loop.lua", 'while true do end\n'),
+      write("h_defaults.lua", 'require("scopelab").set_defaults { young_size = 4096 }\nclaim(true, "set")\n'),
+      write("h_after.lua", 'claim.equal(nil, require("scopelab").defaults().young_size, "put back")\n'),
+    }, { in_process = true, timeout = 0.5 })
+    local got = {}
+    for i, r in ipairs(results) do got[i] = r.result end
+    assert.are.same({ "error", "exit", "timeout", "pass", "pass" }, got)
+    assert.are.equal("the experiment called os.exit(2): use 'return' to end it early", results[2].error)
+    assert.are.same(before, scopelab.defaults())
+    assert.are.equal("function", type(os.exit))
+    assert.is_nil(debug.gethook())
+  end)
+
+  it("lets an experiment set its own title", function()
+    local r = runner.run_file(write("titled.lua", [[
+-- the comment line would be the title
+experiment { title = "A title set by the experiment" }
+claim(true, "x")
+]]))
+    assert.are.equal("A title set by the experiment", r.title)
+    local bad = runner.run_file(write("badtitle.lua", 'experiment { title = 5 }\n'))
+    assert.matches("bad argument #1 to 'experiment' %(field 'title' must be a string, got number%)", bad.error)
+  end)
+
+  it("runs make run's command to the end with four experiments that misbehave", function()
+    local extra = {
+      write("z_bad_error.lua", 'error(setmetatable({}, { __tostring = function() error("x") end }))\n'),
+      write("z_exit.lua", 'os.exit(true)\n'),
+      write("z_loop.lua", 'while true do end\n'),
+      write("z_defaults.lua", 'require("scopelab").set_defaults { gc_interval = 1, young_size = 4096 }\n'
+        .. 'claim(true, "defaults changed")\n'),
+    }
+    local status, out = command("--quiet --timeout 3 --report " .. tmpdir .. "/make-run experiments/*.lua "
+      .. table.concat(extra, " "))
+    assert.are.equal(1, status)
+    local names = io.popen("ls experiments/*.lua"):read("a")
+    for name in names:gmatch("([%w_]+)%.lua") do
+      assert.matches("\n" .. name .. "%s+| %d+/%d+%s+| pass", out)
+    end
+    assert.matches("\nz_bad_error%s+| 0/0%s+| error", out)
+    assert.matches("\nz_exit%s+| 0/0%s+| exit", out)
+    assert.matches("\nz_loop%s+| 0/0%s+| timeout", out)
+    assert.matches("\nz_defaults%s+| 1/1%s+| pass", out)
+    assert.matches("experiments, 3 failed", out, 1, true)
   end)
 end)
 
@@ -203,6 +406,20 @@ describe("bin/scopelab", function()
     local rstatus, rout = scopelab("report --report " .. dir)
     assert.are.equal(0, rstatus)
     assert.are.equal(dir .. "/index.html\n", rout:gsub("exit=%d+%s*$", ""))
+  end)
+
+  it("prints the module's version with --version", function()
+    local status, out = scopelab("--version")
+    assert.are.equal(0, status)
+    assert.are.equal("scopelab " .. require("scopelab.core").version .. "\n", out:gsub("exit=%d+%s*$", ""))
+  end)
+
+  it("shows each outcome on its progress line", function()
+    local status, out = scopelab("run --timeout 0.5 --report " .. tmpdir .. "/binoutcomes "
+      .. write("p_exit.lua", "os.exit(1)\n") .. " " .. write("p_loop.lua", "while true do end\n"))
+    assert.are.equal(1, status)
+    assert.matches("[1/2] p_exit.. exit (0/0 claims, ", out, 1, true)
+    assert.matches("[2/2] p_loop.. timeout (0/0 claims, ", out, 1, true)
   end)
 
   it("says there is no report yet, and refuses unknown commands", function()

@@ -121,6 +121,40 @@ describe("scopelab.diff", function()
     assert.has_error(function() scopelab.diff(iso:snapshot(), {}) end,
       "bad argument #2 to 'diff' (snapshot expected, got table without 'objects' and 'roots')")
   end)
+
+  it("names 'diff' and the bad field when a snapshot is malformed", function()
+    local good = { objects = { { id = 1, kind = "integer", size = 24, generation = "young" } },
+                   roots = { ["local"] = 1 } }
+    local function bad(objects, roots) return { objects = objects, roots = roots or {} } end
+    local cases = {
+      { bad({ { id = 1, kind = "integer", generation = "young" } }),
+        "bad argument #1 to 'diff' (snapshot expected, objects[1] has no integer 'size')" },
+      { bad({ good.objects[1], 5 }),
+        "bad argument #1 to 'diff' (snapshot expected, objects[2] is a number, not an object)" },
+      { bad({ { id = "1", kind = "integer", size = 24, generation = "young" } }),
+        "bad argument #1 to 'diff' (snapshot expected, objects[1] has no integer 'id')" },
+      { bad({ { id = 1, kind = {}, size = 24, generation = "young" } }),
+        "bad argument #1 to 'diff' (snapshot expected, objects[1] has no string 'kind')" },
+      { bad({}, { ["local"] = "x" }),
+        "bad argument #1 to 'diff' (snapshot expected, roots.local is a string, not an integer)" },
+    }
+    for _, c in ipairs(cases) do
+      assert.has_error(function() scopelab.diff(c[1], good) end, c[2])
+      local msg2 = c[2]:gsub("#1", "#2")
+      assert.has_error(function() scopelab.diff(good, c[1]) end, msg2)
+    end
+  end)
+
+  it("refuses two snapshots of different isolates instead of matching unrelated ids", function()
+    local other <close> = scopelab.isolate { gc_interval = 0 }
+    local s1 <close> = iso:handle_scope()
+    local s2 <close> = other:handle_scope()
+    local a = iso:snapshot()
+    iso:integer(1); other:integer(1); other:integer(2)
+    assert.has_error(function() scopelab.diff(a, other:snapshot()) end,
+      "bad argument #2 to 'diff' (snapshot of another isolate: ids count per isolate)")
+    assert.equal(1, scopelab.diff(a, iso:snapshot()).added.count)   -- the same isolate still diffs
+  end)
 end)
 
 describe("a snapshot as JSON", function()
@@ -178,6 +212,41 @@ describe("a snapshot as JSON", function()
       "bad argument #1 to 'to_json' (cannot write value.x as JSON (number inf has no JSON form))")
     assert.has_error(function() scopelab.to_json(print) end,
       "bad argument #1 to 'to_json' (cannot write value as JSON (a function))")
+  end)
+
+  it("names the path to what it refuses, however deep, with arrays and objects mixed", function()
+    local t = { a = { 1, { b = {} } } }
+    t.a[2].b.back = t.a
+    assert.has_error(function() scopelab.to_json(t) end,
+      "bad argument #1 to 'to_json' (cannot write value.a[2].b.back as JSON (a cycle))")
+    assert.has_error(function() scopelab.to_json({ { 1, { x = print, [true] = 1 } } }) end,
+      "bad argument #1 to 'to_json' (cannot write value[1][2] as JSON (a boolean key))")
+    local shared = { 1 }
+    assert.equal('{"a":[1],"b":[1]}', scopelab.to_json({ a = shared, b = shared }))  -- no cycle
+  end)
+
+  it("writes a 200,000-deep nesting with its own stack and linear memory", function()
+    local depth = 200000
+    local v, o = {}, {}
+    for _ = 2, depth do v = { v }; o = { k = o } end
+    collectgarbage(); collectgarbage()
+    local base, peak = collectgarbage("count"), 0
+    debug.sethook(function()                          -- the heap's size every 1000 instructions
+      local kb = collectgarbage("count")
+      if kb > peak then peak = kb end
+    end, "", 1000)
+    local t0 = os.clock()
+    local ok, a = pcall(scopelab.to_json, v)
+    local ok2, b = pcall(scopelab.to_json, o)
+    local seconds = os.clock() - t0
+    debug.sethook()
+    assert.is_true(ok, a)
+    assert.is_true(ok2, b)
+    assert.equal(string.rep("[", depth - 1) .. "{}" .. string.rep("]", depth - 1), a)
+    assert.equal(string.rep('{"k":', depth - 1) .. "{}" .. string.rep("}", depth - 1), b)
+    -- a frame per level and a piece per bracket: tens of MB, not the 14 GB of a path per level
+    assert.is_true((peak - base) / 1024 < 200, ("peak %.0f MB above the start"):format((peak - base) / 1024))
+    assert.is_true(seconds < 10, ("took %.1f s"):format(seconds))
   end)
 
   it("writes a diff too", function()

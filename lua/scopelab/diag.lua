@@ -64,50 +64,88 @@ local function key_order(a, b)
   return a < b
 end
 
--- Writes 'v' into 'out' (a list of pieces). The data written here are snapshots and
--- reports, a few levels deep; 'seen' refuses a cycle instead of looping forever.
-local function write(v, out, seen, path)
-  local t = type(v)
-  if t == "nil" then out[#out + 1] = "null"
-  elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
-  elseif t == "number" then
-    local s, err = number_text(v)
-    if not s then error(("cannot write %s as JSON (%s)"):format(path, err), 0) end
-    out[#out + 1] = s
-  elseif t == "string" then out[#out + 1] = string_text(v)
-  elseif t == "table" then
-    if seen[v] then error(("cannot write %s as JSON (a cycle)"):format(path), 0) end
-    seen[v] = true
-    if is_array(v) then
-      out[#out + 1] = "["
-      for i = 1, rawlen(v) do
-        if i > 1 then out[#out + 1] = "," end
-        write(rawget(v, i), out, seen, path .. "[" .. i .. "]")
+-- The path of the value being written, for an error: "value", then "[i]" or ".k" per
+-- open table. Built only when something is refused, so a deep nesting costs one
+-- frame per level, never a path string per level.
+local function path_of(stack)
+  local parts = { "value" }
+  for i = 1, #stack do
+    local f = stack[i]
+    if f.keys then parts[#parts + 1] = "." .. tostring(f.keys[f.i])
+    else parts[#parts + 1] = "[" .. f.i .. "]" end
+  end
+  return table.concat(parts)
+end
+
+-- Opens table 'v' for writing: its frame { t, keys (nil for an array), i, n }, or
+-- nil and why it cannot be written.
+local function open_table(v, out)
+  if is_array(v) then
+    out[#out + 1] = "["
+    return { t = v, i = 0, n = rawlen(v) }
+  end
+  local keys = {}
+  for k, x in pairs(v) do
+    if type(x) ~= "function" then
+      if type(k) ~= "string" and math.type(k) ~= "integer" then
+        return nil, "a " .. type(k) .. " key"
       end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k, x in pairs(v) do
-        if type(x) ~= "function" then
-          if type(k) ~= "string" and math.type(k) ~= "integer" then
-            error(("cannot write %s as JSON (a %s key)"):format(path, type(k)), 0)
-          end
-          keys[#keys + 1] = k
-        end
-      end
-      table.sort(keys, key_order)                  -- stable output: diffable files
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = string_text(tostring(k))
-        out[#out + 1] = ":"
-        write(rawget(v, k), out, seen, path .. "." .. tostring(k))
-      end
-      out[#out + 1] = "}"
+      keys[#keys + 1] = k
     end
-    seen[v] = nil
-  else
-    error(("cannot write %s as JSON (a %s)"):format(path, t), 0)
+  end
+  table.sort(keys, key_order)                      -- stable output: diffable files
+  out[#out + 1] = "{"
+  return { t = v, keys = keys, i = 0, n = #keys }
+end
+
+-- Writes 'v' into 'out' (a list of pieces) with an explicit stack of open tables,
+-- so the depth of the data is bounded by memory, not by Lua's stack. 'seen' holds
+-- the tables open on the stack: one met again is a cycle, refused instead of
+-- looping forever (the same table twice side by side is fine).
+local function write(v, out)
+  local stack, seen = {}, {}
+  local function refuse(why) error(("cannot write %s as JSON (%s)"):format(path_of(stack), why), 0) end
+  while true do
+    local t = type(v)
+    if t == "nil" then out[#out + 1] = "null"
+    elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
+    elseif t == "number" then
+      local s, err = number_text(v)
+      if not s then refuse(err) end
+      out[#out + 1] = s
+    elseif t == "string" then out[#out + 1] = string_text(v)
+    elseif t == "table" then
+      if seen[v] then refuse("a cycle") end
+      local frame, err = open_table(v, out)
+      if not frame then refuse(err) end
+      seen[v] = true
+      stack[#stack + 1] = frame
+    else
+      refuse("a " .. t)
+    end
+    -- the next value: the next element of the innermost open table, closing the
+    -- tables that are done on the way out
+    v = nil
+    while #stack > 0 do
+      local f = stack[#stack]
+      if f.i < f.n then
+        if f.i > 0 then out[#out + 1] = "," end
+        f.i = f.i + 1
+        if f.keys then
+          local k = f.keys[f.i]
+          out[#out + 1] = string_text(tostring(k))
+          out[#out + 1] = ":"
+          v = rawget(f.t, k)
+        else
+          v = rawget(f.t, f.i)
+        end
+        break
+      end
+      out[#out + 1] = f.keys and "}" or "]"
+      seen[f.t] = nil
+      stack[#stack] = nil
+    end
+    if #stack == 0 then return end
   end
 end
 
@@ -115,7 +153,7 @@ end
 -- with sorted keys; integers stay integers; functions in tables are skipped (methods).
 function M.to_json(v)
   local out = {}
-  local ok, err = pcall(write, v, out, {}, "value")
+  local ok, err = pcall(write, v, out)
   if not ok then error("bad argument #1 to 'to_json' (" .. tostring(err) .. ")", 2) end
   return table.concat(out)
 end
@@ -205,10 +243,47 @@ function Diff.__tostring(self)
   return table.concat(lines, "\n")
 end
 
-local function check_snapshot(s, n)
+-- snapshot -> the token of the isolate that took it (weak keys: a token is a plain
+-- table, so a snapshot never keeps its isolate alive). Set by the wrapped
+-- iso:snapshot(); a snapshot built by hand or read back from JSON has none.
+local snapshot_owner = setmetatable({}, { __mode = "k" })
+local isolate_token = setmetatable({}, { __mode = "k" })
+
+local function token_of(iso)
+  local t = isolate_token[iso]
+  if not t then t = {}; isolate_token[iso] = t end
+  return t
+end
+
+-- Why 's' is not a snapshot diff can read, or nil: every field diff does arithmetic
+-- on is checked here, so a malformed table fails naming 'diff', not inside it.
+local function snapshot_problem(s)
   if type(s) ~= "table" or type(s.objects) ~= "table" or type(s.roots) ~= "table" then
-    error(("bad argument #%d to 'diff' (snapshot expected, got %s)"):format(n,
-      type(s) == "table" and "table without 'objects' and 'roots'" or type(s)), 3)
+    return "got " .. (type(s) == "table" and "table without 'objects' and 'roots'" or type(s))
+  end
+  for i, o in ipairs(s.objects) do
+    if type(o) ~= "table" then return ("objects[%d] is a %s, not an object"):format(i, type(o)) end
+    for _, f in ipairs { { "id", "integer" }, { "size", "integer" }, { "kind", "string" },
+                         { "generation", "string" } } do
+      local v = o[f[1]]
+      if (f[2] == "integer" and math.type(v) ~= "integer") or (f[2] == "string" and type(v) ~= "string") then
+        return ("objects[%d] has no %s '%s'"):format(i, f[2], f[1])
+      end
+    end
+  end
+  for _, k in ipairs(ROOT_KINDS) do
+    local v = s.roots[k]
+    if v ~= nil and math.type(v) ~= "integer" then
+      return ("roots.%s is a %s, not an integer"):format(k, type(v))
+    end
+  end
+  return nil
+end
+
+local function check_snapshot(s, n)
+  local problem = snapshot_problem(s)
+  if problem then
+    error(("bad argument #%d to 'diff' (snapshot expected, %s)"):format(n, problem), 3)
   end
 end
 
@@ -222,6 +297,11 @@ end
 function M.diff(a, b)
   check_snapshot(a, 1)
   check_snapshot(b, 2)
+  -- ids are allocation numbers of one isolate: across two they match unrelated objects
+  local oa, ob = snapshot_owner[a], snapshot_owner[b]
+  if oa and ob and oa ~= ob then
+    error("bad argument #2 to 'diff' (snapshot of another isolate: ids count per isolate)", 2)
+  end
   local before, after = {}, {}
   for _, o in ipairs(a.objects) do before[o.id] = o end
   for _, o in ipairs(b.objects) do after[o.id] = o end
@@ -324,11 +404,19 @@ local wrapped = setmetatable({}, { __mode = "k" })
 local function wrap_methods(methods)
   if wrapped[methods] then return end
   wrapped[methods] = true
-  for name, give in pairs { snapshot = M.snapshot, handle_report = M.handle_report,
+  for name, give in pairs { handle_report = M.handle_report,
                             persistent_report = M.persistent_report } do
     local raw = methods[name]
     if type(raw) == "function" then
       methods[name] = function(...) return give(raw(...)) end
+    end
+  end
+  local raw_snapshot = methods.snapshot
+  if type(raw_snapshot) == "function" then
+    methods.snapshot = function(iso, ...)
+      local snap = raw_snapshot(iso, ...)
+      if type(snap) == "table" then snapshot_owner[snap] = token_of(iso) end
+      return M.snapshot(snap)
     end
   end
 end

@@ -39,6 +39,7 @@
 -- as the functions themselves.
 
 local core = require "scopelab.core"
+local literal = require "scopelab.literal"
 
 local M = {}
 
@@ -73,11 +74,19 @@ local pack, unpack = table.pack, table.unpack
 
 -- ------------------------------------------------------------------ call sites
 
--- The real method 'op' of 'raw' ("__close" is a metamethod).
+-- The real method 'op' of 'raw'. "__close" is the one metamethod a recording makes
+-- (a to-be-closed scope or isolate); any other name starting with '_' is refused, so
+-- a replay cannot reach '__gc' or the metatable's other fields.
 local function method_of(raw, op)
-  if op:sub(1, 2) == "__" then return getmetatable(raw)[op] end
+  if type(op) ~= "string" then return nil end
+  if op == "__close" then return getmetatable(raw).__close end
+  if not op:match("^%a[%w_]*$") then return nil end
   return raw[op]
 end
+
+-- The largest line number a recorded site may name: make_caller builds a chunk of
+-- that many lines, so a forged one must not ask for gigabytes.
+local MAX_LINE = 1000000
 
 -- A function that calls f(raw, ...) from line 'line' of a chunk named 'src', so
 -- lua_getstack(L, 1) in the binding sees that file and line: scopes and persistents
@@ -148,43 +157,7 @@ end
 
 -- ------------------------------------------------------------------ serialising
 
-local function literal(v, out)
-  local t = type(v)
-  if t == "nil" or t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "number" then
-    if math.type(v) == "integer" then out[#out + 1] = string.format("%d", v)
-    elseif v ~= v then out[#out + 1] = "0/0"
-    elseif v == math.huge then out[#out + 1] = "1/0"
-    elseif v == -math.huge then out[#out + 1] = "-1/0"
-    else out[#out + 1] = string.format("%.17g", v)
-      if not out[#out]:find("[%.eEn]") then out[#out] = out[#out] .. ".0" end
-    end
-  elseif t == "string" then
-    out[#out + 1] = (string.format("%q", v):gsub("\\\n", "\\n"))   -- one event per line
-  elseif t == "table" then
-    out[#out + 1] = "{"
-    local n = v.n or rawlen(v)
-    for i = 1, n do literal(v[i], out); out[#out + 1] = "," end
-    local keys = {}
-    for k in pairs(v) do
-      if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
-    end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    for _, k in ipairs(keys) do
-      if type(k) == "string" and k:match("^[%a_][%w_]*$") then out[#out + 1] = k
-      else out[#out + 1] = "["; literal(k, out); out[#out + 1] = "]" end
-      out[#out + 1] = "="
-      literal(v[k], out)
-      out[#out + 1] = ","
-    end
-    out[#out + 1] = "}"
-  else
-    error("cannot write a " .. t .. " into a replay file", 0)
-  end
-  return out
-end
-
-local function line_of(v) return table.concat(literal(v, {})) end
+local line_of = literal.encode
 
 -- Options as written: functions (the 'warn' option) cannot be, and are left out.
 local function plain_options(opts)
@@ -394,9 +367,34 @@ end
 
 -- ------------------------------------------------------------------ loading
 
+-- Why an event read from a file cannot be replayed, or nil. Only the fields replay.run
+-- reads are checked; a value of the wrong type there would make it raise mid-replay.
+local function event_problem(ev)
+  if type(ev.op) ~= "string" then return "op must be a string, got " .. type(ev.op) end
+  if ev.op ~= "__close" and not ev.op:match("^%a[%w_]*$") then
+    return ("op '%s' is not a method a recording makes"):format(ev.op)
+  end
+  if math.type(ev.self) ~= "integer" then return "self must be an integer, got " .. type(ev.self) end
+  for _, f in ipairs { "args", "out", "ids" } do
+    if ev[f] ~= nil and type(ev[f]) ~= "table" then
+      return ("%s must be a table, got %s"):format(f, type(ev[f]))
+    end
+  end
+  if ev.src ~= nil or ev.line ~= nil then
+    if type(ev.src) ~= "string" then return "src must be a string, got " .. type(ev.src) end
+    if math.type(ev.line) ~= "integer" or ev.line < 1 or ev.line > MAX_LINE then
+      return ("line must be an integer from 1 to %d, got %s"):format(MAX_LINE, tostring(ev.line))
+    end
+  end
+  if ev.err ~= nil and type(ev.err) ~= "string" then return "err must be a string, got " .. type(ev.err) end
+  if ev.gc ~= nil and math.type(ev.gc) ~= "integer" then return "gc must be an integer, got " .. type(ev.gc) end
+  return nil
+end
+
 --- replay.parse(text) -> { options, events, outcome }. Each line is a Lua table
--- constructor, read with an empty environment in text mode: a replay file can hold
--- data only.
+-- constructor read by scopelab.literal, a parser of data that never calls 'load':
+-- a replay file holds data only (no call, loop or string method can run), and an
+-- event's op must name a method a recording makes.
 function M.parse(text, name)
   name = name or "replay"
   local lines = {}
@@ -406,17 +404,20 @@ function M.parse(text, name)
   end
   local d = { events = {} }
   for i = 2, #lines do
-    local f, err = load("return " .. lines[i], "=" .. name .. ":" .. i, "t", {})
-    local ok, v = false, err
-    if f then ok, v = pcall(f) end
-    if not ok or type(v) ~= "table" then
+    local ok, v = pcall(literal.decode, lines[i])
+    if ok and type(v) ~= "table" then ok, v = false, "a table expected, got " .. type(v) end
+    if ok and v.options == nil and v.outcome == nil then
+      local problem = event_problem(v)
+      if problem then ok, v = false, problem end
+    end
+    if not ok then
       error(("%s:%d: bad replay line (%s)"):format(name, i, tostring(v)), 2)
     end
     if v.options then d.options = v.options
     elseif v.outcome then d.outcome = v.outcome
     else d.events[#d.events + 1] = v end
   end
-  if not d.options then error(name .. " has no options line", 2) end
+  if type(d.options) ~= "table" then error(name .. " has no options line", 2) end
   return d
 end
 
@@ -503,6 +504,8 @@ function M.run(source)
     local i = pos
     local ev = events[i]
     pos = pos + 1
+    local problem = event_problem(ev)          -- data given as a table is not parsed
+    if problem then diverge(i, problem) return end
     if ev.op == "callback" or ev.op == "callback_end" then
       diverge(i, "the recording ran a weak callback here, the replay did not")
       return
