@@ -80,9 +80,9 @@ void test_array_from_refuses_a_local_whose_scope_a_callback_closed_and_refilled(
 void test_persistents_and_probes_of_another_isolate_are_refused_unread(void) {
   sl_isolate *a = t_isolate(0, 0, 0), *b = sl_isolate_new(NULL);
   sl_scope sa, sb;
-  sl_local ha, hb;
-  sl_persistent pb;
-  sl_probe wb;
+  sl_local ha = SL_EMPTY_LOCAL, hb = SL_EMPTY_LOCAL;
+  sl_persistent pb = { 0 };
+  sl_probe wb = { 0 };
   sl_probe_info info;
   OK(sl_scope_open(a, &sa));
   OK(sl_integer(a, 1, &ha));
