@@ -80,13 +80,15 @@ void test_array_from_refuses_a_local_whose_scope_a_callback_closed_and_refilled(
 void test_persistents_and_probes_of_another_isolate_are_refused_unread(void) {
   sl_isolate *a = t_isolate(0, 0, 0), *b = sl_isolate_new(NULL);
   sl_scope sa, sb;
+  CHECK(b != NULL);
+  if (b == NULL) return;
   sl_local ha = SL_EMPTY_LOCAL, hb = SL_EMPTY_LOCAL;
   sl_persistent pb = { 0 };
   sl_probe wb = { 0 };
   sl_probe_info info;
   OK(sl_scope_open(a, &sa));
   OK(sl_integer(a, 1, &ha));
-  CHECK(b != NULL && sl_scope_open(b, &sb) == SL_OK && sl_integer(b, 2, &hb) == SL_OK);
+  CHECK(sl_scope_open(b, &sb) == SL_OK && sl_integer(b, 2, &hb) == SL_OK);
   CHECK(sl_persistent_new(b, hb, &pb) == SL_OK && sl_probe_new(b, hb, &wb) == SL_OK);
   /* both isolates' node serials start near 1 without a per-isolate range */
   FAILS(sl_persistent_reset(a, pb, ha), SL_EISOLATE);
