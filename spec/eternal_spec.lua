@@ -36,12 +36,20 @@ describe("an eternal handle", function()
     iso:verify()
   end)
 
-  it("gives a new Local in the current scope from eternal_get", function()
-    local s <close> = iso:handle_scope()
-    local idx = iso:eternal(iso:integer(1))
-    local n = iso:number_of_handles()
-    iso:eternal_get(idx)
-    assert.equal(n + 1, iso:number_of_handles())
+  it("gives a Local bound to the eternal slot itself, making no handle (V8's Eternal::Get)",
+     function()
+    local idx
+    do
+      local s <close> = iso:handle_scope()
+      idx = iso:eternal(iso:integer(1))
+    end
+    assert.equal(0, iso:number_of_handles())
+    local h = iso:eternal_get(idx)                 -- no scope open at all
+    assert.equal(1, h:value())
+    assert.equal(0, iso:number_of_handles())
+    iso:collect("minor"); iso:collect("major")     -- the slot is a root: it follows the move
+    assert.equal(1, h:value())
+    iso:verify()
   end)
 
   it("refuses an index that does not exist", function()

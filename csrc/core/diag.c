@@ -129,24 +129,60 @@ static size_t count_objects(const slM_space *sp) {
   return n;
 }
 
+/* How object P refers to its child through ref slot e: the edge of a path.
+** For a property store, P is the store and the name is its key. */
+static void name_edge(sl_object *p, size_t e, sl_path *path, size_t i) {
+  path->edge[i] = SL_EDGE_ELEMENT;
+  path->index[i] = e;
+  switch (SLO_KIND(p)) {
+    case SL_OBJECT:
+      path->edge[i] = SL_EDGE_INTERNAL_FIELD;  /* slot 0, the store, is never a step */
+      path->index[i] = e - 1;
+      break;
+    case SL_FUNCTION:
+      path->edge[i] = e == SLO_FN_DATA ? SL_EDGE_DATA : SL_EDGE_NAME;
+      break;
+    case SL_PROPERTIES: {
+      sl_object *key = slO_prop_pairs(p)[2 * ((e - 1) / 2)];
+      path->edge[i] = SL_EDGE_PROPERTY;
+      path->index[i] = (e - 1) % 2 == 0;  /* 1: the path goes through the key itself */
+      path->name[i] = malloc((size_t)key->length + 1);
+      if (path->name[i] != NULL) memcpy(path->name[i], slO_bytes(key), (size_t)key->length + 1);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* Whether object number j is a step of the path: property stores are not
+** (the edge through one names the property instead). */
+static int is_step(const search *s, int64_t j) {
+  return SLO_KIND(s->objs[j]) != SL_PROPERTIES;
+}
+
 /* Writes the path ending at object number 'k' into 'path'. */
 static sl_status build_path(sl_isolate *iso, search *s, int64_t k, sl_path *path) {
-  size_t len = 1;
-  for (int64_t j = k; s->parent[j] >= 0; j = s->parent[j]) len++;
+  size_t len = 0;
+  int64_t j;
+  for (j = k;; j = s->parent[j]) {
+    len += is_step(s, j);
+    if (s->parent[j] < 0) break;
+  }
   path->steps = malloc(len * sizeof *path->steps);
   path->index = calloc(len, sizeof *path->index);
-  if (path->steps == NULL || path->index == NULL) {
+  path->edge = calloc(len, sizeof *path->edge);
+  path->name = calloc(len, sizeof *path->name);
+  path->n = len;
+  if (!path->steps || !path->index || !path->edge || !path->name) {
     sl_path_free(path);
     return slI_error(iso, SL_ENOMEM, "retainers: out of memory for the path");
   }
-  path->n = len;
-  int64_t j = k;
-  for (size_t i = len; i-- > 0;) {
-    slO_info(iso, s->objs[j], &path->steps[i]);
-    if (i > 0) {
-      path->index[i] = s->elem[j];
-      j = s->parent[j];
-    }
+  size_t i = len;
+  for (j = k;; j = s->parent[j]) {
+    if (is_step(s, j)) slO_info(iso, s->objs[j], &path->steps[--i]);
+    if (s->parent[j] < 0) break;
+    if (is_step(s, j)) name_edge(s->objs[s->parent[j]], s->elem[j], path, i);
   }
   path->root = s->roots[-2 - s->parent[j]];
   return SL_OK;
@@ -195,6 +231,11 @@ done:
 }
 
 void sl_path_free(sl_path *path) {
+  for (size_t i = 0; path->name != NULL && i < path->n; i++) free(path->name[i]);
+  free(path->name);
+  free(path->edge);
+  path->name = NULL;
+  path->edge = NULL;
   free(path->steps);
   free(path->index);
   path->steps = NULL;

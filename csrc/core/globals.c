@@ -40,6 +40,7 @@ void slG_free(sl_isolate *iso) {
     g->blocks = b->next;
     free(b);
   }
+  for (size_t b = 0; b * SLG_ETERNAL_BLOCK < g->neternals; b++) free(g->eternals[b]);
   free(g->eternals);
   free(g->pending);
   free(g->young);
@@ -51,7 +52,7 @@ void slG_free(sl_isolate *iso) {
 /* Puts a node that now holds a young object on the young list. */
 static void note_young(sl_isolate *iso, slG_node *n) {
   slG_data *g = &iso->gh;
-  if (n->obj == NULL || n->in_young || !slM_is_young(iso, n->obj)) return;
+  if (!slO_is_ref(n->obj) || n->in_young || !slM_is_young(iso, n->obj)) return;
   if (g->nyoung == g->cap_young) {
     slG_node **y = slI_grow(g->young, &g->cap_young, g->nyoung + 1, sizeof *y, 64);
     if (y == NULL) {          /* correct, only slower: scavenges walk every node */
@@ -129,6 +130,7 @@ static slG_node *node_of(sl_isolate *iso, const sl_isolate *owner, slG_node *n,
 
 sl_status sl_persistent_new(sl_isolate *iso, sl_local h, sl_persistent *out) {
   sl_object *o = NULL;
+  if (slI_gate(iso, SLI_ALLOC, "persistent") != SL_OK) return iso->status;
   if (h.slot != NULL) {
     sl_status st = slH_check(iso, h, "persistent");
     if (st != SL_OK) return st;
@@ -144,6 +146,9 @@ sl_status sl_persistent_reset(sl_isolate *iso, sl_persistent p, sl_local h) {
   slG_node *n = PNODE(iso, p, "reset");
   if (n == NULL) return iso->status;
   sl_object *o = NULL;
+  /* V8's Reset(isolate, value) makes a new node: not in a first pass */
+  if (slI_gate(iso, h.slot != NULL ? SLI_ALLOC : SLI_READ, "reset") != SL_OK)
+    return iso->status;
   if (h.slot != NULL) {
     sl_status st = slH_check(iso, h, "reset");
     if (st != SL_OK) return st;
@@ -153,6 +158,7 @@ sl_status sl_persistent_reset(sl_isolate *iso, sl_persistent p, sl_local h) {
   n->epoch++;             /* a callback still queued for the old object is stale */
   n->state = SLG_STRONG;  /* V8's Reset makes a new, strong node */
   n->cb = NULL;
+  n->first_pass = NULL;
   n->param = NULL;
   n->obj = o;
   note_young(iso, n);
@@ -183,17 +189,41 @@ sl_status sl_persistent_is_empty(sl_isolate *iso, sl_persistent p, int *out) {
   return SL_OK;
 }
 
-sl_status sl_persistent_set_weak(sl_isolate *iso, sl_persistent p,
-                                 sl_weak_callback cb, void *param) {
-  slG_node *n = PNODE(iso, p, "set_weak");
-  if (n == NULL) return iso->status;
-  if (n->obj == NULL) return slI_error(iso, SL_EARG, "set_weak: persistent handle is empty");
+/* Makes 'n' weak with either kind of callback. */
+static sl_status make_weak(sl_isolate *iso, slG_node *n, const char *op) {
+  if (n->obj == NULL) return slI_error(iso, SL_EARG, "%s: persistent handle is empty", op);
+  if (!slO_is_ref(n->obj))
+    return slI_error(iso, SL_EARG, "%s: a Smi is not a heap object", op);
   if (n->state != SLG_WEAK) iso->gh.weak++;
   n->epoch++;
   n->state = SLG_WEAK;
-  n->cb = cb;
-  n->param = param;
   n->weak_order = ++iso->gh.weak_order;
+  return SL_OK;
+}
+
+sl_status sl_persistent_set_weak(sl_isolate *iso, sl_persistent p,
+                                 sl_weak_callback cb, void *param) {
+  slG_node *n = PNODE(iso, p, "set_weak");
+  if (n == NULL || make_weak(iso, n, "set_weak") != SL_OK) return iso->status;
+  n->cb = cb;
+  n->first_pass = NULL;
+  n->param = param;
+  return SL_OK;
+}
+
+sl_status sl_persistent_set_weak_two_pass(sl_isolate *iso, sl_persistent p,
+                                          sl_weak_pass first_pass, void *param,
+                                          sl_weak_type type) {
+  slG_node *n = PNODE(iso, p, "set_weak");
+  if (n == NULL) return iso->status;
+  if (first_pass == NULL) return slI_error(iso, SL_EARG, "set_weak: no first-pass callback");
+  if (type != SL_WEAK_PARAMETER && type != SL_WEAK_INTERNAL_FIELDS)
+    return slI_error(iso, SL_EARG, "set_weak: unknown weak callback type %d", (int)type);
+  if (make_weak(iso, n, "set_weak") != SL_OK) return iso->status;
+  n->cb = NULL;
+  n->first_pass = first_pass;
+  n->weak_type = (uint8_t)type;
+  n->param = param;
   return SL_OK;
 }
 
@@ -205,6 +235,7 @@ sl_status sl_persistent_clear_weak(sl_isolate *iso, sl_persistent p, void **para
   n->epoch++;
   n->state = SLG_STRONG;
   n->cb = NULL;
+  n->first_pass = NULL;
   n->param = NULL;
   return SL_OK;
 }
@@ -232,9 +263,9 @@ sl_status sl_persistent_site(sl_isolate *iso, sl_persistent p, uint32_t *site) {
 
 void sl_persistent_foreach(sl_isolate *iso, sl_persistent_visitor cb, void *ud) {
   SLG_FOREACH_NODE(&iso->gh, n, {
-    if (n->state != SLG_STRONG && n->state != SLG_WEAK) continue;
+    if (n->state != SLG_STRONG && n->state != SLG_WEAK && n->state != SLG_NEAR_DEATH) continue;
     sl_persistent p = { iso, n, n->serial };
-    if (cb(p, n->site, n->state == SLG_WEAK, n->obj ? n->obj->id : 0, ud)) return;
+    if (cb(p, n->site, n->state == SLG_WEAK, slO_is_ref(n->obj) ? n->obj->id : 0, ud)) return;
   })
 }
 
@@ -249,9 +280,11 @@ size_t slG_count_persistent(const sl_isolate *iso) {
 /* ------------------------------------------------------------------ probes */
 
 sl_status sl_probe_new(sl_isolate *iso, sl_local h, sl_probe *out) {
+  if (slI_gate(iso, SLI_ALLOC, "probe") != SL_OK) return iso->status;
   sl_status st = slH_check(iso, h, "probe");
   if (st != SL_OK) return st;
   sl_object *o = *h.slot;
+  if (!slO_is_ref(o)) return slI_error(iso, SL_EARG, "probe: a Smi is not a heap object");
   slG_node *n = node_alloc(iso, SLG_PROBE, o);
   if (n == NULL) return iso->status;
   n->id = o->id;
@@ -292,25 +325,51 @@ sl_status sl_probe_delete(sl_isolate *iso, sl_probe p) {
 
 /* ------------------------------------------------------------------ eternal */
 
-sl_status sl_eternal_new(sl_isolate *iso, sl_local h, size_t *index) {
-  sl_status st = slH_check(iso, h, "eternal");
-  if (st != SL_OK) return st;
+/* Room for one more eternal slot: a new block when the last one is full. */
+static sl_status eternal_room(sl_isolate *iso) {
   slG_data *g = &iso->gh;
-  if (g->neternals == g->cap_eternals) {
-    sl_object **e = slI_grow(g->eternals, &g->cap_eternals, g->neternals + 1, sizeof *e, 16);
+  size_t b = g->neternals / SLG_ETERNAL_BLOCK;
+  if (g->neternals % SLG_ETERNAL_BLOCK != 0) return SL_OK;
+  if (b == g->cap_eternal_blocks) {
+    sl_object ***e = slI_grow(g->eternals, &g->cap_eternal_blocks, b + 1, sizeof *e, 4);
     if (e == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for eternal handles");
     g->eternals = e;
   }
-  *index = g->neternals;
-  g->eternals[g->neternals++] = *h.slot;
+  g->eternals[b] = malloc(SLG_ETERNAL_BLOCK * sizeof **g->eternals);
+  if (g->eternals[b] == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for eternal handles");
   return SL_OK;
 }
 
+sl_status sl_eternal_new(sl_isolate *iso, sl_local h, size_t *index) {
+  if (slI_gate(iso, SLI_ALLOC, "eternal") != SL_OK) return iso->status;
+  sl_status st = slH_check(iso, h, "eternal");
+  if (st == SL_OK) st = eternal_room(iso);
+  if (st != SL_OK) return st;
+  *index = iso->gh.neternals;
+  *slG_eternal_slot(iso, iso->gh.neternals++) = *h.slot;
+  return SL_OK;
+}
+
+/* V8's Eternal::Get returns Local::FromSlot: the slot itself, no new handle. */
 sl_status sl_eternal_get(sl_isolate *iso, size_t index, sl_local *out) {
+  if (slI_gate(iso, SLI_READ, "eternal_get") != SL_OK) return iso->status;
   if (index >= iso->gh.neternals)
     return slI_error(iso, SL_EARG, "eternal_get: no eternal handle %zu (%zu exist)",
                      index, iso->gh.neternals);
-  return slH_push(iso, iso->gh.eternals[index], out);
+  out->slot = slG_eternal_slot(iso, index);
+  out->stamp = iso->hs.root_stamp;
+  return SL_OK;
+}
+
+int slG_is_eternal_slot(const sl_isolate *iso, sl_object *const *slot) {
+  const slG_data *g = &iso->gh;
+  for (size_t b = 0; b * SLG_ETERNAL_BLOCK < g->neternals; b++) {
+    sl_object *const *start = g->eternals[b];
+    size_t used = g->neternals - b * SLG_ETERNAL_BLOCK;
+    if (slot >= start && slot < start + (used < SLG_ETERNAL_BLOCK ? used : SLG_ETERNAL_BLOCK))
+      return 1;
+  }
+  return 0;
 }
 
 size_t sl_eternal_count(const sl_isolate *iso) { return iso->gh.neternals; }
@@ -351,7 +410,7 @@ void slG_rebuild_young(sl_isolate *iso) {
 /* Whether the verifier's invariant holds for 'n': a node holding a young
 ** object is on the young list (or the list has given up). */
 int slG_young_listed(const sl_isolate *iso, const slG_node *n) {
-  return iso->gh.young_all || n->state == SLG_FREE || n->obj == NULL ||
+  return iso->gh.young_all || n->state == SLG_FREE || !slO_is_ref(n->obj) ||
          !slM_is_young(iso, n->obj) || n->in_young;
 }
 
@@ -367,32 +426,49 @@ int slG_reserve_pending(sl_isolate *iso) {
   return 1;
 }
 
-static void queue_callback(sl_isolate *iso, slG_node *n) {
+/* Queues n's callback. 'dead' is its object, still intact (neither collector
+** has reused its memory yet): a two-pass callback of the internal-fields type
+** gets the aligned pointers of its first two fields, read now (V8's
+** CollectPhantomCallbackData). */
+static void queue_callback(sl_isolate *iso, slG_node *n, sl_object *dead) {
   slG_data *g = &iso->gh;
   sl_assert(g->npending < g->cap_pending);  /* slG_reserve_pending made room */
-  g->pending[g->npending++] =
-    (slG_pending){ n, n->serial, n->weak_order, n->epoch, n->cb, n->param };
+  slG_pending *e = &g->pending[g->npending++];
+  *e = (slG_pending){ n, n->serial, n->weak_order, n->epoch, n->cb, n->first_pass,
+                      n->param, { NULL, NULL } };
+  if (n->first_pass != NULL && n->weak_type == SL_WEAK_INTERNAL_FIELDS &&
+      SLO_KIND(dead) == SL_OBJECT)
+    for (uint32_t i = 0; i < 2 && i < dead->length; i++) {
+      sl_object *f = slO_slots(dead)[1 + i];
+      if (slO_is_pointer(f)) e->fields[i] = (void *)((uintptr_t)f & ~SL__TAG_MASK);
+    }
 }
 
-/* A weak node or probe after marking/copying: follows or empties it. */
+/* A weak node or probe after marking/copying: follows or empties it. The
+** read-only roots and Smis never die. */
 static void process_node(sl_isolate *iso, slG_node *n, int young_only,
                          int (*is_live)(sl_isolate *, sl_object *),
                          sl_object *(*forward)(sl_isolate *, sl_object *)) {
-  if ((n->state != SLG_WEAK && n->state != SLG_PROBE) || n->obj == NULL) return;
+  if ((n->state != SLG_WEAK && n->state != SLG_PROBE) || !slO_is_ref(n->obj)) return;
   if (young_only && !slM_is_young(iso, n->obj)) return;
+  if (slO_is_readonly(n->obj)) return;
   if (is_live(iso, n->obj)) {
     sl_object *to = forward(iso, n->obj);
     if (to != n->obj) n->moves++;
     n->obj = to;
     return;
   }
-  n->obj = NULL;  /* emptied before any callback can run */
+  sl_object *dead = n->obj;
+  n->obj = NULL;  /* emptied before any callback can run (V8's phantom handles) */
   if (n->state == SLG_PROBE) return;
   iso->last.weak_cleared++;
   iso->gh.weak--;
-  n->state = SLG_STRONG;  /* an empty node is no longer weak (V8: not IsWeak) */
-  if (n->cb != NULL) queue_callback(iso, n);
+  /* an empty node is no longer weak (V8: not IsWeak); a two-pass one waits
+  ** for its first pass to reset it */
+  n->state = n->first_pass != NULL ? SLG_NEAR_DEATH : SLG_STRONG;
+  if (n->cb != NULL || n->first_pass != NULL) queue_callback(iso, n, dead);
   n->cb = NULL;
+  n->first_pass = NULL;
 }
 
 void slG_process_weak(sl_isolate *iso, int young_only,
@@ -429,5 +505,79 @@ sl_status slG_run_pending(sl_isolate *iso) {
   }
   iso->in_callbacks--;
   free(list);
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------------ two-pass */
+
+/*
+** The first passes a collection queued, run at its end under the gate (V8's
+** InvokeFirstPassWeakCallbacks: "not supposed to allocate and trigger nested
+** GCs"), in the order their nodes were made weak. Each must reset its node
+** (reset, delete or clear_weak); one that does not is reset by the engine and
+** recorded in 'not_reset' for the caller to report once the collection is
+** complete. The single-pass callbacks stay queued, still in order.
+*/
+void slG_run_first_passes(sl_isolate *iso) {
+  slG_data *g = &iso->gh;
+  size_t keep = 0, n = g->npending;
+  int any = 0;
+  for (size_t i = 0; i < n && !any; i++) any = g->pending[i].first_pass != NULL;
+  if (!any) return;
+  qsort(g->pending, n, sizeof *g->pending, by_order);
+  slI_gate_on(iso, SLI_GATE_FIRST_PASS);
+  iso->in_callbacks++;
+  for (size_t i = 0; i < n; i++) {
+    slG_pending e = g->pending[i];
+    if (e.first_pass == NULL) {
+      g->pending[keep++] = e;
+      continue;
+    }
+    slG_node *node = e.node;
+    if (node->serial != e.serial || node->epoch != e.epoch || node->state != SLG_NEAR_DEATH)
+      continue;  /* an earlier first pass reset or deleted it */
+    sl_weak_info w = { iso, e.param, { iso, node, e.serial }, { e.fields[0], e.fields[1] },
+                       0, NULL };
+    iso->st.weak_callbacks_run++;
+    iso->last.first_passes_run++;
+    e.first_pass(&w);
+    if (node->serial == e.serial && node->state == SLG_NEAR_DEATH) {
+      node->state = SLG_STRONG;  /* V8 CHECK-fails here; we reset it and report */
+      node->epoch++;
+      g->not_reset = 1;
+    }
+    if (w.next != NULL) {
+      sl_weak_info *copy = malloc(sizeof *copy);
+      if (copy != NULL) {
+        *copy = w;
+        copy->second = 1;
+      }
+      if (copy == NULL || !slT_post_second_pass(iso, copy)) {
+        free(copy);
+        slI_error(iso, SL_ENOMEM, "out of memory for a second-pass weak callback");
+      }
+    }
+  }
+  g->npending = keep;
+  iso->in_callbacks--;
+  slI_gate_off(iso, SLI_GATE_FIRST_PASS);
+}
+
+sl_isolate *sl_weak_info_isolate(const sl_weak_info *w) { return w->iso; }
+void *sl_weak_info_parameter(const sl_weak_info *w) { return w->param; }
+sl_persistent sl_weak_info_handle(const sl_weak_info *w) { return w->handle; }
+int sl_weak_info_is_second_pass(const sl_weak_info *w) { return w->second; }
+
+sl_status sl_weak_info_internal_field(const sl_weak_info *w, int i, void **out) {
+  if (i < 0 || i > 1)
+    return slI_error(w->iso, SL_EARG, "internal_field: internal field out of bounds (%d)", i);
+  *out = w->fields[i];
+  return SL_OK;
+}
+
+sl_status sl_weak_info_set_second_pass(const sl_weak_info *w, sl_weak_pass second) {
+  if (w->second)
+    return slI_error(w->iso, SL_ESTATE, "set_second_pass_callback: already in the second pass");
+  ((sl_weak_info *)w)->next = second;  /* V8 writes through a pointer the same way */
   return SL_OK;
 }

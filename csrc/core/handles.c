@@ -54,7 +54,7 @@ void slH_free(sl_isolate *iso) {
 
 /* With 'zap_handles', freed slots read as SLC_ZAP_VALUE in a debugger. */
 static void zap(const slH_data *hs, sl_object **from, sl_object **to) {
-  if (hs->zap)
+  if (hs->zap & 1)
     for (; from < to; from++) *from = (sl_object *)SLC_ZAP_VALUE;
 }
 
@@ -157,6 +157,7 @@ static void fill_record_info(const sl_isolate *iso, uint32_t depth, sl_scope_inf
   out->capacity = (r->meta & SL__SCOPE_CHECKED) ? iso->hs.side[depth - 1].capacity : 0;
   out->site = (uint32_t)(r->meta >> 32);
   out->escaped = (r->meta & SL__SCOPE_ESCAPED) != 0;
+  out->implicit = (r->meta & SLH_SCOPE_IMPLICIT) != 0;
 }
 
 static void fill_info(const sl_isolate *iso, uint32_t depth, sl_scope_info *out) {
@@ -179,7 +180,8 @@ static void fire_watch(sl_isolate *iso, slH_record *r) {
 ** The slow path of handle creation: 'next' reached 'limit'. Returns the slot
 ** to use, or NULL with the isolate's error set.
 */
-sl_object **slH_extend(sl_isolate *iso) {
+/* slH_extend's work once the gate let it through. */
+static sl_object **extend(sl_isolate *iso) {
   slH_data *hs = &iso->hs;
   uint32_t depth = slH_depth(hs);
   slH_record *r = hs->scopes + ((ptrdiff_t)depth - 1);  /* depth 0: the sentinel, a seal */
@@ -229,15 +231,34 @@ sl_object **slH_extend(sl_isolate *iso) {
   return hs->next;
 }
 
+sl_object **slH_extend(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  if (slI_gate(iso, SLI_ALLOC, "handle") != SL_OK) return NULL;
+  sl_object **slot = extend(iso);
+  if (slot != NULL && iso->gate != 0 && hs->limit > slot + 1)
+    hs->limit = slot + 1;  /* still gated: the next creation comes back here */
+  return slot;
+}
+
 /* ------------------------------------------------------------------ checks */
+
+/* A Local bound to a slot that lives as long as the isolate (v8::Undefined,
+** Eternal::Get): the isolate's root stamp and one of its root slots. */
+static int root_bound(const sl_isolate *iso, sl_local h) {
+  return h.stamp == iso->hs.root_stamp &&
+         ((h.slot >= iso->roots && h.slot < iso->roots + SLI_NROOTS) ||
+          slG_is_eternal_slot(iso, h.slot));
+}
 
 /* Why 'h' is not a usable Local of this isolate (SL_OK if it is). */
 sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op) {
   const slH_data *hs = &iso->hs;
+  sl_status st = slI_gate(iso, SLI_READ, op);
+  if (st != SL_OK) return st;
   if (h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
   uint32_t depth = (uint32_t)(h.stamp & SLH_DEPTH_MASK);
   uint64_t serial = h.stamp >> SLH_DEPTH_BITS;
-  if (sl__live(SL__HS(iso), h)) {
+  if (sl__live(SL__HS(iso), h) || root_bound(iso, h)) {
     if (*h.slot == NULL) return slI_error(iso, SL_EARG, "%s: empty handle", op);
     return SL_OK;
   }
@@ -258,9 +279,11 @@ void sl_local_scope(sl_local h, uint32_t *depth, uint64_t *serial) {
 
 /* ------------------------------------------------------------------ scopes */
 
-/* The inline opens run below this depth: never while the watch is on. */
-static void set_open_limit(slH_data *hs) {
-  hs->open_limit = hs->watch > 0 ? 0 : hs->cap_scopes;
+/* The inline opens run below this depth: never while the watch is on or the
+** gate diverts every open. */
+static void set_open_limit(sl_isolate *iso) {
+  slH_data *hs = &iso->hs;
+  hs->open_limit = hs->watch > 0 || iso->gate != 0 ? 0 : hs->cap_scopes;
 }
 
 static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
@@ -278,7 +301,7 @@ static SL_NOINLINE int grow_scopes(sl_isolate *iso) {
   hs->scope_base = ns;
   hs->scopes = ns + 1;
   hs->cap_scopes = cap;
-  set_open_limit(hs);
+  set_open_limit(iso);
   return 1;
 }
 
@@ -293,13 +316,26 @@ static void bound_limit(slH_data *hs, size_t n) {
   if (hs->next != NULL && (size_t)(hs->limit - hs->next) > n) hs->limit = hs->next + n;
 }
 
+/* What every out-of-line open asks first. */
+static sl_status may_open(sl_isolate *iso) {
+  return slI_gate(iso, SLI_ALLOC, "open a scope");
+}
+
+/* While gated, opening or closing a scope must not give the inline handle
+** path back its room. */
+static void keep_diverted(sl_isolate *iso) {
+  if (iso->gate != 0) iso->hs.limit = iso->hs.next;
+}
+
 sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out) {
+  if (may_open(iso) != SL_OK) return iso->status;
   if (open_handle_scope(iso, SL_SCOPE_HANDLE, out) == NULL) return iso->status;
   if (iso->hs.watch > 0) bound_limit(&iso->hs, iso->hs.watch);  /* arm the watch */
   return SL_OK;
 }
 
 sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out) {
+  if (may_open(iso) != SL_OK) return iso->status;
   slH_record *r = open_handle_scope(iso, SL_SCOPE_HANDLE, out);
   if (r == NULL) return iso->status;
   r->meta |= SL__SCOPE_CHECKED | SLH_SCOPE_BASE;
@@ -313,6 +349,7 @@ sl_status sl_scope_open_capacity(sl_isolate *iso, size_t capacity, sl_scope *out
 
 sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
   sl_local slot = SL_EMPTY_LOCAL;
+  if (may_open(iso) != SL_OK) return iso->status;
   /* Room for the record first, so a refusal leaves no reserved slot behind. */
   if (slH_depth(&iso->hs) == iso->hs.cap_scopes && !grow_scopes(iso)) return iso->status;
   /* The escape slot belongs to the parent: reserve it before opening, so the
@@ -328,6 +365,7 @@ sl_status sl__escapable_scope_open_slow(sl_isolate *iso, sl_scope *out) {
 
 sl_status sl_seal_scope_open(sl_isolate *iso, sl_scope *out) {
   slH_data *hs = &iso->hs;
+  if (may_open(iso) != SL_OK) return iso->status;
   if (hs->nseals == hs->cap_seals) {
     uint32_t *ns = slI_grow(hs->seals, &hs->cap_seals, hs->nseals + 1, sizeof *ns, 4);
     if (ns == NULL) return slI_error(iso, SL_ENOMEM, "out of memory for the scope stack");
@@ -359,6 +397,7 @@ sl_status sl__scope_close_slow(sl_scope *s) {
   slH_data *hs = &iso->hs;
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(iso, SL_ESTATE, "scope is already closed");
+  if (slI_gate(iso, SLI_CLOSE, "close a scope") != SL_OK) return iso->status;
   if (s->stamp != hs->stamp)
     return slI_error(iso, SL_EORDER, "scope at depth %u is not the innermost "
                      "(depth %u is still open)", (unsigned)sl_scope_token_depth(s),
@@ -369,6 +408,7 @@ sl_status sl__scope_close_slow(sl_scope *s) {
     sl_assert(hs->nseals > 0 && hs->seals[hs->nseals - 1] == slH_depth(hs) + 1);
     hs->nseals--;
     hs->limit = r->prev_limit;
+    keep_diverted(iso);
     return SL_OK;
   }
   sl_object **old_next = hs->next;
@@ -379,6 +419,7 @@ sl_status sl__scope_close_slow(sl_scope *s) {
   } else {
     zap(hs, hs->next, old_next);
   }
+  keep_diverted(iso);
   return SL_OK;
 }
 
@@ -447,7 +488,7 @@ sl_status sl_scope_at(sl_isolate *iso, uint32_t depth, sl_scope *out) {
 void sl_watch_handles(sl_isolate *iso, size_t threshold, sl_watch_hook hook, void *ud) {
   slH_data *hs = &iso->hs;
   hs->watch = threshold;
-  set_open_limit(hs);
+  set_open_limit(iso);
   hs->watch_hook = hook;
   hs->watch_ud = ud;
   if (threshold == 0 || slH_depth(hs) == 0) return;

@@ -7,9 +7,18 @@
 ** slides survivors to its start, so its free space is always one block at the
 ** end. Large objects (over young_size / SLC_PRETENURE_DIV) are born old.
 **
-** The allocation slow path, in order: a due stress collection; pretenuring;
-** a scavenge when the young space is full; the old space; a full collection
-** when the old space is full; and only then "heap exhausted".
+** The allocation slow path, in order: the gate (a collection, a first-pass
+** weak callback or a thread check may refuse it); a full collection someone
+** asked for (external memory or old-generation growth); a due stress
+** collection; pretenuring; a scavenge when the young space is full; the old
+** space; a full collection when the old space is full; and only then "heap
+** exhausted".
+**
+** When to collect besides "full", as V8 schedules it: after every full
+** collection old space may grow to heap_growing_factor times what survived it
+** (with a floor), and external memory (sl_adjust_external_memory) by
+** external_memory_limit; past either, the next allocation runs a full
+** collection, whose stats name the reason.
 */
 #include <stdlib.h>
 
@@ -26,6 +35,7 @@ int slM_init(sl_isolate *iso) {
   iso->large_size = iso->opt.young_size / SLC_PRETENURE_DIV;
   iso->max_array = (iso->opt.old_size - SLO_HEADER) / sizeof(sl_object *);
   if (iso->max_array > SLO_MAX_LENGTH) iso->max_array = SLO_MAX_LENGTH;
+  iso->old_limit = SLC_GROWING_FLOOR;  /* the isolate's start counts as a full collection */
   return space_init(&iso->young, iso->opt.young_size) &&
          space_init(&iso->to, iso->opt.young_size) &&
          space_init(&iso->old, iso->opt.old_size);
@@ -57,9 +67,10 @@ int slM_remember(sl_isolate *iso, sl_object *o) {
 
 /* ------------------------------------------------------------------ collect */
 
-static void finish_stats(sl_isolate *iso, int kind, size_t before, uint64_t t0) {
+static void finish_stats(sl_isolate *iso, int kind, int reason, size_t before, uint64_t t0) {
   sl_gc_stats *g = &iso->last;
   g->kind = kind;
+  g->reason = (sl_gc_reason)reason;
   g->duration_ns = slI_now_ns() - t0;
   g->bytes_before = before;
   g->bytes_after = (size_t)(iso->young.top - iso->young.start) +
@@ -71,17 +82,30 @@ static void finish_stats(sl_isolate *iso, int kind, size_t before, uint64_t t0) 
   iso->st.objects_moved += g->moved;
 }
 
-/* Runs one collection; weak callbacks are left pending for the caller. */
-sl_status slM_collect(sl_isolate *iso, int kind) {
-  if (iso->in_gc) return slI_error(iso, SL_ESTATE, "collection inside a collection");
-  if (!slG_reserve_pending(iso))  /* weak callbacks must never be dropped */
-    return slI_error(iso, SL_ENOMEM, "out of memory for the weak-callback queue");
-  iso->in_gc = 1;
-  /* A hook that allocates must meet the slow path's refusal, not the inline bump. */
-  uint64_t trigger = iso->gc_trigger;
-  iso->gc_trigger = 0;
-  size_t before = (size_t)(iso->young.top - iso->young.start) +
-                  (size_t)(iso->old.top - iso->old.start);
+static size_t old_used(const sl_isolate *iso) {
+  return (size_t)(iso->old.top - iso->old.start);
+}
+
+/* Old space has grown past what the last full collection allowed: ask for one. */
+static void check_growth(sl_isolate *iso) {
+  if (old_used(iso) > iso->old_limit && iso->gc_request == 0) {
+    iso->gc_request = SL_GC_OLD_GENERATION_GROWTH;
+    slI_update_trigger(iso);
+  }
+}
+
+/* After a full collection: the next limits are measured from what it left. */
+static void after_full(sl_isolate *iso) {
+  double limit = (double)old_used(iso) * iso->opt.heap_growing_factor;
+  iso->old_limit = limit < (double)SLC_GROWING_FLOOR ? SLC_GROWING_FLOOR
+                   : limit > (double)SIZE_MAX ? SIZE_MAX : (size_t)limit;
+  iso->external_at_full = iso->external;
+  iso->gc_request = 0;
+}
+
+/* The collection itself, inside the gate: no allocation, handle or scope. */
+static sl_status run_collection(sl_isolate *iso, int kind, int reason) {
+  size_t before = (size_t)(iso->young.top - iso->young.start) + old_used(iso);
   /* Young bumps are counted here, not on the fast path. */
   iso->bytes_allocated += (size_t)(iso->young.top - iso->young_mark);
   uint64_t t0 = slI_now_ns();
@@ -90,7 +114,9 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
   if (kind == SL_MINOR && iso->force_major) kind = SL_MAJOR;  /* the set is incomplete */
   if (kind == SL_MINOR) slS_scavenge(iso);
   else st = slK_collect(iso);
-  finish_stats(iso, kind, before, t0);
+  finish_stats(iso, kind, reason, before, t0);
+  if (st == SL_OK && kind == SL_MAJOR) after_full(iso);
+  else check_growth(iso);
   if (st == SL_OK && iso->opt.verify_heap) {
     st = slV_verify(iso);
     if (st != SL_OK)
@@ -99,9 +125,30 @@ sl_status slM_collect(sl_isolate *iso, int kind) {
   }
   iso->young_mark = iso->young.top;
   if (iso->gc_hook != NULL) iso->gc_hook(iso, &iso->last, iso->gc_ud);
-  iso->in_gc = 0;
-  iso->gc_trigger = trigger;
   return st;
+}
+
+/* Runs one collection and its first-pass weak callbacks (V8 runs them before
+** the allocation that collected goes on); the other callbacks are left
+** pending for the caller. A first pass that left its handle set is reported
+** by the caller too (gh.not_reset), once the collection is complete. */
+sl_status slM_collect(sl_isolate *iso, int kind, int reason) {
+  if (iso->in_gc) return slI_error(iso, SL_ESTATE, "collection inside a collection");
+  if (!slG_reserve_pending(iso))  /* weak callbacks must never be dropped */
+    return slI_error(iso, SL_ENOMEM, "out of memory for the weak-callback queue");
+  iso->in_gc = 1;
+  slI_gate_on(iso, SLI_GATE_GC);
+  sl_status st = run_collection(iso, kind, reason);
+  iso->in_gc = 0;
+  slI_gate_off(iso, SLI_GATE_GC);
+  slG_run_first_passes(iso);
+  return st;
+}
+
+/* The "Handle not reset in first callback" failure, once per collection. */
+static sl_status not_reset(sl_isolate *iso) {
+  iso->gh.not_reset = 0;
+  return slI_error(iso, SL_ESTATE, "Handle not reset in first callback");
 }
 
 /* Weak callbacks queued by the collections so far, now that it is safe. */
@@ -113,19 +160,37 @@ sl_status slM_run_callbacks(sl_isolate *iso) {
 sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   if ((kinds & ~(SL_MINOR | SL_MAJOR)) != 0 || kinds == 0)
     return slI_error(iso, SL_EARG, "collect: kind must be SL_MINOR, SL_MAJOR or both");
+  if (slI_gate(iso, SLI_ALLOC, "collect") != SL_OK) return iso->status;
   sl_status st = SL_OK;
   size_t run = 0;
-  if (kinds & SL_MINOR) st = slM_collect(iso, SL_MINOR);
-  if (st == SL_OK && (kinds & SL_MAJOR)) st = slM_collect(iso, SL_MAJOR);
+  if (kinds & SL_MINOR) st = slM_collect(iso, SL_MINOR, SL_GC_REQUESTED);
+  if (st == SL_OK && (kinds & SL_MAJOR)) st = slM_collect(iso, SL_MAJOR, SL_GC_REQUESTED);
   sl_gc_stats g = iso->last;
   if (st == SL_OK) {
     uint64_t before = iso->st.weak_callbacks_run;
     st = slM_run_callbacks(iso);
     run = (size_t)(iso->st.weak_callbacks_run - before);
+    slT_run_second_passes(iso);  /* a forced collection: synchronously, as V8 */
   }
   g.callbacks_run = run;
   if (out != NULL) *out = g;
+  if (st == SL_OK && iso->gh.not_reset) st = not_reset(iso);
   return st;
+}
+
+sl_status sl_adjust_external_memory(sl_isolate *iso, int64_t delta, int64_t *total) {
+  if (slI_gate(iso, SLI_READ, "adjust_external_memory") != SL_OK) return iso->status;
+  if ((delta > 0 && iso->external > INT64_MAX - delta) ||
+      (delta < 0 && iso->external < INT64_MIN - delta))
+    return slI_error(iso, SL_EARG, "adjust_external_memory: the total would overflow");
+  iso->external += delta;
+  if (iso->external - iso->external_at_full > (int64_t)iso->opt.external_memory_limit &&
+      iso->gc_request == 0) {
+    iso->gc_request = SL_GC_EXTERNAL_MEMORY;
+    slI_update_trigger(iso);
+  }
+  if (total != NULL) *total = iso->external;
+  return SL_OK;
 }
 
 /* ------------------------------------------------------------------ allocate */
@@ -140,16 +205,48 @@ static sl_object *bump(slM_space *s, size_t size) {
   return (sl_object *)p;
 }
 
+/* An old bump: counted for the growth rule. */
+static sl_object *bump_old(sl_isolate *iso, size_t size) {
+  sl_object *o = bump(&iso->old, size);
+  check_growth(iso);
+  return o;
+}
+
+/* A collection the allocation runs; NULL-worthy (0) when it or a first pass
+** failed, the error set. */
+static int collect_for(sl_isolate *iso, int kind, int reason) {
+  if (slM_collect(iso, kind, reason) != SL_OK) return 0;
+  if (iso->gh.not_reset) return not_reset(iso), 0;
+  return 1;
+}
+
 /* A stress collection is due: run it as configured, then schedule the next. */
-static sl_status stress_collect(sl_isolate *iso) {
+static int stress_collect(sl_isolate *iso) {
   int major;
   if (iso->opt.gc_interval_major == 1) major = 1;
   else if (iso->opt.gc_interval_major == -1) major = 0;
   else major = (iso->stress_count & 1) != 0;
   iso->stress_count++;
-  sl_status st = slM_collect(iso, major ? SL_MAJOR : SL_MINOR);
+  int ok = collect_for(iso, major ? SL_MAJOR : SL_MINOR, SL_GC_STRESS);
   slI_schedule(iso, iso->next_id);  /* this allocation is under way */
-  return st;
+  return ok;
+}
+
+/* What every allocation slow path does first: the gate, a full collection
+** that was asked for, a due stress collection. 0 (error set) to fail. */
+static int before_allocating(sl_isolate *iso) {
+  if (iso->gate != 0 && slI_gate(iso, SLI_ALLOC, "allocate") != SL_OK) return 0;
+  if (iso->gc_request != 0 && !collect_for(iso, SL_MAJOR, iso->gc_request)) return 0;
+  if (iso->next_id >= iso->stress_trigger && !stress_collect(iso)) return 0;
+  return 1;
+}
+
+static sl_object *exhausted(sl_isolate *iso, size_t size) {
+  return slI_error(iso, SL_ENOMEM, "heap exhausted (%zu bytes requested; young %zu/%zu, "
+                   "old %zu/%zu bytes used)", size,
+                   (size_t)(iso->young.top - iso->young.start),
+                   (size_t)(iso->young.end - iso->young.start), old_used(iso),
+                   (size_t)(iso->old.end - iso->old.start)), NULL;
 }
 
 /*
@@ -157,23 +254,24 @@ static sl_status stress_collect(sl_isolate *iso) {
 ** error set when the heap is exhausted even after a full collection.
 */
 sl_object *slM_allocate_slow(sl_isolate *iso, size_t size) {
-  if (iso->in_gc)  /* a hook allocated: refuse rather than corrupt the heap */
-    return slI_error(iso, SL_ESTATE, "allocation inside a collection"), NULL;
-  if (iso->next_id >= iso->gc_trigger && stress_collect(iso) != SL_OK) return NULL;
-  size_t ysize = (size_t)(iso->young.end - iso->young.start);
+  if (!before_allocating(iso)) return NULL;
   if (size <= iso->large_size) {
     if ((size_t)(iso->young.end - iso->young.top) >= size) return bump(&iso->young, size);
-    if (slM_collect(iso, SL_MINOR) != SL_OK) return NULL;
+    if (!collect_for(iso, SL_MINOR, SL_GC_ALLOCATION_FAILURE)) return NULL;
     if ((size_t)(iso->young.end - iso->young.top) >= size) return bump(&iso->young, size);
   }
-  if (old_room(iso, size)) return bump(&iso->old, size);
-  if (slM_collect(iso, SL_MAJOR) != SL_OK) return NULL;
+  if (old_room(iso, size)) return bump_old(iso, size);
+  if (!collect_for(iso, SL_MAJOR, SL_GC_ALLOCATION_FAILURE)) return NULL;
   if (size <= iso->large_size && (size_t)(iso->young.end - iso->young.top) >= size)
     return bump(&iso->young, size);
-  if (old_room(iso, size)) return bump(&iso->old, size);
-  return slI_error(iso, SL_ENOMEM, "heap exhausted (%zu bytes requested; young %zu/%zu, "
-                   "old %zu/%zu bytes used)", size,
-                   (size_t)(iso->young.top - iso->young.start), ysize,
-                   (size_t)(iso->old.top - iso->old.start),
-                   (size_t)(iso->old.end - iso->old.start)), NULL;
+  if (old_room(iso, size)) return bump_old(iso, size);
+  return exhausted(iso, size);
+}
+
+sl_object *slM_allocate_old(sl_isolate *iso, size_t size) {
+  if (!before_allocating(iso)) return NULL;
+  if (old_room(iso, size)) return bump_old(iso, size);
+  if (!collect_for(iso, SL_MAJOR, SL_GC_ALLOCATION_FAILURE)) return NULL;
+  if (old_room(iso, size)) return bump_old(iso, size);
+  return exhausted(iso, size);
 }

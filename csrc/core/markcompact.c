@@ -35,7 +35,7 @@ static int grow_mark_stack(sl_isolate *iso) {
 }
 
 static inline void mark(sl_isolate *iso, sl_object *o) {
-  if (!slO_is_ref(o) || (o->meta & SLO_MARKED)) return;
+  if (!slO_is_ref(o) || (o->meta & (SLO_MARKED | SLO_READONLY))) return;
   o->meta |= SLO_MARKED;
   iso->mark_live++;
   size_t n;
@@ -152,7 +152,7 @@ static void compute_forwarding(sl_isolate *iso, compact_plan *pl) {
 }
 
 static inline void update_slot(sl_isolate *iso, sl_object **slot) {
-  if (slO_is_ref(*slot)) *slot = forward(iso, *slot);
+  if (slO_is_heap(*slot)) *slot = forward(iso, *slot);
 }
 
 static int update_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
@@ -270,6 +270,7 @@ sl_status slK_collect(sl_isolate *iso) {
   pl.end = pl.base + old_size;
   compute_forwarding(iso, &pl);
   slG_process_weak(iso, 0, is_marked, forward);
+  slP_process_names(iso, is_marked, forward);
   update_references(iso);
   move_objects(iso, &pl);
   finish(iso, &pl);

@@ -1,5 +1,13 @@
 /*
-** object.c: the four kinds of heap object, their constructors and accessors.
+** object.c: values: the primitive heap objects (integers, numbers, strings,
+** arrays, externals), Smis and the read-only roots; their constructors and
+** accessors. Objects with properties live in props.c, functions in calls.c.
+**
+** A slot holds a tagged value: an object, a Smi (no object: the value is in
+** the slot, so nothing is allocated, collected or moved), or NULL (empty).
+** The read-only roots (undefined, null, true, false) are objects outside every
+** space; Locals of them are bound to the isolate's root slots, as V8 hands out
+** v8::Undefined without creating a handle.
 **
 ** A constructor reserves the Local slot before it allocates: the allocation
 ** may collect (and run nothing else), and the empty reserved slot is simply
@@ -11,12 +19,19 @@
 #include "slcore.h"
 
 void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out) {
+  sl_kind k = SLO_KIND(o);
   out->id = o->id;
-  out->kind = SLO_KIND(o);
-  out->generation = slM_is_old(iso, o) ? SL_OLD : SL_YOUNG;
+  out->kind = k;
+  out->generation = slM_is_young(iso, o) ? SL_YOUNG : SL_OLD;  /* read-only: old */
   out->size = slO_size(o);
-  out->length = (SLO_KIND(o) == SL_STRING || SLO_KIND(o) == SL_ARRAY) ? o->length : 0;
+  out->length = (k == SL_STRING || k == SL_ARRAY || k == SL_OBJECT || k == SL_PROPERTIES)
+                ? o->length : 0;
   out->address = (uintptr_t)o;
+}
+
+/* The kind of a slot value (a Smi has no header to read). */
+static sl_kind kind_of(const sl_object *v) {
+  return SL__IS_SMI(v) ? SL_SMI : SLO_KIND(v);
 }
 
 /* ------------------------------------------------------------------ create */
@@ -40,8 +55,8 @@ static SL_NOINLINE sl_status failed(sl_isolate *iso) {
 
 /* Inlined into each constructor: a call here cost a third of an allocation. */
 static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kind,
-                                                    size_t length, sl_local *out,
-                                                    sl_object **obj) {
+                                                           size_t length, sl_local *out,
+                                                           sl_object **obj) {
   *obj = NULL;
   sl_status st = slH_push(iso, NULL, out);
   if (st != SL_OK) return st;
@@ -62,10 +77,15 @@ static inline SL_ALWAYS_INLINE sl_status new_object(sl_isolate *iso, sl_kind kin
   return SL_OK;
 }
 
+sl_status slO_new(sl_isolate *iso, sl_kind kind, size_t length, sl_local *out,
+                  sl_object **obj) {
+  return new_object(iso, kind, length, out, obj);
+}
+
 /* The object is initialised and rooted: queued weak callbacks may run now. A
 ** callback may close the scope that owns the new Local (or close it and open
 ** another): the caller must not get a Local that no longer names the object. */
-static sl_status created(sl_isolate *iso, const sl_local *out, const char *op) {
+sl_status slO_created(sl_isolate *iso, const sl_local *out, const char *op) {
   if (sl_likely(iso->gh.npending == 0)) return SL_OK;
   sl_status st = slM_run_callbacks(iso);
   if (st == SL_OK && !sl__live(SL__HS(iso), *out))
@@ -79,7 +99,7 @@ sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out) {
   sl_status st = new_object(iso, SL_INTEGER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_integer(o) = v;
-  return created(iso, out, "integer");
+  return slO_created(iso, out, "integer");
 }
 
 sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out) {
@@ -87,7 +107,7 @@ sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out) {
   sl_status st = new_object(iso, SL_NUMBER, 0, out, &o);
   if (st != SL_OK) return st;
   *slO_number(o) = v;
-  return created(iso, out, "number");
+  return slO_created(iso, out, "number");
 }
 
 sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *out) {
@@ -110,7 +130,7 @@ sl_status sl_string(sl_isolate *iso, const char *bytes, size_t len, sl_local *ou
     memset(b + len, 0, SLO_ALIGN(len + 1) - len);  /* NUL and padding */
   }
   free(tmp);
-  return st == SL_OK ? created(iso, out, "string") : st;
+  return st == SL_OK ? slO_created(iso, out, "string") : st;
 }
 
 /* An array of n empty elements; queued weak callbacks are left to the caller. */
@@ -134,7 +154,7 @@ static sl_status new_array(sl_isolate *iso, size_t n, sl_local *out) {
 
 sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out) {
   sl_status st = new_array(iso, n, out);
-  return st == SL_OK ? created(iso, out, "array") : st;
+  return st == SL_OK ? slO_created(iso, out, "array") : st;
 }
 
 /* The elements are checked before anything changes and read after the
@@ -161,55 +181,121 @@ sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, 
     slO_slots(o)[i] = v;
   }
   *out = a;
-  return created(iso, out, "array");
+  return slO_created(iso, out, "array");
 }
 
 /* ------------------------------------------------------------------ access */
 
-static inline sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
+/* The value a live Local holds: an object, a Smi or a read-only root. */
+static inline sl_status get_value(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
   sl_status st = slH_check(iso, h, op);
   if (sl_likely(st == SL_OK)) *o = *h.slot;
   return st;
 }
 
-static SL_NOINLINE sl_status kind_error(sl_isolate *iso, sl_object *o, sl_kind k,
-                                        const char *op) {
-  return slI_error(iso, SL_EARG, "%s: %s expected, got %s", op, sl_kind_name(k),
-                   sl_kind_name(SLO_KIND(o)));
+/* The object a live Local holds; a Smi is refused. */
+static inline sl_status get(sl_isolate *iso, sl_local h, const char *op, sl_object **o) {
+  sl_status st = get_value(iso, h, op, o);
+  if (sl_likely(st == SL_OK) && sl_unlikely(SL__IS_SMI(*o)))
+    return slI_error(iso, SL_EARG, "%s: a Smi is not a heap object", op);
+  return st;
 }
 
-static inline sl_status get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
-                                 sl_object **o) {
-  sl_status st = get(iso, h, op, o);
-  if (sl_likely(st == SL_OK) && sl_unlikely(SLO_KIND(*o) != k))
+static SL_NOINLINE sl_status kind_error(sl_isolate *iso, const sl_object *v, sl_kind k,
+                                        const char *op) {
+  return slI_error(iso, SL_EARG, "%s: %s expected, got %s", op, sl_kind_name(k),
+                   sl_kind_name(kind_of(v)));
+}
+
+sl_status slO_get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
+                       sl_object **o) {
+  sl_status st = get_value(iso, h, op, o);
+  if (sl_likely(st == SL_OK) && sl_unlikely(kind_of(*o) != k))
     return kind_error(iso, *o, k, op);
   return st;
 }
 
 sl_status sl_kind_of(sl_isolate *iso, sl_local h, sl_kind *out) {
   sl_object *o;
-  sl_status st = get(iso, h, "kind", &o);
-  if (st == SL_OK) *out = SLO_KIND(o);
+  sl_status st = get_value(iso, h, "kind", &o);
+  if (st == SL_OK) *out = kind_of(o);
+  return st;
+}
+
+/* ------------------------------------------------------------------ smis, roots */
+
+sl_status sl__smi_slow(sl_isolate *iso, int32_t v, sl_local *out) {
+  if (v < SL_SMI_MIN || v > SL_SMI_MAX)
+    return slI_error(iso, SL_EARG, "smi: %ld is out of range (%d .. %d)", (long)v,
+                     SL_SMI_MIN, SL_SMI_MAX);
+  return slH_push(iso, SL__SMI(v), out);
+}
+
+sl_status sl_smi_value(sl_isolate *iso, sl_local h, int32_t *out) {
+  sl_object *o;
+  sl_status st = slO_get_kind(iso, h, SL_SMI, "smi_value", &o);
+  if (st == SL_OK) *out = SL__SMI_VALUE(o);
+  return st;
+}
+
+static sl_local root_local(sl_isolate *iso, int k) {
+  sl_local h;
+  h.slot = &iso->roots[k];
+  h.stamp = iso->hs.root_stamp;
+  return h;
+}
+
+sl_local sl_undefined(sl_isolate *iso) { return root_local(iso, SLI_UNDEFINED); }
+sl_local sl_null(sl_isolate *iso) { return root_local(iso, SLI_NULL); }
+sl_local sl_boolean(sl_isolate *iso, int b) { return root_local(iso, b ? SLI_TRUE : SLI_FALSE); }
+
+sl_status sl_boolean_value(sl_isolate *iso, sl_local h, int *out) {
+  sl_object *o;
+  sl_status st = slO_get_kind(iso, h, SL_BOOLEAN, "boolean_value", &o);
+  if (st == SL_OK) *out = o == iso->roots[SLI_TRUE];
+  return st;
+}
+
+int sl_is_nullish(sl_isolate *iso, sl_local h) {
+  sl_object *o;
+  if (get_value(iso, h, "is_nullish", &o) != SL_OK) return 0;
+  return o == iso->roots[SLI_UNDEFINED] || o == iso->roots[SLI_NULL];
+}
+
+/* ------------------------------------------------------------------ externals */
+
+sl_status sl_external_new(sl_isolate *iso, void *p, sl_local *out) {
+  sl_object *o = NULL;
+  sl_status st = new_object(iso, SL_EXTERNAL, 0, out, &o);
+  if (st != SL_OK) return st;
+  *(void **)(void *)(o + 1) = p;  /* a raw word: never followed */
+  return slO_created(iso, out, "external");
+}
+
+sl_status sl_external_value(sl_isolate *iso, sl_local h, void **out) {
+  sl_object *o;
+  sl_status st = slO_get_kind(iso, h, SL_EXTERNAL, "external_value", &o);
+  if (st == SL_OK) *out = *(void **)(void *)(o + 1);
   return st;
 }
 
 sl_status sl_integer_value(sl_isolate *iso, sl_local h, int64_t *out) {
   sl_object *o;
-  sl_status st = get_kind(iso, h, SL_INTEGER, "integer_value", &o);
+  sl_status st = slO_get_kind(iso, h, SL_INTEGER, "integer_value", &o);
   if (st == SL_OK) *out = *slO_integer(o);
   return st;
 }
 
 sl_status sl_number_value(sl_isolate *iso, sl_local h, double *out) {
   sl_object *o;
-  sl_status st = get_kind(iso, h, SL_NUMBER, "number_value", &o);
+  sl_status st = slO_get_kind(iso, h, SL_NUMBER, "number_value", &o);
   if (st == SL_OK) *out = *slO_number(o);
   return st;
 }
 
 sl_status sl_string_value(sl_isolate *iso, sl_local h, const char **bytes, size_t *len) {
   sl_object *o;
-  sl_status st = get_kind(iso, h, SL_STRING, "string_value", &o);
+  sl_status st = slO_get_kind(iso, h, SL_STRING, "string_value", &o);
   if (st == SL_OK) {
     *bytes = slO_bytes(o);
     *len = o->length;
@@ -219,7 +305,7 @@ sl_status sl_string_value(sl_isolate *iso, sl_local h, const char **bytes, size_
 
 sl_status sl_array_length(sl_isolate *iso, sl_local h, size_t *out) {
   sl_object *o;
-  sl_status st = get_kind(iso, h, SL_ARRAY, "array_length", &o);
+  sl_status st = slO_get_kind(iso, h, SL_ARRAY, "array_length", &o);
   if (st == SL_OK) *out = o->length;
   return st;
 }
@@ -233,7 +319,7 @@ static sl_status in_range(sl_isolate *iso, sl_object *a, size_t i, const char *o
 
 sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_local *out) {
   sl_object *o;
-  sl_status st = get_kind(iso, a, SL_ARRAY, "get", &o);
+  sl_status st = slO_get_kind(iso, a, SL_ARRAY, "get", &o);
   if (st == SL_OK) st = in_range(iso, o, i, "get");
   if (st != SL_OK) return st;
   sl_object *v = slO_slots(o)[i];
@@ -249,7 +335,7 @@ sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_local *ou
 sl_status sl__array_unpack_slow(sl_isolate *iso, sl_local a, size_t i, size_t n,
                                 sl_local *out) {
   sl_object *o;
-  sl_status st = get_kind(iso, a, SL_ARRAY, "unpack", &o);
+  sl_status st = slO_get_kind(iso, a, SL_ARRAY, "unpack", &o);
   if (st == SL_OK && (n > o->length || i > o->length - n))
     st = slI_error(iso, SL_EARG, "unpack: elements %zu..%zu out of range (length %u)", i,
                    i + n - 1, (unsigned)o->length);
@@ -264,9 +350,9 @@ sl_status sl__array_unpack_slow(sl_isolate *iso, sl_local a, size_t i, size_t n,
 
 sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
   sl_object *o, *val = NULL;
-  sl_status st = get_kind(iso, a, SL_ARRAY, "set", &o);
+  sl_status st = slO_get_kind(iso, a, SL_ARRAY, "set", &o);
   if (st == SL_OK) st = in_range(iso, o, i, "set");
-  if (st == SL_OK && v.slot != NULL) st = get(iso, v, "set", &val);
+  if (st == SL_OK && v.slot != NULL) st = get_value(iso, v, "set", &val);
   if (st != SL_OK) return st;
   if (!slM_barrier(iso, o, val))
     return slI_error(iso, SL_ENOMEM, "set: out of memory for the remembered set");
@@ -298,8 +384,8 @@ sl_status sl_generation_of(sl_isolate *iso, sl_local h, sl_generation *out) {
 sl_status sl_same(sl_isolate *iso, sl_local a, sl_local b, int *out) {
   sl_object *x = NULL, *y = NULL;
   sl_status st = SL_OK;
-  if (a.slot != NULL) st = get(iso, a, "same", &x);
-  if (st == SL_OK && b.slot != NULL) st = get(iso, b, "same", &y);
+  if (a.slot != NULL) st = get_value(iso, a, "same", &x);
+  if (st == SL_OK && b.slot != NULL) st = get_value(iso, b, "same", &y);
   if (st == SL_OK) *out = x == y;
   return st;
 }

@@ -39,6 +39,29 @@
 #define SLC_PRETENURE_DIV 4
 #endif
 
+/* External memory that may grow since the last full collection before the
+** next allocation runs one (V8's external_memory soft limit: 64 MiB). */
+#if !defined(SLC_EXTERNAL_LIMIT)
+#define SLC_EXTERNAL_LIMIT ((size_t)64 << 20)
+#endif
+
+/* Old space may grow to this factor times what the last full collection left
+** before a full collection runs (V8's heap growing factor), with a floor. */
+#if !defined(SLC_GROWING_FACTOR)
+#define SLC_GROWING_FACTOR 2.0
+#endif
+#if !defined(SLC_GROWING_FLOOR)
+#define SLC_GROWING_FLOOR ((size_t)1 << 20)
+#endif
+
+/* Identities of the read-only roots: above every allocation count. */
+#define SLC_ROOT_ID ((uint64_t)1 << 62)
+
+/* Slots per call-frame chunk (a longer argument list gets a chunk of its own). */
+#if !defined(SLC_FRAME_CHUNK)
+#define SLC_FRAME_CHUNK 1024
+#endif
+
 /* Internal invariants: checked in debug and test builds (-DSLC_DEBUG). */
 #if defined(SLC_DEBUG)
 #include <assert.h>

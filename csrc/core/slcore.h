@@ -7,6 +7,7 @@
 #ifndef SLCORE_H
 #define SLCORE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,7 +24,8 @@
 */
 struct sl_object {
   uint32_t meta;     /* kind (bits 0-7), flags (8-15), age (16-23) */
-  uint32_t length;   /* string bytes or array slots */
+  uint32_t length;   /* string bytes, array slots, an object's internal fields,
+                        a property store's slots */
   uint64_t id;
 };
 
@@ -34,6 +36,8 @@ struct sl_object {
 #define SLO_MARKED      (1u << 9)   /* mark-compact: reached in this cycle */
 #define SLO_REMEMBERED  SL__REMEMBERED  /* old object in the remembered set */
 #define SLO_OLD         SL__OLD      /* in old space: lets inline code run the barrier */
+#define SLO_INTERNED    (1u << 12)  /* a string in the isolate's name table */
+#define SLO_READONLY    (1u << 13)  /* a read-only root: never marked, moved or freed */
 #define SLO_SET_AGE(o, a) ((o)->meta = ((o)->meta & 0xff00ffffu) | ((uint32_t)(a) << 16))
 
 #define SLO_HEADER sizeof(sl_object)
@@ -47,11 +51,25 @@ static inline double *slO_number(sl_object *o) { return (double *)(o + 1); }
 static inline char *slO_bytes(sl_object *o) { return (char *)(o + 1); }
 static inline sl_object **slO_slots(sl_object *o) { return (sl_object **)(o + 1); }
 
+/*
+** Bodies beyond one word, all made of slots:
+**   ARRAY       elements[length]
+**   OBJECT      properties (a PROPERTIES store or NULL), fields[length]
+**   PROPERTIES  Smi(count), then (key, value) pairs: length = 1 + 2 * capacity;
+**               keys are interned strings, in insertion order
+**   FUNCTION    data, name, then the callback and its native pointer (raw words)
+**   EXTERNAL    the native pointer (a raw word)
+** The traced slots of each kind come first, in one run (slO_refs).
+*/
+enum { SLO_FN_DATA, SLO_FN_NAME, SLO_FN_CALLBACK, SLO_FN_NATIVE, SLO_FN_WORDS };
+
 /* Bytes an object of this kind and length occupies, header included. */
 static inline size_t slO_size_for(sl_kind k, size_t length) {
   switch (k) {
     case SL_STRING: return SLO_HEADER + SLO_ALIGN(length + 1);  /* + NUL */
-    case SL_ARRAY: return SLO_HEADER + length * sizeof(sl_object *);
+    case SL_ARRAY: case SL_PROPERTIES: return SLO_HEADER + length * sizeof(sl_object *);
+    case SL_OBJECT: return SLO_HEADER + (1 + length) * sizeof(sl_object *);
+    case SL_FUNCTION: return SLO_HEADER + SLO_FN_WORDS * sizeof(sl_object *);
     default: return SLO_HEADER + 8;
   }
 }
@@ -68,13 +86,44 @@ static inline size_t slO_size(const sl_object *o) {
 */
 static inline sl_object **slO_refs(sl_object *o, size_t *n) {
   switch (SLO_KIND(o)) {
-    case SL_ARRAY: *n = o->length; return slO_slots(o);
+    case SL_ARRAY: case SL_PROPERTIES: *n = o->length; return slO_slots(o);
+    case SL_OBJECT: *n = 1 + (size_t)o->length; return slO_slots(o);
+    case SL_FUNCTION: *n = SLO_FN_CALLBACK; return slO_slots(o);
     default: *n = 0; return NULL;
   }
 }
-static inline int slO_is_ref(const sl_object *v) { return v != NULL; }
+/* A slot value that is an object (not empty, a Smi or an aligned pointer). The
+** read-only roots are objects too: they are not in any space, so the
+** scavenger never copies them, and the marker skips them by their flag. */
+static inline int slO_is_ref(const sl_object *v) { return SL__IS_OBJECT(v); }
+static inline int slO_is_readonly(const sl_object *v) { return (v->meta & SLO_READONLY) != 0; }
+/* An object the collectors may move or free: a reference, not read-only. */
+static inline int slO_is_heap(const sl_object *v) {
+  return slO_is_ref(v) && !slO_is_readonly(v);
+}
+
+/* A property store's pairs. */
+static inline size_t slO_prop_count(sl_object *props) {
+  return (size_t)SL__SMI_VALUE(slO_slots(props)[0]);
+}
+static inline sl_object **slO_prop_pairs(sl_object *props) { return slO_slots(props) + 1; }
+
+/* Aligned native pointers in internal fields carry tag 2 (scopelab_internal.h). */
+#define SLO_POINTER_TAG ((uintptr_t)2)
+static inline int slO_is_pointer(const sl_object *v) {
+  return ((uintptr_t)v & SL__TAG_MASK) == SLO_POINTER_TAG;
+}
 
 void slO_info(sl_isolate *iso, sl_object *o, sl_object_info *out);
+/* A new object of 'kind' and 'length' (uninitialised body beyond the header)
+** and a Local for it; weak callbacks its allocation queued wait for
+** slO_created, once the body is filled. */
+sl_status slO_new(sl_isolate *iso, sl_kind kind, size_t length, sl_local *out,
+                  sl_object **obj);
+sl_status slO_created(sl_isolate *iso, const sl_local *out, const char *op);
+/* The value h holds, which must be of kind 'k' (SL_EARG naming 'op' if not). */
+sl_status slO_get_kind(sl_isolate *iso, sl_local h, sl_kind k, const char *op,
+                       sl_object **o);
 
 /* ------------------------------------------------------------------ spaces */
 
@@ -97,8 +146,11 @@ typedef sl__scope_record slH_record;
 /* A record flag of the core's own (the inline push clears every flag): the
 ** scope's base position is cached in its side entry. */
 #define SLH_SCOPE_BASE (1u << 11)
-_Static_assert((SLH_SCOPE_BASE & (SL__SCOPE_KIND | SL__SCOPE_ESCAPED | SL__SCOPE_CHECKED |
-                                  SL__SCOPE_WATCHED)) == 0, "record flags must not collide");
+/* The HandleScope sl_call opened around a callback. */
+#define SLH_SCOPE_IMPLICIT (1u << 12)
+_Static_assert(((SLH_SCOPE_BASE | SLH_SCOPE_IMPLICIT) &
+                (SL__SCOPE_KIND | SL__SCOPE_ESCAPED | SL__SCOPE_CHECKED |
+                 SL__SCOPE_WATCHED)) == 0, "record flags must not collide");
 
 /* What the slow paths keep per depth beside the 32-byte records. */
 typedef struct slH_side {
@@ -114,6 +166,8 @@ typedef struct slH_side {
 ** fields are sl__handle_data, which the inline fast paths read. */
 typedef struct slH_data {
   SL__HANDLE_DATA_FIELDS
+  uint64_t root_stamp;        /* the stamp of Locals bound to root slots: depth 0
+                                 and a per-isolate serial, so never stale */
   uint32_t cap_scopes;        /* records allocated after the sentinel */
   slH_side *side;             /* [d - 1]: the slow paths' data of depth d */
   uint32_t *seals;            /* depths of the open seal scopes, ascending: V8's
@@ -131,7 +185,9 @@ typedef struct slH_data {
 
 /* ------------------------------------------------------------------ global handles */
 
-enum { SLG_FREE = 0, SLG_STRONG, SLG_WEAK, SLG_PROBE };
+/* NEAR_DEATH: a two-pass weak node whose object died, waiting for its first
+** pass to reset it (V8's state of the same name). */
+enum { SLG_FREE = 0, SLG_STRONG, SLG_WEAK, SLG_PROBE, SLG_NEAR_DEATH };
 
 typedef sl_node slG_node;   /* the public opaque name, under the module's prefix */
 
@@ -145,7 +201,9 @@ struct sl_node {
   uint64_t weak_order;        /* when it was made weak: callbacks run in this order */
   uint64_t epoch;             /* bumped by reset/set_weak/clear_weak: a queued
                                  callback of an older epoch is stale */
-  sl_weak_callback cb;
+  sl_weak_callback cb;         /* single-pass weak callback, or NULL */
+  sl_weak_pass first_pass;    /* two-pass weak callback, or NULL */
+  uint8_t weak_type;          /* its sl_weak_type */
   void *param;
   uint64_t id;                /* probes: identity, kept after death */
   uint64_t moves;             /* probes: times the object moved */
@@ -160,9 +218,24 @@ typedef struct slG_block {
 typedef struct slG_pending {
   slG_node *node;
   uint64_t serial, order, epoch;
-  sl_weak_callback cb;
+  sl_weak_callback cb;        /* a single-pass callback, run after the collection */
+  sl_weak_pass first_pass;    /* or a first pass, run at its end */
   void *param;
+  void *fields[2];            /* SL_WEAK_INTERNAL_FIELDS: read before the object died */
 } slG_pending;
+
+/* What a two-pass weak callback is given (V8's WeakCallbackInfo). */
+struct sl_weak_info {
+  sl_isolate *iso;
+  void *param;
+  sl_persistent handle;
+  void *fields[2];
+  int second;                 /* 1 in the second pass */
+  sl_weak_pass next;          /* what set_second_pass asked for */
+};
+
+/* Eternal slots: blocks that never move, so a Local can be bound to a slot. */
+#define SLG_ETERNAL_BLOCK 256
 
 typedef struct slG_data {
   slG_block *blocks;          /* newest first */
@@ -170,8 +243,8 @@ typedef struct slG_data {
   uint64_t serial, weak_order;
   uint64_t serial_base;       /* serials of this isolate are above it */
   size_t used, probes, weak;
-  sl_object **eternals;
-  size_t neternals, cap_eternals;
+  sl_object ***eternals;      /* blocks of SLG_ETERNAL_BLOCK slots */
+  size_t neternals, cap_eternal_blocks;
   slG_pending *pending;       /* weak callbacks due after the current collection */
   size_t npending, cap_pending;
   slG_node **young;           /* every node whose object may be young (V8's
@@ -179,7 +252,63 @@ typedef struct slG_data {
   size_t nyoung, cap_young;
   int young_all;              /* the list could not grow: scavenges walk every
                                  block until the next rebuild */
+  int not_reset;              /* a first pass left its handle set */
 } slG_data;
+
+/* ------------------------------------------------------------------ calls */
+
+/* Call frames: the receiver, arguments, return value and callee of the calls
+** in progress (V8 keeps them on the stack). Chunks never move, so a Local can
+** be bound to a frame slot; every used slot is a root. */
+typedef struct slC_chunk {
+  sl_object **slots;
+  size_t size, used;
+} slC_chunk;
+
+typedef struct slC_data {
+  slC_chunk *chunks;
+  size_t nchunks, cap_chunks; /* chunks[0..nchunks) hold frames */
+  slC_chunk spare;            /* one empty chunk kept for the next call */
+  uint32_t depth;             /* calls in progress */
+} slC_data;
+
+struct sl_call_info {
+  sl_isolate *iso;
+  sl_object **frame;          /* receiver, arguments, return value, callee */
+  size_t argc;
+  uint64_t stamp;             /* the implicit scope's: the frame's Locals carry it */
+  void *native;
+};
+
+/* ------------------------------------------------------------------ tasks */
+
+typedef struct slT_task {
+  sl_task_fn fn;
+  void *ud;
+  sl_weak_info *second;       /* a second-pass weak callback (fn NULL), owned */
+} slT_task;
+
+typedef struct slT_data {
+  slT_task *q;                /* a ring: head .. head + n */
+  size_t head, n, cap;
+  size_t second_passes;       /* of those, second-pass callbacks */
+} slT_data;
+
+/* ------------------------------------------------------------------ names */
+
+/* The name table: internalized strings (V8's string table), open addressing,
+** weak (a full collection drops the dead and follows the moved). Names live
+** in old space, so scavenges never touch the table. */
+typedef struct slP_data {
+  sl_object **slots;          /* NULL empty, SLP_TOMBSTONE deleted */
+  size_t cap, used, live;     /* used counts tombstones too */
+} slP_data;
+#define SLP_TOMBSTONE ((sl_object *)(uintptr_t)1)
+
+/* ------------------------------------------------------------------ roots */
+
+/* The read-only roots, in the isolate's root slots. */
+enum { SLI_UNDEFINED, SLI_NULL, SLI_TRUE, SLI_FALSE, SLI_NROOTS };
 
 /* ------------------------------------------------------------------ isolate */
 
@@ -206,10 +335,24 @@ struct sl_isolate {
   size_t mark_live;           /* objects marked in this cycle */
   int mark_overflow;          /* the stack could not grow: rescan the heap */
   slG_data gh;
+  slC_data calls;
+  slT_data tasks;
+  slP_data names;
+  sl_object *roots[SLI_NROOTS];  /* Locals of the read-only roots are bound here */
+  slM_space ro;               /* the read-only roots' own space */
+  unsigned gate;              /* SLI_GATE_* modes that restrict the API */
+  sl_object **gate_limit;     /* hs.limit, saved while the gate diverts it */
+  uint64_t stress_trigger;    /* the identity a stress collection is due at */
+  int gc_request;             /* an sl_gc_reason: a full collection is due */
+  pthread_t owner;            /* check_thread: the thread that may use it */
+  int64_t external;           /* sl_adjust_external_memory's total */
+  int64_t external_at_full;   /* ... after the last full collection */
+  size_t old_limit;           /* old space in use that asks for a full collection */
   int in_gc;                  /* a collection (or a hook inside it) is running */
   int force_major;            /* the remembered set could not grow: the next
                                  collection must be a full one, which rebuilds it */
   int in_callbacks;           /* weak callbacks are running */
+  int in_tasks;               /* tasks are running */
   sl_heap_stats st;           /* cumulative counters (the rest computed on demand) */
   sl_gc_stats last;           /* the collection being run / last run */
   sl_gc_hook gc_hook;
@@ -243,6 +386,27 @@ _Static_assert(sizeof(struct sl_object) == sizeof(sl__object_header) &&
 _Static_assert(offsetof(struct sl_node, obj) == 0, "a node's address is its root slot");
 
 /* isolate.c */
+
+/* Modes that restrict the API. While any is on, the allocation, handle and
+** scope fast paths are diverted to their slow paths (gc_trigger 0, limit at
+** next, open_limit 0, close slow), which ask slI_gate. */
+#define SLI_GATE_GC 1u          /* a collection (or a hook in it) is running */
+#define SLI_GATE_FIRST_PASS 2u  /* first-pass weak callbacks are running */
+#define SLI_GATE_THREAD 4u      /* check_thread: every call checks its thread */
+/* What an operation does, for slI_gate. */
+#define SLI_READ 0u             /* reads, resets, set_weak, external memory */
+#define SLI_ALLOC 1u            /* allocates, makes handles/persistents, opens
+                                   scopes, collects, calls, runs tasks */
+#define SLI_CLOSE 2u            /* closes a scope */
+void slI_gate_on(sl_isolate *iso, unsigned mode);
+void slI_gate_off(sl_isolate *iso, unsigned mode);
+sl_status slI_gate_(sl_isolate *iso, unsigned what, const char *op);
+static inline sl_status slI_gate(sl_isolate *iso, unsigned what, const char *op) {
+  return sl_likely(iso->gate == 0) ? SL_OK : slI_gate_(iso, what, op);
+}
+/* gc_trigger from the stress schedule, the gate and a pending request. */
+void slI_update_trigger(sl_isolate *iso);
+
 sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...)
 #if defined(__GNUC__)
   __attribute__((format(printf, 3, 4)))
@@ -259,8 +423,12 @@ void slI_schedule(sl_isolate *iso, uint64_t count);
 int slM_init(sl_isolate *iso);
 void slM_free(sl_isolate *iso);
 sl_object *slM_allocate_slow(sl_isolate *iso, size_t size);
+/* Old space directly (names): may run a full collection. */
+sl_object *slM_allocate_old(sl_isolate *iso, size_t size);
 int slM_remember(sl_isolate *iso, sl_object *o);
-sl_status slM_collect(sl_isolate *iso, int kind);
+/* One collection of 'kind' for 'reason' (an sl_gc_reason); weak callbacks are
+** left pending, first passes have run. */
+sl_status slM_collect(sl_isolate *iso, int kind, int reason);
 sl_status slM_run_callbacks(sl_isolate *iso);
 
 static inline int slM_is_young(const sl_isolate *iso, const sl_object *o) {
@@ -283,7 +451,7 @@ static inline sl_object *slM_allocate(sl_isolate *iso, size_t size) {
 /* Write barrier, run before the store: an old holder that is about to refer
 ** to a young value is remembered. 0 if the remembered set could not grow. */
 static inline int slM_barrier(sl_isolate *iso, sl_object *holder, sl_object *v) {
-  if (v != NULL && slM_is_young(iso, v) && !slM_is_young(iso, holder) &&
+  if (slO_is_ref(v) && slM_is_young(iso, v) && !slM_is_young(iso, holder) &&
       !(holder->meta & SLO_REMEMBERED))
     return slM_remember(iso, holder);
   return 1;
@@ -299,9 +467,11 @@ void slH_free(sl_isolate *iso);
 sl_object **slH_extend(sl_isolate *iso);
 sl_status slH_check_slow(sl_isolate *iso, sl_local h, const char *op);
 
-/* SL_OK for a live, non-empty Local of this isolate; else the reason. */
+/* SL_OK for a live, non-empty Local of this isolate; else the reason. A Local
+** bound to a root slot (a read-only root, an eternal, a call frame's slot of
+** an outer call) takes the slow path, as does every check while gated. */
 static inline sl_status slH_check(sl_isolate *iso, sl_local h, const char *op) {
-  if (sl_likely(sl__live(SL__HS(iso), h) && *h.slot != NULL))
+  if (sl_likely(iso->gate == 0 && sl__live(SL__HS(iso), h) && *h.slot != NULL))
     return SL_OK;
   return slH_check_slow(iso, h, op);
 }
@@ -372,6 +542,41 @@ void slG_process_weak(sl_isolate *iso, int young_only,
                       sl_object *(*forward)(sl_isolate *, sl_object *));
 sl_status slG_run_pending(sl_isolate *iso);
 int slG_reserve_pending(sl_isolate *iso);
+/* At the end of a collection: the first passes it queued, under the gate. */
+void slG_run_first_passes(sl_isolate *iso);
+/* Eternal slot 'i' (i < neternals). */
+static inline sl_object **slG_eternal_slot(const sl_isolate *iso, size_t i) {
+  return &iso->gh.eternals[i / SLG_ETERNAL_BLOCK][i % SLG_ETERNAL_BLOCK];
+}
+/* Whether 'slot' is an eternal slot in use. */
+int slG_is_eternal_slot(const sl_isolate *iso, sl_object *const *slot);
+
+/* props.c */
+void slP_free(sl_isolate *iso);
+/* After marking (full collections): drops dead names, follows moved ones. */
+void slP_process_names(sl_isolate *iso, int (*is_live)(sl_isolate *, sl_object *),
+                       sl_object *(*forward)(sl_isolate *, sl_object *));
+/* Whether 'o' is the name table's entry for its content (the verifier). */
+int slP_is_listed(const sl_isolate *iso, const sl_object *o);
+
+/* calls.c */
+void slC_free(sl_isolate *iso);
+/* Every used frame slot, in call order: the roots of the calls in progress. */
+#define SLC_FOREACH_FRAME_SLOT(iso, sp, ...)                                  \
+  for (size_t c_ = 0; c_ < (iso)->calls.nchunks; c_++)                        \
+    for (sl_object **sp = (iso)->calls.chunks[c_].slots,                      \
+                   **e_ = sp + (iso)->calls.chunks[c_].used; sp < e_; sp++) { \
+      __VA_ARGS__                                                             \
+    }
+/* Whether 'slot' is a frame slot in use. */
+int slC_is_frame_slot(const sl_isolate *iso, sl_object *const *slot);
+
+/* tasks.c */
+void slT_free(sl_isolate *iso);
+/* Queues a second pass (takes 'w', a malloc'ed copy); 0 if out of memory. */
+int slT_post_second_pass(sl_isolate *iso, sl_weak_info *w);
+/* Runs every queued second pass now (a forced collection), in order. */
+void slT_run_second_passes(sl_isolate *iso);
 
 /* verify.c */
 sl_status slV_verify(sl_isolate *iso);

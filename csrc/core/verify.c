@@ -4,8 +4,12 @@
 ** Checks what the collectors promise between collections:
 ** - both spaces parse as a sequence of well-formed objects, none of them
 **   forwarded or marked, and to-space is empty;
-** - every reference, in objects and in roots (Locals, persistent nodes,
-**   probes, eternals), is NULL or the start of an object in the current spaces;
+** - every reference, in objects and in roots (Locals, call frames, persistent
+**   nodes, probes, eternals), is empty, a Smi, a read-only root or the start of
+**   an object in the current spaces; aligned pointers only in internal fields;
+** - a property store holds interned strings as keys, its count fits, and an
+**   object's first slot is empty or a property store; the name table lists
+**   only interned strings, each of which it lists;
 ** - an old array that refers to a young object is in the remembered set, and
 **   the set holds only old objects flagged as remembered, once each;
 ** - the handle-scope data is consistent (next/limit inside the last block,
@@ -27,6 +31,8 @@ static int get_bit(const uint8_t *map, size_t word) { return (map[word >> 3] >> 
 
 static int is_start(const sl_isolate *iso, const starts *s, const sl_object *o) {
   if (((uintptr_t)o & 7) != 0) return 0;
+  for (int i = 0; i < SLI_NROOTS; i++)
+    if (o == iso->roots[i]) return 1;
   if (slM_in(&iso->young, o) && (const char *)o < iso->young.top)
     return get_bit(s->young, (size_t)((const char *)o - iso->young.start) / 8);
   if (slM_in(&iso->old, o) && (const char *)o < iso->old.top)
@@ -40,7 +46,7 @@ static sl_status parse_space(sl_isolate *iso, const slM_space *sp, uint8_t *map,
   for (char *p = sp->start; p < sp->top;) {
     sl_object *o = (sl_object *)p;
     sl_kind k = SLO_KIND(o);
-    if (k < SL_INTEGER || k > SL_ARRAY)
+    if (k < SL_INTEGER || k > SL_PROPERTIES)
       return slI_error(iso, SL_ECORRUPT, "%s space: bad kind %u at offset %zu", name,
                        (unsigned)k, (size_t)(p - sp->start));
     if (o->meta & (SLO_FORWARDED | SLO_MARKED))
@@ -63,6 +69,32 @@ static sl_status parse_space(sl_isolate *iso, const slM_space *sp, uint8_t *map,
   return SL_OK;
 }
 
+/* What a kind promises about its slots beyond "each is a value". */
+static sl_status check_shape(sl_isolate *iso, const starts *s, sl_object *o) {
+  sl_object **f = slO_slots(o);
+  if (SLO_KIND(o) == SL_OBJECT && f[0] != NULL &&
+      !(slO_is_ref(f[0]) && is_start(iso, s, f[0]) && SLO_KIND(f[0]) == SL_PROPERTIES))
+    return slI_error(iso, SL_ECORRUPT, "object#%" PRIu64 " has a bad property store", o->id);
+  if (SLO_KIND(o) == SL_PROPERTIES) {
+    size_t count;
+    if (o->length == 0 || !SL__IS_SMI(f[0]) || (o->length - 1) % 2 != 0 ||
+        (count = slO_prop_count(o)) > (o->length - 1) / 2)
+      return slI_error(iso, SL_ECORRUPT, "properties#%" PRIu64 " has a bad count", o->id);
+    for (size_t k = 0; k < count; k++) {
+      sl_object *key = slO_prop_pairs(o)[2 * k];
+      if (!slO_is_ref(key) || !is_start(iso, s, key) || SLO_KIND(key) != SL_STRING ||
+          !(key->meta & SLO_INTERNED))
+        return slI_error(iso, SL_ECORRUPT, "properties#%" PRIu64 " key %zu is not a name",
+                         o->id, k + 1);
+    }
+  }
+  if (SLO_KIND(o) == SL_STRING && (o->meta & SLO_INTERNED) &&
+      (!slM_is_old(iso, o) || !slP_is_listed(iso, o)))
+    return slI_error(iso, SL_ECORRUPT, "name string#%" PRIu64 " is not in the name table",
+                     o->id);
+  return SL_OK;
+}
+
 static sl_status check_refs(sl_isolate *iso, const starts *s, const slM_space *sp,
                             int old) {
   for (char *p = sp->start; p < sp->top; p += slO_size((sl_object *)p)) {
@@ -70,9 +102,14 @@ static sl_status check_refs(sl_isolate *iso, const starts *s, const slM_space *s
     if (!old && (o->meta & SLO_REMEMBERED))
       return slI_error(iso, SL_ECORRUPT, "young %s#%" PRIu64 " is flagged remembered",
                        sl_kind_name(SLO_KIND(o)), o->id);
+    sl_status st = check_shape(iso, s, o);
+    if (st != SL_OK) return st;
     size_t n;
     sl_object **f = slO_refs(o, &n);
     for (size_t i = 0; i < n; i++) {
+      if (slO_is_pointer(f[i]) && !(SLO_KIND(o) == SL_OBJECT && i > 0))
+        return slI_error(iso, SL_ECORRUPT, "%s#%" PRIu64 "[%zu] holds an aligned pointer",
+                         sl_kind_name(SLO_KIND(o)), o->id, i + 1);
       if (!slO_is_ref(f[i])) continue;
       if (!is_start(iso, s, f[i]))
         return slI_error(iso, SL_ECORRUPT, "%s#%" PRIu64 "[%zu] points at no object (%p)",
@@ -115,11 +152,13 @@ typedef struct root_check {
   sl_status st;
 } root_check;
 
-static const char *const root_names[] = { "?", "Local slot", "persistent node", "eternal" };
+static const char *const root_names[] = {
+  "?", "Local slot", "persistent node", "eternal", "remembered", "call frame slot"
+};
 
 static int check_one_root(sl_isolate *iso, sl_object **slot, const sl_root_info *r, void *ud) {
   root_check *rc = ud;
-  rc->st = check_root(iso, rc->s, *slot, root_names[r->kind <= 3 ? r->kind : 0], r->index);
+  rc->st = check_root(iso, rc->s, *slot, root_names[r->kind <= SL_ROOT_FRAME ? r->kind : 0], r->index);
   return rc->st != SL_OK;
 }
 
@@ -141,8 +180,25 @@ static sl_status check_roots(sl_isolate *iso, const starts *s) {
                        "the young-node list", i - 1);
   })
   for (i = 0; i < iso->gh.neternals; i++)
-    if (iso->gh.eternals[i] == NULL)
+    if (*slG_eternal_slot(iso, i) == NULL)
       return slI_error(iso, SL_ECORRUPT, "eternal %zu is empty", i);
+  return SL_OK;
+}
+
+static sl_status check_names(sl_isolate *iso, const starts *s) {
+  size_t live = 0;
+  for (size_t i = 0; i < iso->names.cap; i++) {
+    sl_object *o = iso->names.slots[i];
+    if (o == NULL || o == SLP_TOMBSTONE) continue;
+    live++;
+    if (!slM_is_old(iso, o) || !is_start(iso, s, o) || SLO_KIND(o) != SL_STRING ||
+        !(o->meta & SLO_INTERNED))
+      return slI_error(iso, SL_ECORRUPT, "name table entry %zu is not an old interned string",
+                       i);
+  }
+  if (live != iso->names.live)
+    return slI_error(iso, SL_ECORRUPT, "name table counts %zu names, holds %zu",
+                     iso->names.live, live);
   return SL_OK;
 }
 
@@ -192,6 +248,7 @@ sl_status slV_verify(sl_isolate *iso) {
   if (st == SL_OK) st = check_refs(iso, &s, &iso->old, 1);
   if (st == SL_OK) st = check_remembered(iso, &s);
   if (st == SL_OK) st = check_roots(iso, &s);
+  if (st == SL_OK) st = check_names(iso, &s);
   if (st == SL_OK) st = check_scopes(iso);
 done:
   free(s.young);

@@ -78,13 +78,18 @@ typedef enum sl_status {
   SL_EARG,        /* bad argument: wrong kind, index out of range, empty handle */
   SL_ECAPACITY,   /* a capacity-checked scope is full */
   SL_ESTATE,      /* not allowed now (e.g. collecting inside a collection) */
-  SL_ECORRUPT     /* the heap verifier found a broken invariant */
+  SL_ECORRUPT,    /* the heap verifier found a broken invariant */
+  SL_ETHREAD,     /* the isolate was used from a thread that does not own it */
+  SL_ECALLBACK    /* a function's callback failed: its status is in sl_last_error */
 } sl_status;
 
 /* The message of the last failed call on this isolate ("" if none). */
 SL_API const char *sl_last_error(const sl_isolate *iso);
 /* The status of the last failed call on this isolate (SL_OK if none). */
 SL_API sl_status sl_last_status(const sl_isolate *iso);
+/* Sets the isolate's status and message and returns 'st' (a callback's own
+** failure: sl_call returns it with this message). */
+SL_API sl_status sl_set_error(sl_isolate *iso, sl_status st, const char *msg);
 /* A short constant name for a status ("no scope", "stale handle", ...). */
 SL_API const char *sl_status_name(sl_status st);
 
@@ -104,6 +109,16 @@ typedef struct sl_options {
                               close (sl_options_init: 1; 0 is faster) */
   const uint64_t *gc_at;   /* collect when the allocation count reaches each of */
   size_t gc_at_count;      /*   these (sorted ascending; copied at creation) */
+  size_t external_memory_limit; /* external memory (sl_adjust_external_memory)
+                              that may grow since the last full collection before
+                              the next allocation runs one (0: default 64 MiB,
+                              V8's soft limit) */
+  double heap_growing_factor;   /* a full collection runs when old space in use
+                              exceeds this times what the last one left (with a
+                              1 MiB floor; 0: default 2.0) */
+  int check_thread;        /* debug: refuse (SL_ETHREAD) calls from a thread
+                              other than the owner; the allocation, handle and
+                              scope fast paths then take their slow paths */
 } sl_options;
 
 /* Fills 'o' with the defaults. */
@@ -113,8 +128,10 @@ SL_API const char *sl_options_check(const sl_options *o);
 
 /* NULL only when the options are invalid (see sl_options_check) or memory ran out. */
 SL_API sl_isolate *sl_isolate_new(const sl_options *opts);
-/* Frees everything. Refused (SL_ESTATE) from inside a weak callback or hook. */
+/* Frees everything. Refused (SL_ESTATE) from inside a weak callback, a call or a hook. */
 SL_API sl_status sl_isolate_dispose(sl_isolate *iso);
+/* With check_thread: the calling thread becomes the owner (V8's Locker). */
+SL_API sl_status sl_isolate_set_owner(sl_isolate *iso);
 
 /* ------------------------------------------------------------------ locals */
 
@@ -138,9 +155,14 @@ typedef struct sl_local {
 static inline int sl_local_is_empty(sl_local h) { return h.slot == NULL; }
 
 typedef enum sl_kind {
-  SL_INTEGER = 1, SL_NUMBER, SL_STRING, SL_ARRAY
+  SL_INTEGER = 1, SL_NUMBER, SL_STRING, SL_ARRAY,      /* heap objects */
+  SL_OBJECT, SL_FUNCTION, SL_EXTERNAL,
+  SL_PROPERTIES,       /* an object's named-property store (heap walks see it) */
+  SL_UNDEFINED, SL_NULL, SL_BOOLEAN,                   /* V8's read-only roots */
+  SL_SMI               /* a small integer in the slot itself: no object */
 } sl_kind;
-/* "integer", "number", "string", "array". */
+/* "integer", "number", "string", "array", "object", "function", "external",
+** "properties", "undefined", "null", "boolean", "smi". */
 SL_API const char *sl_kind_name(sl_kind k);
 
 typedef enum sl_generation { SL_YOUNG = 1, SL_OLD } sl_generation;
@@ -161,6 +183,27 @@ static inline sl_status sl_array(sl_isolate *iso, size_t n, sl_local *out);
 ** foreign element fails it before anything is allocated. */
 static inline sl_status sl_array_from(sl_isolate *iso, size_t n, const sl_local *elems,
                                       sl_local *out);
+
+/* The smallest and largest Smi: V8's 31-bit small integers. */
+#define SL_SMI_MIN (-1073741824)
+#define SL_SMI_MAX 1073741823
+/* inline: a Smi, held in the handle slot itself (V8's tagged small integer): no
+** object is allocated, so nothing is collected or moved. SL_EARG out of range. */
+static inline sl_status sl_smi(sl_isolate *iso, int32_t v, sl_local *out);
+/* The value of a Smi. */
+SL_API sl_status sl_smi_value(sl_isolate *iso, sl_local h, int32_t *out);
+
+/* V8's read-only roots: one object each for the isolate's life, never collected
+** or moved. The Local is bound to the isolate's root slot (v8::Undefined): no
+** handle is created, so it works with no scope open and under a seal. */
+SL_API sl_local sl_undefined(sl_isolate *iso);
+SL_API sl_local sl_null(sl_isolate *iso);
+/* The true or false root. */
+SL_API sl_local sl_boolean(sl_isolate *iso, int b);
+/* The value of a boolean. */
+SL_API sl_status sl_boolean_value(sl_isolate *iso, sl_local h, int *out);
+/* 1 for a live Local of undefined or null. */
+SL_API int sl_is_nullish(sl_isolate *iso, sl_local h);
 
 /* inline: a new Local in the innermost scope for h's object (empty stays empty). */
 static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out);
@@ -197,6 +240,106 @@ SL_API sl_status sl_same(sl_isolate *iso, sl_local a, sl_local b, int *out);
 
 /* Live Local slots across all open scopes (V8's NumberOfHandles). */
 SL_API size_t sl_number_of_handles(const sl_isolate *iso);
+
+/* ------------------------------------------------------------------ objects */
+
+/* V8's JSObject: named properties (string keys, any values, insertion order)
+** and a fixed number of internal fields (SetInternalFieldCount), each holding
+** a value or an aligned native pointer the collector never follows. Both are
+** traced and updated by the collectors and the write barrier. */
+#define SL_MAX_INTERNAL_FIELDS 64
+
+/* A new object with 'internal_fields' (0..SL_MAX_INTERNAL_FIELDS) fields, each
+** undefined. */
+SL_API sl_status sl_object_new(sl_isolate *iso, int internal_fields, sl_local *out);
+/* An internalized string (V8's kInternalized): one per content, in old space;
+** property keys are compared by identity. */
+SL_API sl_status sl_name(sl_isolate *iso, const char *bytes, size_t len, sl_local *out);
+/* o[key] := v (an empty 'v' stores undefined); 'key' is a string. */
+SL_API sl_status sl_object_set(sl_isolate *iso, sl_local o, sl_local key, sl_local v);
+/* o[key] as a new Local; undefined when absent, as V8 reads it. */
+SL_API sl_status sl_object_get(sl_isolate *iso, sl_local o, sl_local key, sl_local *out);
+/* *out = 1 when o has the property. */
+SL_API sl_status sl_object_has(sl_isolate *iso, sl_local o, sl_local key, int *out);
+/* Removes the property; *out = 1 as V8's Object::Delete, also when it was absent. */
+SL_API sl_status sl_object_delete(sl_isolate *iso, sl_local o, sl_local key, int *out);
+/* The four above with the key given as bytes (no handle is made for it). */
+SL_API sl_status sl_object_set_named(sl_isolate *iso, sl_local o, const char *key,
+                                     size_t len, sl_local v);
+SL_API sl_status sl_object_get_named(sl_isolate *iso, sl_local o, const char *key,
+                                     size_t len, sl_local *out);
+SL_API sl_status sl_object_has_named(sl_isolate *iso, sl_local o, const char *key,
+                                     size_t len, int *out);
+SL_API sl_status sl_object_delete_named(sl_isolate *iso, sl_local o, const char *key,
+                                        size_t len, int *out);
+/* The number of named properties. */
+SL_API sl_status sl_object_property_count(sl_isolate *iso, sl_local o, size_t *out);
+/* The i-th key (0-based, insertion order) as a new Local of an internalized string. */
+SL_API sl_status sl_object_key_at(sl_isolate *iso, sl_local o, size_t i, sl_local *out);
+/* An array of the keys in insertion order (V8's GetOwnPropertyNames). */
+SL_API sl_status sl_object_keys(sl_isolate *iso, sl_local o, sl_local *out);
+/* The number of internal fields. */
+SL_API sl_status sl_object_internal_field_count(sl_isolate *iso, sl_local o, int *out);
+/* Field i (0-based) := v's value (an empty 'v' stores undefined). */
+SL_API sl_status sl_object_set_internal_field(sl_isolate *iso, sl_local o, int i, sl_local v);
+/* Field i as a new Local; SL_EARG if it holds an aligned pointer. */
+SL_API sl_status sl_object_get_internal_field(sl_isolate *iso, sl_local o, int i,
+                                              sl_local *out);
+/* Field i := a native pointer (at least 4-byte aligned, or NULL), never followed. */
+SL_API sl_status sl_object_set_aligned_pointer(sl_isolate *iso, sl_local o, int i, void *p);
+/* Field i's native pointer (NULL if it holds undefined); SL_EARG for a value. */
+SL_API sl_status sl_object_get_aligned_pointer(sl_isolate *iso, sl_local o, int i,
+                                               void **out);
+
+/* A heap object holding a native pointer (V8's External). */
+SL_API sl_status sl_external_new(sl_isolate *iso, void *p, sl_local *out);
+/* The native pointer of an external. */
+SL_API sl_status sl_external_value(sl_isolate *iso, sl_local h, void **out);
+
+/* ------------------------------------------------------------------ calls */
+
+/* What a function's callback is given (V8's FunctionCallbackInfo); valid only
+** while the callback runs. */
+typedef struct sl_call_info sl_call_info;
+/* A native function. A status other than SL_OK fails the call with it. */
+typedef sl_status (*sl_function_callback)(sl_isolate *iso, const sl_call_info *info);
+
+/* A function object: 'cb' with its 'native' pointer (never followed), 'data'
+** (a value, may be empty: undefined) and 'name' (a string, may be empty). */
+SL_API sl_status sl_function_new(sl_isolate *iso, sl_function_callback cb, void *native,
+                                 sl_local data, sl_local name, sl_local *out);
+/* A function's name (a new Local; the empty string when it has none). */
+SL_API sl_status sl_function_name(sl_isolate *iso, sl_local fn, sl_local *out);
+/*
+** Calls 'fn' as JavaScript would: refused before the callback runs with no
+** scope open (SL_ENOSCOPE) or under a seal (SL_ESEALED); otherwise the engine
+** opens a HandleScope around the callback (as V8 does for every API call), so
+** every Local it makes dies on return. The receiver (empty: undefined) and the
+** arguments sit in a call frame, a root, for the call. '*result' is a new Local
+** in the caller's innermost scope: the value the callback set, else undefined.
+** A callback that fails, or leaves scopes of its own open, fails the call (the
+** scopes are closed); the isolate stays usable. Calls nest.
+*/
+SL_API sl_status sl_call(sl_isolate *iso, sl_local fn, sl_local recv, size_t argc,
+                         const sl_local *argv, sl_local *result);
+/* The receiver (V8's This()). */
+SL_API sl_local sl_call_this(const sl_call_info *ci);
+/* The number of arguments. */
+SL_API size_t sl_call_length(const sl_call_info *ci);
+/* Argument i (0-based); undefined past the end, as V8 reads it. */
+SL_API sl_local sl_call_arg(const sl_call_info *ci, size_t i);
+/* The function's data value. */
+SL_API sl_local sl_call_data(const sl_call_info *ci);
+/* The function being called. */
+SL_API sl_local sl_call_callee(const sl_call_info *ci);
+/* The native pointer the function was made with. */
+SL_API void *sl_call_native(const sl_call_info *ci);
+/* The isolate. */
+SL_API sl_isolate *sl_call_isolate(const sl_call_info *ci);
+/* Sets the return value (an empty 'v': undefined). */
+SL_API sl_status sl_call_set_return(const sl_call_info *ci, sl_local v);
+/* Calls in progress (0 outside any). */
+SL_API uint32_t sl_call_depth(const sl_isolate *iso);
 
 /* ------------------------------------------------------------------ scopes */
 
@@ -236,6 +379,7 @@ static inline uint64_t sl_scope_token_serial(const sl_scope *s);
 
 typedef struct sl_scope_info {
   sl_scope_kind kind;
+  int implicit;         /* the HandleScope sl_call opened around a callback */
   uint32_t depth;       /* 1-based position on the scope stack */
   uint32_t level;       /* V8's level: handle scopes open up to and including it */
   uint64_t serial;
@@ -295,6 +439,39 @@ SL_API sl_status sl_persistent_is_empty(sl_isolate *iso, sl_persistent p, int *o
 ** node an earlier callback deleted, reset or made weak/strong again is skipped. */
 SL_API sl_status sl_persistent_set_weak(sl_isolate *iso, sl_persistent p,
                                         sl_weak_callback cb, void *param);
+/* Two-pass weak callbacks (V8's SetWeak(parameter, callback, type)). The first
+** pass runs during the collection: it may reset persistents and read values,
+** and must reset this handle; anything that allocates, makes a handle or a
+** persistent, opens or closes a scope or collects is refused (SL_ESTATE "not
+** allowed in a first-pass weak callback"). A first pass that leaves its handle
+** set fails the collection with "Handle not reset in first callback" after the
+** engine reset it. The second pass may use the whole API: it runs right after a
+** forced collection (sl_collect), and is otherwise queued as a task. */
+typedef enum sl_weak_type {
+  SL_WEAK_PARAMETER = 1,     /* the callback gets 'param' */
+  SL_WEAK_INTERNAL_FIELDS    /* and the aligned pointers of fields 0 and 1 */
+} sl_weak_type;
+typedef struct sl_weak_info sl_weak_info;
+typedef void (*sl_weak_pass)(const sl_weak_info *info);
+
+/* Makes 'p' weak with a first-pass callback. */
+SL_API sl_status sl_persistent_set_weak_two_pass(sl_isolate *iso, sl_persistent p,
+                                                 sl_weak_pass first_pass, void *param,
+                                                 sl_weak_type type);
+/* The isolate. */
+SL_API sl_isolate *sl_weak_info_isolate(const sl_weak_info *w);
+/* The parameter given to sl_persistent_set_weak_two_pass. */
+SL_API void *sl_weak_info_parameter(const sl_weak_info *w);
+/* The persistent whose object died. */
+SL_API sl_persistent sl_weak_info_handle(const sl_weak_info *w);
+/* With SL_WEAK_INTERNAL_FIELDS: the aligned pointer field i (0 or 1) held;
+** SL_EARG "internal field out of bounds" for any other i. */
+SL_API sl_status sl_weak_info_internal_field(const sl_weak_info *w, int i, void **out);
+/* From a first pass: run 'second' later (SL_ESTATE from a second pass). */
+SL_API sl_status sl_weak_info_set_second_pass(const sl_weak_info *w, sl_weak_pass second);
+/* 1 in a second pass. */
+SL_API int sl_weak_info_is_second_pass(const sl_weak_info *w);
+
 /* Strong again; '*param' (if not NULL) gets the parameter set_weak was given. */
 SL_API sl_status sl_persistent_clear_weak(sl_isolate *iso, sl_persistent p, void **param);
 /* *out = 1 while the node is weak. */
@@ -308,7 +485,8 @@ SL_API sl_status sl_persistent_site(sl_isolate *iso, sl_persistent p, uint32_t *
 
 /* A root for h's object that lives as long as the isolate; '*index' names it. */
 SL_API sl_status sl_eternal_new(sl_isolate *iso, sl_local h, size_t *index);
-/* A new Local in the innermost scope for eternal 'index'. */
+/* A Local bound to the eternal slot itself (V8's Eternal::Get): no handle is
+** created, so it works with no scope open and under a seal. */
 SL_API sl_status sl_eternal_get(sl_isolate *iso, size_t index, sl_local *out);
 /* Eternal handles made so far (they are never freed). */
 SL_API size_t sl_eternal_count(const sl_isolate *iso);
@@ -345,6 +523,18 @@ SL_API sl_status sl_probe_delete(sl_isolate *iso, sl_probe p);
 #define SL_MINOR 1
 #define SL_MAJOR 2
 
+/* Why a collection ran. */
+typedef enum sl_gc_reason {
+  SL_GC_REQUESTED = 1,          /* sl_collect */
+  SL_GC_ALLOCATION_FAILURE,     /* a space was full */
+  SL_GC_OLD_GENERATION_GROWTH,  /* old space grew past heap_growing_factor */
+  SL_GC_EXTERNAL_MEMORY,        /* external memory grew past its limit */
+  SL_GC_STRESS                  /* gc_interval or gc_at */
+} sl_gc_reason;
+/* "requested", "allocation failure", "old generation growth", "external
+** memory", "stress". */
+SL_API const char *sl_gc_reason_name(sl_gc_reason r);
+
 typedef struct sl_gc_stats {
   int kind;                  /* SL_MINOR or SL_MAJOR */
   uint64_t number;           /* 1-based count of collections of any kind */
@@ -360,10 +550,32 @@ typedef struct sl_gc_stats {
   size_t weak_cleared;       /* weak nodes emptied */
   size_t callbacks_run;      /* weak callbacks run after this collection */
   uint64_t duration_ns;      /* the collection itself, without callbacks */
+  sl_gc_reason reason;
+  size_t first_passes_run;   /* first-pass weak callbacks run in it */
 } sl_gc_stats;
 
-/* SL_MINOR, SL_MAJOR, or both (a minor then a major; 'out' describes the major). */
+/* SL_MINOR, SL_MAJOR, or both (a minor then a major; 'out' describes the major).
+** A forced collection: every second-pass weak callback pending runs after it. */
 SL_API sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out);
+
+/* V8's AdjustAmountOfExternalAllocatedMemory: native memory kept alive by heap
+** objects. '*total' (if not NULL) gets the new total. Past the isolate's
+** external_memory_limit since the last full collection, the next allocation
+** runs one. */
+SL_API sl_status sl_adjust_external_memory(sl_isolate *iso, int64_t delta, int64_t *total);
+
+/* ------------------------------------------------------------------ tasks */
+
+/* The isolate's foreground task queue (what V8 posts to the platform): queued
+** second-pass weak callbacks, and the embedder's own tasks. */
+typedef void (*sl_task_fn)(sl_isolate *iso, void *ud);
+/* Queues 'fn(iso, ud)' to run at the next sl_run_tasks. */
+SL_API sl_status sl_post_task(sl_isolate *iso, sl_task_fn fn, void *ud);
+/* Runs the tasks pending now (those they post wait for the next call); '*ran'
+** (if not NULL) gets how many ran. */
+SL_API sl_status sl_run_tasks(sl_isolate *iso, size_t *ran);
+/* Tasks waiting to run. */
+SL_API size_t sl_pending_tasks(const sl_isolate *iso);
 
 typedef struct sl_heap_stats {
   size_t handles;            /* sl_number_of_handles */
@@ -384,6 +596,10 @@ typedef struct sl_heap_stats {
   uint64_t bytes_allocated;
   uint64_t objects_moved;    /* total moves over all collections */
   uint64_t weak_callbacks_run;
+  int64_t external_memory;   /* sl_adjust_external_memory's total */
+  size_t pending_tasks;      /* sl_pending_tasks */
+  uint64_t tasks_run;
+  size_t names;              /* internalized strings */
 } sl_heap_stats;
 
 /* The isolate's counters now. */
@@ -409,17 +625,20 @@ typedef struct sl_object_info {
   sl_kind kind;
   sl_generation generation;
   size_t size;          /* bytes, header included */
-  size_t length;        /* string bytes or array slots; 0 for numbers */
+  size_t length;        /* string bytes, array slots, internal fields of an
+                           object, slots of a property store; else 0 */
   uintptr_t address;
 } sl_object_info;
 
-/* Every object in the heap, live or not yet collected. 'cb' must not call the API;
+/* Every object in the heap, live or not yet collected (not the read-only roots).
+** 'cb' must not call the API;
 ** returning non-zero stops the walk. */
 typedef int (*sl_object_visitor)(const sl_object_info *o, void *ud);
 SL_API void sl_heap_foreach(sl_isolate *iso, sl_object_visitor cb, void *ud);
 
 typedef enum sl_root_kind {
-  SL_ROOT_LOCAL = 1, SL_ROOT_PERSISTENT, SL_ROOT_ETERNAL, SL_ROOT_REMEMBERED
+  SL_ROOT_LOCAL = 1, SL_ROOT_PERSISTENT, SL_ROOT_ETERNAL, SL_ROOT_REMEMBERED,
+  SL_ROOT_FRAME        /* a call's receiver, arguments and return value */
 } sl_root_kind;
 
 typedef struct sl_root_info {
@@ -435,14 +654,26 @@ typedef struct sl_root_info {
 typedef int (*sl_root_visitor)(const sl_root_info *r, const sl_object_info *o, void *ud);
 SL_API void sl_roots_foreach(sl_isolate *iso, sl_root_visitor cb, void *ud);
 
+/* How steps[i-1] of a path refers to steps[i]. */
+typedef enum sl_edge_kind {
+  SL_EDGE_ELEMENT = 1,       /* an array element: index */
+  SL_EDGE_PROPERTY,          /* a named property: name */
+  SL_EDGE_INTERNAL_FIELD,    /* an internal field: index */
+  SL_EDGE_DATA,              /* a function's data */
+  SL_EDGE_NAME               /* a function's name */
+} sl_edge_kind;
+
 /* The shortest chain of references from a root to the object with identity 'id'.
-** steps[0] is the object the root refers to, steps[n-1] the target; index[i] is
-** the element of steps[i-1] (an array) that refers to steps[i] (index[0] unused). */
+** steps[0] is the object the root refers to, steps[n-1] the target; edge[i],
+** index[i] and name[i] say how steps[i-1] refers to steps[i] ([0] unused).
+** An object's property store is not a step: the edge names the property. */
 typedef struct sl_path {
   sl_root_info root;
   size_t n;
   sl_object_info *steps;
   size_t *index;
+  sl_edge_kind *edge;
+  char **name;               /* SL_EDGE_PROPERTY: the key (NUL-terminated), else NULL */
 } sl_path;
 
 /* SL_OK with a path, SL_EARG if no live object has this id or none reaches it

@@ -83,6 +83,16 @@ typedef struct sl__object_header {
 } sl__object_header;
 
 #define SL__KIND_MASK 0xffu
+
+/* A slot holds a tagged value (V8's tagging, with the tags swapped because our
+** object pointers are plain addresses): an object pointer (8-byte aligned, low
+** bits 00), a Smi (value << 1 | 1), or, in an internal field only, an aligned
+** native pointer (p | 2) that no collector follows. NULL is an empty slot. */
+#define SL__TAG_MASK ((uintptr_t)3)
+#define SL__IS_SMI(v) (((uintptr_t)(v) & 1u) != 0)
+#define SL__IS_OBJECT(v) ((v) != NULL && ((uintptr_t)(v) & SL__TAG_MASK) == 0)
+#define SL__SMI(i) ((sl_object *)(((uintptr_t)(intptr_t)(i) << 1) | 1u))
+#define SL__SMI_VALUE(v) ((int32_t)((intptr_t)(uintptr_t)(v) >> 1))
 #define SL__REMEMBERED (1u << 10)  /* an old array in the remembered set */
 #define SL__OLD (1u << 11)         /* lives in the old generation */
 
@@ -95,6 +105,7 @@ SL_API sl_status sl__array_get_slow(sl_isolate *iso, sl_local a, size_t i, sl_lo
 SL_API sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v);
 
 SL_API sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out);
+SL_API sl_status sl__smi_slow(sl_isolate *iso, int32_t v, sl_local *out);
 SL_API sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out);
 SL_API sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out);
 SL_API sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out);
@@ -156,6 +167,19 @@ static inline sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
   if (o == NULL) return sl__number_slow(iso, v, out);
   *(double *)(void *)(o + 1) = v;
   return SL_OK;
+}
+
+/* A Smi is a store into the slot: no allocation at all. */
+static inline sl_status sl_smi(sl_isolate *iso, int32_t v, sl_local *out) {
+  sl__handle_data *hs = SL__HS(iso);
+  sl_object **s = hs->next;
+  if (s != hs->limit && v >= SL_SMI_MIN && v <= SL_SMI_MAX) {
+    *s = SL__SMI(v);
+    hs->next = s + 1;
+    sl__put_local(out, s, hs->stamp);
+    return SL_OK;
+  }
+  return sl__smi_slow(iso, v, out);
 }
 
 /* Fills the n <= 4 elements of a new small array. The stores are spelled
@@ -294,7 +318,7 @@ static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_l
   sl_object **s = hs->next;
   if (s != hs->limit && sl__live(hs, a)) {
     const sl__object_header *o = (const sl__object_header *)*a.slot;
-    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length) {
+    if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length) {
       sl_object *v = ((sl_object *const *)(o + 1))[i];
       if (v == NULL) {
         sl__put_local(out, NULL, 0);
@@ -316,7 +340,7 @@ SL__ALWAYS_INLINE sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t 
   sl_object **s = hs->next;
   if (n <= 4 && (size_t)(hs->limit - s) >= n && sl__live(hs, a)) {
     const sl__object_header *o = (const sl__object_header *)*a.slot;
-    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && n <= o->length &&
+    if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && n <= o->length &&
         i <= o->length - n) {
       sl_object *const *e = (sl_object *const *)(const void *)(o + 1) + i;
       uint64_t stamp = hs->stamp;
@@ -337,15 +361,16 @@ SL__ALWAYS_INLINE sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t 
 }
 
 /* Writing an element; only an old array that gets a young value and is not yet
-** remembered needs the write barrier's slow path. */
+** remembered needs the write barrier's slow path (a Smi is no object, and the
+** read-only roots carry SL__OLD). */
 static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
   sl__handle_data *hs = SL__HS(iso);
   if (sl__live(hs, a) && (v.slot == NULL || sl__live(hs, v))) {
     sl__object_header *o = (sl__object_header *)*a.slot;
     const sl__object_header *val = v.slot ? (const sl__object_header *)*v.slot : NULL;
-    if (o != NULL && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length &&
+    if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length &&
         (v.slot == NULL || val != NULL) &&
-        (val == NULL || !(o->meta & SL__OLD) || (val->meta & SL__OLD) ||
+        (val == NULL || SL__IS_SMI(val) || !(o->meta & SL__OLD) || (val->meta & SL__OLD) ||
          (o->meta & SL__REMEMBERED))) {
       sl_object **elements = (sl_object **)(void *)(o + 1);
       elements[i] = (sl_object *)val;  // cppcheck-suppress unreadVariable ; the heap keeps it

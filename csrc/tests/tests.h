@@ -55,7 +55,26 @@
   X(test_array_from_refuses_a_local_whose_scope_a_callback_closed_and_refilled) \
   X(test_persistents_and_probes_of_another_isolate_are_refused_unread) \
   X(test_a_report_over_a_hundred_thousand_nested_scopes_is_one_pass) \
-  X(test_a_capacity_scope_over_tiny_blocks_stays_linear)
+  X(test_a_capacity_scope_over_tiny_blocks_stays_linear) \
+  X(test_a_smi_lives_in_its_slot_and_allocates_nothing) \
+  X(test_the_read_only_roots_need_no_scope_and_never_move) \
+  X(test_an_eternal_local_is_its_own_slot) \
+  X(test_properties_survive_both_collections_in_insertion_order) \
+  X(test_an_old_object_keeps_a_young_property_value_through_scavenges) \
+  X(test_internal_fields_hold_values_or_pointers_never_followed) \
+  X(test_an_external_holds_its_pointer_through_moves) \
+  X(test_a_retaining_path_names_properties_and_fields) \
+  X(test_a_call_runs_its_callback_inside_an_implicit_scope) \
+  X(test_calls_nest_and_each_frame_is_a_root) \
+  X(test_a_failing_callback_fails_the_call_and_the_isolate_goes_on) \
+  X(test_a_call_with_no_scope_or_under_a_seal_is_refused_before_it_runs) \
+  X(test_tasks_run_in_order_and_new_ones_wait_for_the_next_run) \
+  X(test_check_thread_refuses_a_thread_that_does_not_own_the_isolate) \
+  X(test_a_first_pass_runs_in_the_collection_and_may_only_reset) \
+  X(test_a_second_pass_waits_as_a_task_after_an_allocation_collects) \
+  X(test_a_first_pass_that_keeps_its_handle_fails_the_collection_after_it) \
+  X(test_external_memory_past_its_limit_runs_a_full_collection) \
+  X(test_old_space_growing_past_the_factor_runs_a_full_collection)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
