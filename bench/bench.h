@@ -100,6 +100,7 @@ int bench_selected(const bench_ctx *cx, const char *name);
 
 /* The workloads. */
 void bench_handles(bench_ctx *cx);
+void bench_objects(bench_ctx *cx);
 void bench_bintrees(bench_ctx *cx);
 void bench_gcbench(bench_ctx *cx);
 void bench_scavenge(bench_ctx *cx);

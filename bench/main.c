@@ -16,7 +16,7 @@
 
 static void usage(void) {
   fprintf(stderr, "usage: scopelab-bench [--smoke] [--reps N] [--rows FILE] [--only NAME] [--depth D] [--zap]\n"
-                  "  NAME: handles, bintrees, gcbench, scavenge, fullgc\n");
+                  "  NAME: handles, objects, bintrees, gcbench, scavenge, fullgc\n");
   exit(2);
 }
 
@@ -48,6 +48,7 @@ int main(int argc, char **argv) {
          cx.zap < 0 ? "default" : "off",
          boehm_available() ? "linked" : "not installed");
   if (bench_selected(&cx, "handles")) bench_handles(&cx);
+  if (bench_selected(&cx, "objects")) bench_objects(&cx);
   if (bench_selected(&cx, "bintrees")) bench_bintrees(&cx);
   if (bench_selected(&cx, "gcbench")) bench_gcbench(&cx);
   if (bench_selected(&cx, "scavenge")) bench_scavenge(&cx);
