@@ -90,13 +90,18 @@ sl_status sl_function_new(sl_isolate *iso, sl_function_callback cb, void *native
   if (st != SL_OK) return st;
   if (data.slot != NULL) d = *data.slot;  /* after the allocation: it may have moved */
   if (name.slot != NULL) nm = *name.slot;
+  /* A small object is born old when a scavenge left young space full: then
+  ** its young data or name must be remembered like any old holder's. */
+  if (!slM_barrier(iso, o, d) || !slM_barrier(iso, o, nm)) {
+    *out->slot = NULL;  /* the function is garbage; its slot stays empty */
+    return slI_error(iso, SL_ENOMEM, "function: out of memory for the remembered set");
+  }
   sl_object **s = slO_slots(o);
   s[SLO_FN_DATA] = d;
   s[SLO_FN_NAME] = nm;
   /* raw words, outside the traced run: never followed */
   memcpy(&s[SLO_FN_CALLBACK], &cb, sizeof cb);
   s[SLO_FN_NATIVE] = (sl_object *)native;
-  /* an old function (never: it is small) would need the barrier for these */
   return slO_created(iso, out, "function");
 }
 
@@ -172,12 +177,13 @@ static sl_status invoke(sl_isolate *iso, sl_object *f, sl_object **frame, size_t
   if (st != SL_OK) return st;
   iso->hs.scopes[sl_scope_token_depth(&implicit) - 1].meta |= SLH_SCOPE_IMPLICIT;
   ci.stamp = implicit.stamp;
+  uint64_t errors = iso->errors;
   iso->calls.depth++;
   st = cb(iso, &ci);
   iso->calls.depth--;
   sl_status closed = close_implicit(iso, &implicit);
   if (st == SL_OK) return closed;
-  if (iso->status == SL_OK || iso->msg[0] == '\0')
+  if (iso->errors == errors)  /* the callback failed without saying why */
     slI_error(iso, st, "call: the callback failed (%s)", sl_status_name(st));
   return st;
 }

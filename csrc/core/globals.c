@@ -302,7 +302,7 @@ sl_status sl_probe_info_of(sl_isolate *iso, sl_probe p, sl_probe_info *out) {
   out->moves = n->moves;
   out->id = n->id;
   out->kind = (sl_kind)n->kind;
-  out->generation = n->obj && slM_is_old(iso, n->obj) ? SL_OLD : SL_YOUNG;
+  out->generation = n->obj && !slM_is_young(iso, n->obj) ? SL_OLD : SL_YOUNG;
   return SL_OK;
 }
 

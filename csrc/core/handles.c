@@ -425,6 +425,7 @@ sl_status sl__scope_close_slow(sl_scope *s) {
 
 sl_status sl__scope_escape_slow(sl_scope *s, sl_local h, sl_local *out) {
   sl_isolate *iso = s->iso;
+  if (slI_gate(iso, SLI_READ, "escape") != SL_OK) return iso->status;
   slH_record *r = record_of(s);
   if (r == NULL) return slI_error(iso, SL_EESCAPE, "escape from a closed scope");
   if (slH_kind(r) != SL_SCOPE_ESCAPABLE)

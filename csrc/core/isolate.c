@@ -48,6 +48,7 @@ sl_status slI_error(sl_isolate *iso, sl_status st, const char *fmt, ...) {
   vsnprintf(iso->msg, sizeof iso->msg, fmt, ap);  // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
   va_end(ap);
   iso->status = st;
+  iso->errors++;
   return st;
 }
 

@@ -377,7 +377,7 @@ sl_status sl_address(sl_isolate *iso, sl_local h, uintptr_t *out) {
 sl_status sl_generation_of(sl_isolate *iso, sl_local h, sl_generation *out) {
   sl_object *o;
   sl_status st = get(iso, h, "generation", &o);
-  if (st == SL_OK) *out = slM_is_old(iso, o) ? SL_OLD : SL_YOUNG;
+  if (st == SL_OK) *out = slM_is_young(iso, o) ? SL_YOUNG : SL_OLD;  /* read-only: old */
   return st;
 }
 

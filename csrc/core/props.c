@@ -214,6 +214,12 @@ static sl_status get_stored(sl_isolate *iso, sl_local v, const char *op, sl_obje
   return st;
 }
 
+/* A name remembers where it was last found (scopelab_internal.h): the inline
+** lookups try that pair first. Names are old, so the age byte is free. */
+static void set_hint(sl_object *name, size_t k) {
+  SLO_SET_AGE(name, k < 255 ? k : 255);
+}
+
 /* The pair index of a key in o's store: by identity for a name, else by
 ** content; -1 when absent. */
 static ptrdiff_t find_key(sl_object *o, const sl_object *name, const char *b, size_t n) {
@@ -223,7 +229,10 @@ static ptrdiff_t find_key(sl_object *o, const sl_object *name, const char *b, si
   sl_object **pairs = slO_prop_pairs(props);
   for (size_t k = 0; k < count; k++) {
     sl_object *key = pairs[2 * k];
-    if (name != NULL ? key == name : same_bytes(key, b, n)) return (ptrdiff_t)k;
+    if (name != NULL ? key == name : same_bytes(key, b, n)) {
+      set_hint(key, k);
+      return (ptrdiff_t)k;
+    }
   }
   return -1;
 }
@@ -312,6 +321,7 @@ static sl_status set_bytes(sl_isolate *iso, sl_local ol, const char *b, size_t n
     return settled(iso, slI_error(iso, SL_ENOMEM, "%s: out of memory for the remembered set", op));
   slO_prop_pairs(props)[2 * count] = name;
   slO_slots(props)[0] = SL__SMI(count + 1);
+  set_hint(name, count);
   return settled(iso, store_value(iso, o, count, v, op));
 }
 
@@ -322,7 +332,7 @@ static sl_status get_key(sl_isolate *iso, sl_local key, const char *op, sl_objec
 
 static int is_name(const sl_object *s) { return (s->meta & SLO_INTERNED) != 0; }
 
-sl_status sl_object_set(sl_isolate *iso, sl_local o, sl_local key, sl_local v) {
+sl_status sl__object_set_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local v) {
   sl_object *obj, *k, *val;
   sl_status st = get_object(iso, o, "set", &obj);
   if (st == SL_OK) st = get_key(iso, key, "set", &k);
@@ -374,7 +384,7 @@ static sl_status push_value(sl_isolate *iso, sl_object *o, ptrdiff_t at, sl_loca
   return slH_push(iso, v, out);
 }
 
-sl_status sl_object_get(sl_isolate *iso, sl_local o, sl_local key, sl_local *out) {
+sl_status sl__object_get_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local *out) {
   sl_object *obj = NULL;
   ptrdiff_t at = -1;
   sl_status st = find_local_key(iso, o, key, "get", &obj, &at);

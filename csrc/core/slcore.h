@@ -36,7 +36,7 @@ struct sl_object {
 #define SLO_MARKED      (1u << 9)   /* mark-compact: reached in this cycle */
 #define SLO_REMEMBERED  SL__REMEMBERED  /* old object in the remembered set */
 #define SLO_OLD         SL__OLD      /* in old space: lets inline code run the barrier */
-#define SLO_INTERNED    (1u << 12)  /* a string in the isolate's name table */
+#define SLO_INTERNED    SL__INTERNED  /* a string in the name table: a property key */
 #define SLO_READONLY    (1u << 13)  /* a read-only root: never marked, moved or freed */
 #define SLO_SET_AGE(o, a) ((o)->meta = ((o)->meta & 0xff00ffffu) | ((uint32_t)(a) << 16))
 
@@ -360,6 +360,7 @@ struct sl_isolate {
   sl_move_hook move_hook;
   void *move_ud;
   sl_status status;
+  uint64_t errors;            /* messages set so far: whether a call set one */
   char msg[256];
 };
 

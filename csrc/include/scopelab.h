@@ -255,10 +255,13 @@ SL_API sl_status sl_object_new(sl_isolate *iso, int internal_fields, sl_local *o
 /* An internalized string (V8's kInternalized): one per content, in old space;
 ** property keys are compared by identity. */
 SL_API sl_status sl_name(sl_isolate *iso, const char *bytes, size_t len, sl_local *out);
-/* o[key] := v (an empty 'v' stores undefined); 'key' is a string. */
-SL_API sl_status sl_object_set(sl_isolate *iso, sl_local o, sl_local key, sl_local v);
-/* o[key] as a new Local; undefined when absent, as V8 reads it. */
-SL_API sl_status sl_object_get(sl_isolate *iso, sl_local o, sl_local key, sl_local *out);
+/* inline for a name already present: o[key] := v (an empty 'v' stores
+** undefined); 'key' is a string, compared by identity when it is a name. */
+static inline sl_status sl_object_set(sl_isolate *iso, sl_local o, sl_local key, sl_local v);
+/* inline for a name present: o[key] as a new Local; undefined when absent,
+** as V8 reads it. */
+static inline sl_status sl_object_get(sl_isolate *iso, sl_local o, sl_local key,
+                                      sl_local *out);
 /* *out = 1 when o has the property. */
 SL_API sl_status sl_object_has(sl_isolate *iso, sl_local o, sl_local key, int *out);
 /* Removes the property; *out = 1 as V8's Object::Delete, also when it was absent. */

@@ -23,6 +23,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Compiled with -DSL_CHECKED, every inline call takes its out-of-line path,
+** where all of the isolate's checks run (check_thread's among them). */
+#if defined(SL_CHECKED)
+#define SL__FAST 0
+#else
+#define SL__FAST 1
+#endif
+
 /* ------------------------------------------------------------------ layout */
 
 /* One open scope on the isolate's scope stack: what its close restores. */
@@ -95,6 +103,7 @@ typedef struct sl__object_header {
 #define SL__SMI_VALUE(v) ((int32_t)((intptr_t)(uintptr_t)(v) >> 1))
 #define SL__REMEMBERED (1u << 10)  /* an old array in the remembered set */
 #define SL__OLD (1u << 11)         /* lives in the old generation */
+#define SL__INTERNED (1u << 12)    /* a string in the name table: a property key */
 
 SL_API sl_status sl__local_new_slow(sl_isolate *iso, sl_local h, sl_local *out);
 SL_API sl_status sl__scope_open_slow(sl_isolate *iso, sl_scope *out);
@@ -106,6 +115,8 @@ SL_API sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_lo
 
 SL_API sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out);
 SL_API sl_status sl__smi_slow(sl_isolate *iso, int32_t v, sl_local *out);
+SL_API sl_status sl__object_get_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local *out);
+SL_API sl_status sl__object_set_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local v);
 SL_API sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out);
 SL_API sl_status sl__array_slow(sl_isolate *iso, size_t n, sl_local *out);
 SL_API sl_status sl__array_from_slow(sl_isolate *iso, size_t n, const sl_local *elems, sl_local *out);
@@ -142,7 +153,8 @@ static inline sl__object_header *sl__bump(sl_isolate *iso, size_t size, uint32_t
   sl__isolate_head *h = (sl__isolate_head *)iso;
   sl_object **s = h->hs.next;
   char *p = h->young.top;
-  if (s == h->hs.limit || (size_t)(h->young.end - p) < size || h->next_id >= h->gc_trigger)
+  if (!SL__FAST || s == h->hs.limit || (size_t)(h->young.end - p) < size ||
+      h->next_id >= h->gc_trigger)
     return NULL;
   sl__object_header *o = (sl__object_header *)p;
   h->young.top = p + size;
@@ -173,7 +185,7 @@ static inline sl_status sl_number(sl_isolate *iso, double v, sl_local *out) {
 static inline sl_status sl_smi(sl_isolate *iso, int32_t v, sl_local *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (s != hs->limit && v >= SL_SMI_MIN && v <= SL_SMI_MAX) {
+  if (SL__FAST && s != hs->limit && v >= SL_SMI_MIN && v <= SL_SMI_MAX) {
     *s = SL__SMI(v);
     hs->next = s + 1;
     sl__put_local(out, s, hs->stamp);
@@ -220,7 +232,7 @@ static inline int sl__live(const sl__handle_data *hs, sl_local h) {
 static inline sl_status sl_local_new(sl_isolate *iso, sl_local h, sl_local *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (s != hs->limit && sl__live(hs, h) && *h.slot != NULL) {
+  if (SL__FAST && s != hs->limit && sl__live(hs, h) && *h.slot != NULL) {
     *s = *h.slot;
     hs->next = s + 1;
     sl__put_local(out, s, hs->stamp);
@@ -248,7 +260,8 @@ static inline sl__scope_record *sl__push_scope(sl__handle_data *hs, sl_isolate *
 /* Opening a scope: save next/limit on the scope stack under a new stamp. */
 static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
   sl__handle_data *hs = SL__HS(iso);
-  if (SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit) return sl__scope_open_slow(iso, out);
+  if (!SL__FAST || SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit)
+    return sl__scope_open_slow(iso, out);
   sl__push_scope(hs, iso, SL_SCOPE_HANDLE, out);
   return SL_OK;
 }
@@ -258,7 +271,7 @@ static inline sl_status sl_scope_open(sl_isolate *iso, sl_scope *out) {
 static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (s == hs->limit || SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit)
+  if (!SL__FAST || s == hs->limit || SL__STAMP_DEPTH(hs->stamp) >= hs->open_limit)
     return sl__escapable_scope_open_slow(iso, out);
   *s = NULL;
   hs->next = s + 1;
@@ -271,7 +284,7 @@ static inline sl_status sl_escapable_scope_open(sl_isolate *iso, sl_scope *out) 
 static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) {
   sl__handle_data *hs = SL__HS(s->iso);
   uint32_t d = SL__STAMP_DEPTH(s->stamp);
-  if (d - 1u < SL__STAMP_DEPTH(hs->stamp) && sl__live(hs, h) && *h.slot != NULL) {
+  if (SL__FAST && d - 1u < SL__STAMP_DEPTH(hs->stamp) && sl__live(hs, h) && *h.slot != NULL) {
     sl__scope_record *r = &hs->scopes[d - 1];
     if (r->stamp == s->stamp &&
         (r->meta & (SL__SCOPE_KIND | SL__SCOPE_ESCAPED)) == SL_SCOPE_ESCAPABLE) {
@@ -293,7 +306,7 @@ static inline sl_status sl_scope_escape(sl_scope *s, sl_local h, sl_local *out) 
 SL__ALWAYS_INLINE sl_status sl_array_from(sl_isolate *iso, size_t n, const sl_local *elems,
                                           sl_local *out) {
   const sl__handle_data *hs = SL__HS(iso);
-  if (n <= 4) {
+  if (SL__FAST && n <= 4) {
     size_t i;
     for (i = 0; i < n; i++)
       if (elems[i].slot != NULL && (!sl__live(hs, elems[i]) || *elems[i].slot == NULL)) break;
@@ -316,7 +329,7 @@ SL__ALWAYS_INLINE sl_status sl_array_from(sl_isolate *iso, size_t n, const sl_lo
 static inline sl_status sl_array_get(sl_isolate *iso, sl_local a, size_t i, sl_local *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (s != hs->limit && sl__live(hs, a)) {
+  if (SL__FAST && s != hs->limit && sl__live(hs, a)) {
     const sl__object_header *o = (const sl__object_header *)*a.slot;
     if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length) {
       sl_object *v = ((sl_object *const *)(o + 1))[i];
@@ -338,7 +351,7 @@ SL__ALWAYS_INLINE sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t 
                                             sl_local *out) {
   sl__handle_data *hs = SL__HS(iso);
   sl_object **s = hs->next;
-  if (n <= 4 && (size_t)(hs->limit - s) >= n && sl__live(hs, a)) {
+  if (SL__FAST && n <= 4 && (size_t)(hs->limit - s) >= n && sl__live(hs, a)) {
     const sl__object_header *o = (const sl__object_header *)*a.slot;
     if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && n <= o->length &&
         i <= o->length - n) {
@@ -365,7 +378,7 @@ SL__ALWAYS_INLINE sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t 
 ** read-only roots carry SL__OLD). */
 static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v) {
   sl__handle_data *hs = SL__HS(iso);
-  if (sl__live(hs, a) && (v.slot == NULL || sl__live(hs, v))) {
+  if (SL__FAST && sl__live(hs, a) && (v.slot == NULL || sl__live(hs, v))) {
     sl__object_header *o = (sl__object_header *)*a.slot;
     const sl__object_header *val = v.slot ? (const sl__object_header *)*v.slot : NULL;
     if (SL__IS_OBJECT(o) && (o->meta & SL__KIND_MASK) == SL_ARRAY && i < o->length &&
@@ -384,7 +397,7 @@ static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_l
 ** A closed token no longer matches the stamp: closing it again is an error. */
 static inline sl_status sl_scope_close(sl_scope *s) {
   sl__handle_data *hs = SL__HS(s->iso);
-  if (s->stamp == hs->stamp && !hs->zap) {
+  if (SL__FAST && s->stamp == hs->stamp && !hs->zap) {
     /* signed: a zeroed token with no scope open lands on the sentinel */
     sl__scope_record *r = hs->scopes + ((ptrdiff_t)SL__STAMP_DEPTH(s->stamp) - 1);
     if ((r->meta & SL__SCOPE_KIND) != SL_SCOPE_SEAL && hs->limit == r->prev_limit) {
@@ -402,6 +415,71 @@ static inline uint32_t sl_scope_token_depth(const sl_scope *s) {
 
 static inline uint64_t sl_scope_token_serial(const sl_scope *s) {
   return s->stamp >> SL__DEPTH_BITS;
+}
+
+
+/* An object (SL_OBJECT) keeps its property store in its first slot: a Smi
+** count, then key/value pairs. A name (always old, so its age byte is free)
+** keeps in that byte the pair index it was last stored at: objects built the
+** same way hold their keys in the same order, so the hint usually hits at
+** once, as an inline cache does in V8. The value slot of 'k' (a name) in the
+** object 'o' holds, or NULL when absent or not simple (the slow path decides). */
+#define SL__NAME_HINT(k) (((k)->meta >> 16) & 0xffu)
+static inline sl_object **sl__find_property(const sl__object_header *o,
+                                            const sl__object_header *k) {
+  if (!SL__IS_OBJECT(o) || (o->meta & SL__KIND_MASK) != SL_OBJECT || !SL__IS_OBJECT(k) ||
+      !(k->meta & SL__INTERNED))
+    return NULL;
+  sl_object *store = ((sl_object *const *)(const void *)(o + 1))[0];
+  if (store == NULL) return NULL;
+  sl_object **slots = (sl_object **)(void *)((sl__object_header *)(void *)store + 1);
+  size_t count = (size_t)SL__SMI_VALUE(slots[0]), hint = SL__NAME_HINT(k);
+  if (hint < count && slots[1 + 2 * hint] == (const sl_object *)(const void *)k)
+    return &slots[2 + 2 * hint];
+  for (size_t i = 0; i < count; i++)
+    if (slots[1 + 2 * i] == (const sl_object *)(const void *)k) return &slots[2 + 2 * i];
+  return NULL;
+}
+
+/* Reading a property by name: both Locals checked, the pairs scanned by
+** identity, and a pointer bump for the new Local. */
+static inline sl_status sl_object_get(sl_isolate *iso, sl_local o, sl_local key,
+                                      sl_local *out) {
+  sl__handle_data *hs = SL__HS(iso);
+  sl_object **s = hs->next;
+  if (SL__FAST && s != hs->limit && sl__live(hs, o) && sl__live(hs, key)) {
+    sl_object **v = sl__find_property((const sl__object_header *)*o.slot,
+                                      (const sl__object_header *)*key.slot);
+    if (v != NULL) {
+      *s = *v;
+      hs->next = s + 1;
+      sl__put_local(out, s, hs->stamp);
+      return SL_OK;
+    }
+  }
+  return sl__object_get_slow(iso, o, key, out);
+}
+
+/* Writing a property that exists, by name: the write barrier's fast test on
+** the store (the holder of the value slot), as sl_array_set runs it. */
+static inline sl_status sl_object_set(sl_isolate *iso, sl_local o, sl_local key, sl_local v) {
+  sl__handle_data *hs = SL__HS(iso);
+  if (SL__FAST && sl__live(hs, o) && sl__live(hs, key) && sl__live(hs, v)) {
+    sl_object **slot = sl__find_property((const sl__object_header *)*o.slot,
+                                         (const sl__object_header *)*key.slot);
+    const sl__object_header *val = (const sl__object_header *)*v.slot;
+    if (slot != NULL && val != NULL) {
+      const sl__object_header *store =
+        (const sl__object_header *)((sl_object *const *)(const void *)
+                                    ((const sl__object_header *)*o.slot + 1))[0];
+      if (SL__IS_SMI(val) || !(store->meta & SL__OLD) || (val->meta & SL__OLD) ||
+          (store->meta & SL__REMEMBERED)) {
+        *slot = (sl_object *)val;
+        return SL_OK;
+      }
+    }
+  }
+  return sl__object_set_slow(iso, o, key, v);
 }
 
 #ifdef __cplusplus

@@ -237,3 +237,56 @@ void test_check_thread_refuses_a_thread_that_does_not_own_the_isolate(void) {
   t_collect(iso, SL_MAJOR);
   sl_isolate_dispose(iso);
 }
+
+/* A scavenge that leaves young space full makes the next small object old. */
+static void fill_young(sl_isolate *iso) {
+  sl_heap_stats st;
+  sl_local h;
+  sl_heap_stats_of(iso, &st);
+  while (st.young_used + 48 <= st.young_size) {  /* less room than a function's 48 bytes */
+    OK(sl_integer(iso, 1, &h));
+    sl_heap_stats_of(iso, &st);
+  }
+}
+
+void test_a_small_function_born_old_remembers_its_young_data(void) {
+  sl_options o = t_options();
+  o.young_size = 4096;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s, in;
+  sl_local data, fn;
+  sl_generation g = 0;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_scope_open(iso, &in));              /* the filler stays alive: young stays full */
+  OK(sl_integer(iso, 77, &data));
+  fill_young(iso);
+  OK(sl_function_new(iso, count_run, NULL, data, SL_EMPTY_LOCAL, &fn));
+  OK(sl_generation_of(iso, fn, &g));
+  CHECK(g == SL_OLD);
+  OK(sl_generation_of(iso, data, &g));
+  CHECK(g == SL_YOUNG);
+  VERIFY(iso);                              /* old function -> young data: remembered */
+  t_collect(iso, SL_MINOR);
+  OK(sl_scope_close(&in));
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+static sl_status fails_silently(sl_isolate *iso, const sl_call_info *ci) {
+  (void)iso, (void)ci;
+  return SL_EARG;
+}
+
+void test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s;
+  sl_local fn, obj, h, res;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_object_new(iso, 0, &obj));
+  FAILS(sl_array_get(iso, obj, 0, &h), SL_EARG);   /* leaves "get: array expected ..." */
+  OK(sl_function_new(iso, fails_silently, NULL, SL_EMPTY_LOCAL, SL_EMPTY_LOCAL, &fn));
+  FAILS(sl_call(iso, fn, SL_EMPTY_LOCAL, 0, NULL, &res), SL_EARG);
+  CHECK(strcmp(sl_last_error(iso), "call: the callback failed (bad argument)") == 0);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
