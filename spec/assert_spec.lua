@@ -2,6 +2,7 @@
 -- isolate, their failure messages, and the formatter.
 local assert = require "scopelab.assert"
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 -- The failure message of an assertion that must fail.
 local function failure(fn)
@@ -12,8 +13,7 @@ end
 
 describe("scopelab.assert", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   it("passes alive for a probe whose object a Local holds, and collected once it dies", function()
     local w
