@@ -123,3 +123,13 @@ describe("the build flags", function()
     assert.same({ "lua >= 5.4, < 5.5", "luassert", "say" }, spec.dependencies)
   end)
 end)
+
+describe("the version", function()
+  it("is scopelab._VERSION, as lfs and cjson name theirs, from the header's SL_VERSION", function()
+    local scopelab = require "scopelab"
+    local header = assert(io.open(ROOT .. "/csrc/include/scopelab.h")):read("a")
+    local v = assert(header:match('#define SL_VERSION "([^"]+)"'))
+    assert.equal("scopelab " .. v, scopelab._VERSION)
+    assert.equal(v, scopelab.version)
+  end)
+end)
