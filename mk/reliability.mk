@@ -45,8 +45,8 @@ test-stress: all
 	SCOPELAB_STRESS=1 $(BUSTED) --lua=$(LUA) spec
 
 # A separate build tree: the sanitized objects never mix with the normal ones. The
-# spec run loads the sanitized module through fuzz/sanitizer_helper.lua (which
-# checks where it came from), since spec/helper.lua puts ./build first.
+# spec run loads the sanitized module through spec/sanitizer_helper.lua (which
+# checks where it came from), since the ordinary build comes first on LUA_CPATH.
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=clang \
 	  OPT="-O1 -g -DSLC_DEBUG $(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
@@ -55,7 +55,7 @@ test-asan:
 	  $(ASAN_BUILD)/tests/test_core
 	env $(ASAN_ENV) LD_PRELOAD=$(ASAN_RT) SCOPELAB_CPATH='$(ASAN_BUILD)/?.so' \
 	  $(LUA) $(shell command -v $(BUSTED)) --ignore-lua --cpath='$(ASAN_BUILD)/?.so' \
-	  --helper=fuzz/sanitizer_helper.lua spec
+	  --helper=spec/sanitizer_helper.lua spec
 
 # busted re-executes itself under the interpreter named by 'lua' (.busted sets it),
 # which would leave valgrind watching only the parent: --ignore-lua keeps the
