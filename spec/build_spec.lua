@@ -133,3 +133,40 @@ describe("the version", function()
     assert.equal(v, scopelab.version)
   end)
 end)
+
+describe("make lint", function()
+  local function make(args)
+    return sh("env -u MAKEFLAGS -u MFLAGS make --no-print-directory -C " .. q(ROOT) .. " " .. args)
+  end
+
+  it("says which tools it skipped, and the package of each, instead of 'clean'", function()
+    local ok, out = make("lint LUACHECK=no-luacheck CPPCHECK=no-cppcheck CLANG_TIDY=no-clang-tidy")
+    assert.is_true(ok, out)
+    assert.truthy(out:find("lint: no-luacheck skipped (install lua-check)\n", 1, true), out)
+    assert.truthy(out:find("\nlint: no findings, but skipped: no-luacheck (install lua-check), "
+      .. "no-cppcheck (install cppcheck), no-clang-tidy (install clang-tidy)\n", 1, true), out)
+    assert.falsy(out:find("lint: clean", 1, true), out)
+  end)
+
+  it("names each Lua file it checks, with its findings under it", function()
+    if not sh("command -v luacheck") then
+      pending("luacheck is not installed (lua-check)")
+      return
+    end
+    local tmp = must("mktemp -d ${TMPDIR:-/tmp}/scopelab-lint-spec.XXXXXX"):gsub("%s+$", "")
+    local f = assert(io.open(tmp .. "/bad.lua", "w"))
+    f:write("local unused = 1\ndo local s <close> = nil end\nreturn 1\n")
+    f:close()
+    local ok, out = make("lint-lua LINT_LUA=" .. q(tmp .. "/bad.lua lua/scopelab/svg.lua"))
+    sh("rm -rf " .. q(tmp))
+    assert.is_false(ok)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = (l:gsub("%s+", " ")) end
+    local at
+    for i, l in ipairs(lines) do if l == " " .. tmp .. "/bad.lua 1 findings" then at = i end end
+    assert.truthy(at, out)
+    assert.equal(" " .. tmp .. "/bad.lua:1:7: (W211) unused variable 'unused'", lines[at + 1])
+    assert.equal(" lua/scopelab/svg.lua ok", lines[at + 2])
+    assert.truthy(out:find("\nluacheck: 2 files, 1 warnings (1 on <close> locals ignored)\n", 1, true), out)
+  end)
+end)
