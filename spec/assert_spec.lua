@@ -4,12 +4,7 @@ local assert = require "scopelab.assert"
 local scopelab = require "scopelab"
 local helper = require "helper"
 
--- The failure message of an assertion that must fail.
-local function failure(fn)
-  local ok, err = pcall(fn)
-  if ok then error("the assertion passed but was expected to fail", 2) end
-  return tostring(type(err) == "table" and err.message or err)
-end
+local failure = helper.failure
 
 describe("scopelab.assert", function()
   local iso

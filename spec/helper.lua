@@ -41,6 +41,13 @@ function M.isolate_per_test(set, opts)
   busted.after_each(function() iso:dispose() end)
 end
 
+--- The failure message of an assertion that must fail (luassert raises a table).
+function M.failure(fn)
+  local ok, err = pcall(fn)
+  if ok then error("the assertion passed but was expected to fail", 2) end
+  return tostring(type(err) == "table" and err.message or err)
+end
+
 --- Single-quotes a string for sh.
 function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
