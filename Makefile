@@ -3,16 +3,27 @@
 #   make          the core library and the Lua module
 #   make test     C unit tests, then the specs (busted --lua=lua5.4); last line "N passed, N failed"
 #   make run      every experiment, with a summary table and reports
+#   make deps     makes sure every tool of every target works (see below)
 #
-# Missing Debian packages are installed with apt-get when running as root
-# (see 'deps'); otherwise the exact apt-get line is printed.
+# What a target needs is checked by trying it (tools/deps.sh): the C compiler and the
+# Lua 5.4 headers for 'make', busted too for 'make test', lua5.4 and luassert for
+# 'make run', Boehm GC for 'make bench'. Nothing is asked of dpkg: when all works,
+# the check is silent. When something is missing, as root with apt-get the Debian
+# package is installed; otherwise its name is printed and the target fails.
+#
+# -Werror is for development builds only: a git checkout, unless RELEASE=1. A
+# release tarball and the rockspec (RELEASE=1) build with warnings as warnings, so
+# a newer compiler's new warning cannot break an install.
 
 CC      ?= cc
 LUA     ?= lua5.4
-BUSTED  ?= busted# always called with --lua=$(LUA): plain lua may be 5.1
+# always called with --lua=$(LUA): plain lua may be 5.1
+BUSTED  ?= busted
 BUILD   ?= build
 
-WARN     = -Wall -Wextra -Werror
+RELEASE ?= $(if $(wildcard .git),,1)
+WERROR   = $(if $(filter-out 0 no,$(RELEASE)),,-Werror)
+WARN     = -Wall -Wextra $(WERROR)
 CSTD     = -std=c11
 OPT     ?= -O2 -g
 CFLAGS  ?=
@@ -26,6 +37,7 @@ CORE_OBJ := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 CORE_HDR := $(wildcard csrc/core/*.h csrc/include/*.h)
 LIB      := $(BUILD)/libscopelab.a
 LUAMOD   := $(BUILD)/scopelab/core.so
+BIND_OBJ := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c))
 CTEST_SRC := $(wildcard csrc/tests/*.c)
 CTEST    := $(BUILD)/tests/test_core
 
@@ -33,18 +45,26 @@ CTEST    := $(BUILD)/tests/test_core
 # here, before the mk/ files whose rules list it as prerequisites.
 LUA_FRONT := $(patsubst lua/%,%,$(shell find lua/scopelab -name '*.lua' 2>/dev/null | sort))
 
-DEB_PKGS := build-essential pkg-config lua5.4 liblua5.4-dev lua-busted
+# tools/deps.sh NEED...: checks (and, as root, installs) what a target needs, with
+# the tools this Makefile was told to use.
+DEPS = CC='$(CC)' LUA='$(LUA)' BUSTED='$(BUSTED)' LUA_CFLAGS='$(LUA_CFLAGS)' sh tools/deps.sh
 
 # Every Lua process started here finds the module in the tree.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test ctest spec run clean
-all: deps $(LIB) $(LUAMOD)
+.PHONY: all deps deps-build test ctest spec run clean
+all: $(LIB) $(LUAMOD)
 
-# Installs what is missing (Debian 12). Quiet when everything is present.
+# Every object waits for the build check (order-only: the check is no reason to
+# rebuild); one compile of a two-line file, so it costs little on each 'make'.
+$(CORE_OBJ) $(BIND_OBJ): | deps-build
+deps-build:
+	@$(DEPS) cc lua-headers
+
+# Everything any target uses, at once (what a fresh machine wants first).
 deps:
-	@sh tools/deps.sh $(DEB_PKGS)
+	@$(DEPS) cc lua-headers lua luassert busted boehm
 
 $(BUILD)/obj/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
@@ -58,7 +78,7 @@ $(BUILD)/obj/lua/%.o: csrc/lua/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -c $< -o $@
 
-$(LUAMOD): $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c)) $(LIB)
+$(LUAMOD): $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) -lm
 
@@ -70,13 +90,16 @@ ctest: all $(CTEST)
 	$(CTEST)
 
 spec: all
+	@$(DEPS) lua busted
 	$(BUSTED) --lua=$(LUA) spec
 
 # C tests and specs, each summarised, then one total line for CI.
 test: all $(CTEST)
+	@$(DEPS) lua busted
 	@sh tools/test-all.sh "$(CTEST)" "$(BUSTED) --lua=$(LUA)" "$(BUSTED_ARGS)"
 
 run: all
+	@$(DEPS) lua luassert
 	$(LUA) lua/scopelab/runner.lua --report $(BUILD)/reports experiments/*.lua
 
 clean:

@@ -1,5 +1,6 @@
 -- LuaRocks spec for the development version of scopelab.
---   luarocks make scopelab-dev-1.rockspec      (from a checkout: builds with the Makefile)
+--   luarocks --lua-version=5.4 make --local    (from a checkout: builds with the Makefile)
+-- Debian's luarocks builds for Lua 5.1 unless told otherwise: --lua-version=5.4 is needed.
 -- Kept in step with the Makefile: 'module' and 'install-lua' are targets of
 -- mk/install.mk, and spec/install_spec.lua runs exactly these two make calls with the
 -- variables below, then requires the module from the tree they install into.
@@ -21,15 +22,21 @@ persistent/weak/eternal handles and probes that watch objects move and die.
 For embedder and addon authors chasing handle leaks, and for people studying GCs.
 ]],
    labels = { "gc", "v8", "handles", "embedding" },
+   license = "MIT",
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
+   -- scopelab.assert extends luassert and writes its messages with say; the
+   -- experiment runner (and so bin/scopelab) loads scopelab.assert.
+   "luassert",
+   "say",
 }
 build = {
    type = "make",
    -- Only the Lua module: the C core is linked into core.so statically.
    build_target = "module",
    build_variables = {
+      RELEASE = "1",                -- no -Werror: a newer compiler's new warning must not fail an install
       CFLAGS = "$(CFLAGS)",
       LUA_CFLAGS = "-I$(LUA_INCDIR)",
    },
@@ -37,6 +44,10 @@ build = {
    install_variables = {
       LUA_LIBDIR = "$(LIBDIR)",     -- core.so lands in $(LIBDIR)/scopelab/core.so
       LUA_SHAREDIR = "$(LUADIR)",   -- the front in $(LUADIR)/scopelab/*.lua
+   },
+   -- The command, wrapped by LuaRocks so that it finds the tree it was installed in.
+   install = {
+      bin = { scopelab = "bin/scopelab" },
    },
    copy_directories = { "docs", "examples" },
 }

@@ -3,17 +3,20 @@
 #   make bench         every workload at full size (under 10 minutes on 2 cores);
 #                      prints the table, writes build/bench/results.json and results.svg
 #   make bench-smoke   tiny sizes, seconds: CI runs it so the benchmarks keep building
-#   make bench-deps    installs libgc-dev (Boehm GC) for the comparator rows
+#   make bench-deps    makes sure Boehm GC (libgc-dev) links, for the comparator rows
 #
 # Knobs: BENCH_REPS=N (repetitions; default 5, smoke 2), BENCH_ONLY=name (handles,
 # bintrees, gcbench, scavenge, fullgc), BENCH_LUA_DEPTH (binary-trees through Lua,
 # default 16). A slow figure never fails the run; a wrong result (a checksum, a
 # lost object) does.
 #
-# Boehm GC is linked when a test program with <gc.h> and -lgc builds; without it
-# the Boehm rows say "not installed". The test runs only when a bench target is
-# built (recursive '=' variables), and its answer is kept in a stamp file so the
-# binary relinks when libgc-dev appears or goes.
+# Boehm GC is linked when a test program with <gc.h> and -lgc builds. `make bench`
+# first makes sure it does (tools/deps.sh boehm: installed as root with apt-get,
+# as `make test` gets busted; otherwise named, and the target fails); `make
+# bench-smoke` does not ask for it, and without it the Boehm rows say "not
+# installed". The test runs only when a bench target is built (recursive '='
+# variables), and its answer is kept in a stamp file so the binary relinks when
+# libgc-dev appears or goes.
 
 BENCH_DIR       := $(BUILD)/bench
 BENCH_BIN       := $(BENCH_DIR)/scopelab-bench
@@ -34,10 +37,11 @@ BENCH_RUN_LUA    = $(if $(BENCH_ONLY),$(findstring $(BENCH_ONLY),lua-bintrees),y
 bench-boehm-stamp:
 
 bench-deps:
-	@sh tools/deps.sh libgc-dev
+	@$(DEPS) boehm
 
-# Rewritten only when the answer changes, so its date says when it last did.
-$(BENCH_DIR)/boehm.flags: bench-boehm-stamp
+# Rewritten only when the answer changes, so its date says when it last did. For
+# `make bench`, only once Boehm is there (order-only: never a reason to rewrite).
+$(BENCH_DIR)/boehm.flags: bench-boehm-stamp | $(if $(filter bench,$(MAKECMDGOALS)),bench-deps)
 	@mkdir -p $(dir $@)
 	@echo '$(BENCH_GC_FLAGS)' | cmp -s - $@ || echo '$(BENCH_GC_FLAGS)' > $@
 

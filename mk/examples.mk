@@ -27,7 +27,6 @@ EXAMPLE_BENCH  ?= $(wildcard experiments/*.lua)
 EX_HOST         = cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
                   $(CURDIR)/$(EX_BUILD)/scopelab-host
 LUA_LIBS       := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-BIND_OBJ       := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(wildcard csrc/lua/*.c))
 EX_CFLAGS       = $(CSTD) $(OPT) $(WARN) $(CFLAGS)
 
 .PHONY: examples examples-build examples-stage

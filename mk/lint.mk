@@ -24,8 +24,11 @@
 #            header's id word by design).
 # Both tools get the Makefile's own -D/-I/-std flags (CFLAGS_ALL), so they see what cc sees.
 #
-# Each tool is skipped with a message when it is not installed; each one's findings
-# are printed in full and the target fails if any tool found something.
+# Each tool names every file as it checks it. A tool that is not installed is
+# skipped with the Debian package to install, and the summary then says what was
+# skipped instead of "clean"; a skipped tool does not fail the target (CI installs
+# all three). Each tool's findings are printed in full and the target fails if
+# any tool found something.
 
 LUACHECK   ?= luacheck
 CPPCHECK   ?= cppcheck
@@ -41,38 +44,72 @@ TIDY_FLAGS  = $(LINT_CPPFLAGS) -DSL_NO_SIMD -Icsrc/tests -I$(BUILD)/examples $(L
 
 .PHONY: lint lint-lua lint-cppcheck lint-tidy
 
+# "tool (install package)" for each lint tool that is not installed.
+LINT_SKIPPED = $(strip \
+  $(if $(shell command -v $(LUACHECK)),,$(LUACHECK) (install lua-check),) \
+  $(if $(shell command -v $(CPPCHECK)),,$(CPPCHECK) (install cppcheck),) \
+  $(if $(shell command -v $(CLANG_TIDY)),,$(CLANG_TIDY) (install clang-tidy),))
+
 lint:
 	@fail=0; \
 	$(MAKE) --no-print-directory lint-lua || fail=1; \
 	$(MAKE) --no-print-directory lint-cppcheck || fail=1; \
 	$(MAKE) --no-print-directory lint-tidy || fail=1; \
-	if [ $$fail = 0 ]; then echo "lint: clean"; else echo "lint: findings above"; exit 1; fi
+	if [ $$fail != 0 ]; then echo "lint: findings above"; exit 1; fi; \
+	skipped='$(LINT_SKIPPED)'; \
+	if [ -n "$$skipped" ]; then echo "lint: no findings, but skipped: $${skipped%,}"; \
+	else echo "lint: clean"; fi
 
 # luacheck 1.1 ignores Lua 5.4 attributes, so a local kept only for its <close> is
 # "unused" (W211): those warnings are dropped when the reported line has "<close>".
-# Everything else luacheck prints fails the target.
+# Everything else luacheck prints fails the target. One luacheck run for all files
+# (one per file would take seconds more); its "Checking FILE" lines name each file,
+# printed here with the findings that remain.
 lint-lua:
 	@if command -v $(LUACHECK) >/dev/null; then \
 	  echo "$(LUACHECK) $(LINT_LUA)"; \
-	  $(LUACHECK) --formatter plain --codes $(LINT_LUA) | awk -F: ' \
-	    /\(W211\)/ { cmd = "sed -n " $$2 "p " $$1; src = ""; cmd | getline src; close(cmd); \
-	                 if (src ~ /<close>/) { closed++; next } } \
-	    { print; n++ } \
-	    END { printf "luacheck: %d warnings (%d on <close> locals ignored)\n", n, closed; \
-	          exit n > 0 }'; \
-	else echo "lint: $(LUACHECK) not installed, skipped"; fi
+	  $(LUACHECK) --no-color --codes $(LINT_LUA) | awk ' \
+	    function flush() { \
+	      if (file != "") printf "  %-46s %s\n", file, (nf ? nf " findings" : "ok"); \
+	      for (i = 1; i <= nf; i++) print "    " w[i]; \
+	      nf = 0 } \
+	    /^Checking / { flush(); file = $$2; files++; next } \
+	    /^    [^ ]+:[0-9]+:[0-9]+: / { \
+	      f = substr($$0, 5); split(f, a, ":"); \
+	      if (f ~ /\(W211\)/) { cmd = "sed -n " a[2] "p " a[1]; src = ""; cmd | getline src; close(cmd); \
+	                            if (src ~ /<close>/) { closed++; next } } \
+	      w[++nf] = f; n++; next } \
+	    END { flush(); \
+	          printf "luacheck: %d files, %d warnings (%d on <close> locals ignored)\n", files, n, closed; \
+	          exit n > 0 || files == 0 }'; \
+	else echo "lint: $(LUACHECK) skipped (install lua-check)"; fi
 
 lint-cppcheck:
 	@if command -v $(CPPCHECK) >/dev/null; then \
-	  set -x; $(CPPCHECK) -q --std=c11 --enable=warning,style,performance,portability \
+	  echo "$(CPPCHECK) --std=c11 --enable=warning,style,performance,portability csrc"; \
+	  log=$$(mktemp); \
+	  $(CPPCHECK) --std=c11 --enable=warning,style,performance,portability \
 	    --max-configs=1 --inline-suppr --suppress=missingIncludeSystem --suppress=variableScope \
-	    --error-exitcode=1 $(filter -D% -I%,$(LINT_CPPFLAGS)) csrc; \
-	else echo "lint: $(CPPCHECK) not installed, skipped"; fi
+	    --error-exitcode=1 $(filter -D% -I%,$(LINT_CPPFLAGS)) csrc >$$log 2>&1; st=$$?; \
+	  sed -e '/^[0-9]*\/[0-9]* files checked/d' -e '/^Checking [^ ]*: /d' \
+	      -e 's/^Checking \(.*\) \.\.\.$$/  \1/' $$log; rm -f $$log; \
+	  if [ $$st = 0 ]; then echo "cppcheck: no findings"; else echo "cppcheck: findings above"; fi; \
+	  exit $$st; \
+	else echo "lint: $(CPPCHECK) skipped (install cppcheck)"; fi
 
-# front.h is generated; the host example needs it to be analysed.
+# front.h is generated; the host example needs it to be analysed. One file at a
+# time, so each is named before its findings ("N warnings generated" counts the
+# warnings of checks that are off, and is dropped).
 lint-tidy: $(if $(filter examples/host.c,$(LINT_C)),$(BUILD)/examples/front.h)
 	@if command -v $(CLANG_TIDY) >/dev/null; then \
-	  echo "$(CLANG_TIDY) --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' $(LINT_C)"; \
-	  $(CLANG_TIDY) --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' \
-	    $(LINT_C) -- $(TIDY_FLAGS); \
-	else echo "lint: $(CLANG_TIDY) not installed, skipped"; fi
+	  echo "$(CLANG_TIDY) --checks='$(TIDY_CHECKS)' --warnings-as-errors='*'"; \
+	  fail=0; log=$$(mktemp); \
+	  for f in $(LINT_C); do \
+	    echo "  $$f"; \
+	    $(CLANG_TIDY) --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' \
+	      $$f -- $(TIDY_FLAGS) >$$log 2>&1 || fail=1; \
+	    sed '/^[0-9]* warnings\{0,1\} generated\.$$/d' $$log; \
+	  done; rm -f $$log; \
+	  if [ $$fail = 0 ]; then echo "clang-tidy: no findings"; else echo "clang-tidy: findings above"; fi; \
+	  exit $$fail; \
+	else echo "lint: $(CLANG_TIDY) skipped (install clang-tidy)"; fi

@@ -2,18 +2,13 @@
 -- isolate, their failure messages, and the formatter.
 local assert = require "scopelab.assert"
 local scopelab = require "scopelab"
+local helper = require "helper"
 
--- The failure message of an assertion that must fail.
-local function failure(fn)
-  local ok, err = pcall(fn)
-  if ok then error("the assertion passed but was expected to fail", 2) end
-  return tostring(type(err) == "table" and err.message or err)
-end
+local failure = helper.failure
 
 describe("scopelab.assert", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   it("passes alive for a probe whose object a Local holds, and collected once it dies", function()
     local w

@@ -1,16 +1,12 @@
 -- The batch calls beside the one-element ones: iso:array_of(...) builds an array
 -- with its elements in one call, a:unpack([i [, j]]) reads a range of them.
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("iso:array_of", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   it("makes an array whose elements are the objects of its arguments, in order", function()
     local s <close> = iso:handle_scope()
@@ -95,8 +91,7 @@ end)
 
 describe("a:unpack", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   it("returns every element as a new Local, nil for an empty one, as table.unpack does",
      function()

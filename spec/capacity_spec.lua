@@ -1,10 +1,7 @@
 -- Capacity-checked scopes (JNI's PushLocalFrame(capacity) under CheckJNI).
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("a capacity-checked handle scope", function()
   local iso, outer

@@ -1,15 +1,11 @@
 -- Collections, statistics and the raw diagnostics of issue 6.
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("collect and stats", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("describes each collection with integer fields", function()
     local s <close> = iso:handle_scope()
@@ -111,8 +107,7 @@ end)
 
 describe("diagnostics", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("names the root and every step of the path that keeps an object alive", function()
     local s <close> = iso:handle_scope() local site = here()

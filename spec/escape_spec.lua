@@ -1,15 +1,10 @@
 -- Escapable scopes: one value may leave the scope, into the parent.
-local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("an escapable handle scope", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("keeps an escaped value alive after its scope closes while the other dies (returning_function)", function()
     local outer <close> = iso:handle_scope()

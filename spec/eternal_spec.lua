@@ -1,15 +1,10 @@
 -- Eternal handles: an append-only table of roots living as long as the isolate.
-local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("an eternal handle", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("returns consecutive integer indices starting at 1", function()
     local s <close> = iso:handle_scope()

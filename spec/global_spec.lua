@@ -1,11 +1,10 @@
 -- Globals (V8's Global): a persistent handle that resets itself when its Lua
 -- object is closed or collected, beside the plain persistent that leaks.
-local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("a global handle", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   local function global_to(v)
     local s <close> = iso:handle_scope()

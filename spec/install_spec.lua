@@ -5,25 +5,8 @@
 -- lua5.4 with LUA_PATH/LUA_CPATH pointed at the tree, pkg-config with PKG_CONFIG_PATH
 -- and PKG_CONFIG_SYSROOT_DIR, and a C program built with `pkg-config --cflags --libs`.
 
--- Single-quotes a string for sh.
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Runs a shell command; returns ok, its output (stdout and stderr), and its exit code.
-local function sh(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok == true, out, code
-end
-
--- Runs a shell command that must succeed, failing the case with its output otherwise.
-local function must(cmd)
-  local ok, out, code = sh(cmd)
-  assert(ok, string.format("command failed (exit %s):\n%s\noutput:\n%s", tostring(code), cmd, out))
-  return out
-end
+local helper = require "helper"
+local q, sh, must = helper.q, helper.sh, helper.must
 
 local function exists(path) return sh("test -e " .. q(path)) end
 local function executable(path) return sh("test -x " .. q(path)) end
@@ -265,7 +248,7 @@ describe("the rockspec", function()
 
   -- LuaRocks' own values for the variables the rockspec refers to.
   local function expand(s, vars)
-    return (s:gsub("%$%((%w+)%)", function(k) return assert(vars[k], "unknown variable " .. k) end))
+    return (s:gsub("%$%(([%w_]+)%)", function(k) return assert(vars[k], "unknown variable " .. k) end))
   end
   local function make_args(tbl, vars)
     local args = {}

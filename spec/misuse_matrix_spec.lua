@@ -5,6 +5,7 @@
 -- handles of another isolate, sealed levels, wrong types and ranges, deleted
 -- handles, heap exhaustion, weak callbacks that misbehave.
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 -- The line this is called from (scopes name the line that opened them).
 local function line()
@@ -42,8 +43,7 @@ local function at(l) return ("level %%d, opened at %s:%d"):format(SRC, l) end
 
 describe("misuse matrix", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   describe("after dispose", function()
     local dead, s, h, a, p, w

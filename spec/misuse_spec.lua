@@ -1,11 +1,8 @@
 -- The misuse matrix: every misuse raises a Lua error naming the operation and
 -- the reason, never a crash, and the isolate stays usable afterwards.
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 -- The isolate still works: a scope, a value, a collection, a verified heap.
 local function still_works(iso)
@@ -18,8 +15,7 @@ end
 
 describe("misuse", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   describe("after dispose", function()
     local dead, h, s, p, w, r

@@ -1,12 +1,11 @@
 -- The move log (option 'record_moves') and the weak-callback trace (option 'record_weak').
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("the move log", function()
   local iso
-  before_each(function()
-    iso = scopelab.isolate { gc_interval = 0, stress_compaction = true, record_moves = true }
-  end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end,
+    { gc_interval = 0, stress_compaction = true, record_moves = true })
 
   it("records every move with id, from, to and collection number", function()
     local s <close> = iso:handle_scope()
@@ -60,8 +59,7 @@ end)
 
 describe("the weak-callback trace", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0, record_weak = true } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0, record_weak = true })
 
   it("records each callback with its handle, collection and order, in the order made weak", function()
     local ps = {}

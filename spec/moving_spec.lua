@@ -1,13 +1,11 @@
 -- The heap moves objects; handles follow.
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("a moving collection", function()
   local iso
-  before_each(function()
-    iso = scopelab.isolate { gc_interval = 0, promote_after = 2, stress_compaction = true,
-                             record_moves = true }
-  end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end,
+    { gc_interval = 0, promote_after = 2, stress_compaction = true, record_moves = true })
 
   it("relocates young objects in a minor collection while Locals follow", function()
     local s <close> = iso:handle_scope()

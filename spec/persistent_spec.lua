@@ -1,15 +1,11 @@
 -- Plain persistent handles (V8's Persistent): strong until reset, by hand.
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("a persistent handle", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   local function persistent_to(value)
     local s <close> = iso:handle_scope()

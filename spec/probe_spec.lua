@@ -1,10 +1,10 @@
 -- Probes: observers that see an object move and die, never keep it alive.
-local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("a probe", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0, stress_compaction = true } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end,
+    { gc_interval = 0, stress_compaction = true })
 
   it("never keeps its object alive and never counts as a handle", function()
     local w

@@ -1,11 +1,10 @@
 -- Node-API references: strong while the count is above zero, weak at zero;
 -- deleting is separate from reaching zero.
-local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("a reference", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   local function reference_to(v, count)
     local s <close> = iso:handle_scope()

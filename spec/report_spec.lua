@@ -1,10 +1,7 @@
 -- Leak reports: handle_report, watch_handles, persistent_report.
 local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 -- Runs 'code' in a child lua5.4 with the given flags; returns stdout, stderr.
 local function child(flags, code)
@@ -20,8 +17,7 @@ end
 
 describe("iso:handle_report", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("lists the open scopes with their kind, level, own handle count and opening line", function()
     local outer, s1 = iso:handle_scope(), here()
@@ -134,8 +130,7 @@ end)
 
 describe("iso:persistent_report", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("groups live persistent handles by creation line, most first, counting weak ones", function()
     local s <close> = iso:handle_scope()

@@ -1,16 +1,12 @@
 -- Why is this alive? iso:retainers(x): the shortest path from a root to x's object.
 local scopelab = require "scopelab"
-
--- "file:line" of the line that calls here(), as the binding writes a site.
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("iso:retainers", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0, stress_compaction = true } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end,
+    { gc_interval = 0, stress_compaction = true })
 
   it("names the local root by scope level, opening line and slot, then each array index", function()
     local outer, site = iso:handle_scope(), here()

@@ -1,16 +1,11 @@
 -- Handle scopes: Locals live exactly as long as the scope that made them.
 local scopelab = require "scopelab"
-
--- "file:line" of the caller's line, as the binding records a scope's site.
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("a handle scope", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("lets Locals die with their scope (example_function)", function()
     local outer <close> = iso:handle_scope()

@@ -1,15 +1,10 @@
 -- Seal scopes: no handle may be created in the sealed level.
-local scopelab = require "scopelab"
-
-local function here()
-  local info = debug.getinfo(2, "Sl")
-  return info.short_src .. ":" .. info.currentline
-end
+local helper = require "helper"
+local here = helper.here
 
 describe("a seal handle scope", function()
   local iso
-  before_each(function() iso = scopelab.isolate() end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end)
 
   it("refuses every new handle in its level, naming the seal scope and its line", function()
     local outer <close> = iso:handle_scope()

@@ -1,5 +1,6 @@
 -- Heap snapshots, scopelab.diff and JSON.
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 local function sizes(snap)
   local by = {}
@@ -9,8 +10,7 @@ end
 
 describe("iso:snapshot", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("lists every live object with id, kind, size and generation, and counts roots", function()
     local s <close> = iso:handle_scope()
@@ -42,8 +42,7 @@ end)
 
 describe("scopelab.diff", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("counts exactly the objects and bytes added, by kind, and the roots that grew", function()
     local s <close> = iso:handle_scope()
@@ -159,8 +158,7 @@ end)
 
 describe("a snapshot as JSON", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   it("writes every object and root count, keys sorted, integers as integers", function()
     local s <close> = iso:handle_scope()

@@ -1,10 +1,10 @@
 -- Weak persistent handles with callbacks (V8's phantom weak handles).
 local scopelab = require "scopelab"
+local helper = require "helper"
 
 describe("a weak persistent handle", function()
   local iso
-  before_each(function() iso = scopelab.isolate { gc_interval = 0 } end)
-  after_each(function() iso:dispose() end)
+  helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
 
   -- A persistent to a fresh object that nothing else holds, and its probe.
   local function garbage(v)

@@ -146,9 +146,17 @@ say:set("assertion.handles.positive",
 say:set("assertion.handles.negative",
   "Expected number of handles not to be:\n%s\nPassed in (isolate):\n%s\nActual number of handles:\n%s")
 
+-- A custom message, as luassert's own assertions take one (`assert.alive(w,
+-- "msg")`): luassert prints it above the assertion's own message on failure.
+local function set_failure_message(state, message)
+  if message ~= nil then state.failure_message = message end
+end
+
 -- assert.alive and assert.collected differ only in their name and predicate.
+-- assert.alive(x [, message])
 local function state_assertion(name, predicate)
-  return function(_, args, level)
+  return function(state, args, level)
+    set_failure_message(state, args[2])
     if args.n < 1 then
       error("bad argument #1 to '" .. name .. "' (Local, persistent or probe expected, got no value)",
         (level or 1) + 1)
@@ -161,10 +169,16 @@ end
 local alive = state_assertion("alive", M.is_alive)
 local collected = state_assertion("collected", M.is_collected)
 
-local function moved(_, args, level)
+-- assert.moved(x [, before] [, message]): a string second argument is the
+-- message (an address is an integer).
+local function moved(state, args, level)
   if args.n < 1 then
     error("bad argument #1 to 'moved' (Local, persistent or probe expected, got no value)", (level or 1) + 1)
   end
+  if type(args[2]) == "string" and args.n == 2 then
+    args[2], args[3], args.n = nil, args[2], 3
+  end
+  set_failure_message(state, args[3])
   local before = args[2]
   local ok, r = pcall(M.has_moved, args[1], before)
   if not ok then error(r, (level or 1) + 1) end
@@ -174,8 +188,10 @@ local function moved(_, args, level)
   return r
 end
 
-local function handles(_, args, level)
+-- assert.handles(iso, n [, message])
+local function handles(state, args, level)
   local iso, n = args[1], args[2]
+  set_failure_message(state, args[3])
   local okf, count = pcall(function() return iso:number_of_handles() end)
   if not okf then
     error("bad argument #1 to 'handles' (isolate expected, got " .. type(iso) .. ")", (level or 1) + 1)

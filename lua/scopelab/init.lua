@@ -8,6 +8,10 @@ local core = require "scopelab.core"
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 
+-- "scopelab X.Y.Z", as lfs has "LuaFileSystem 1.8.0" and Lua "Lua 5.4"; the
+-- number alone is 'version', both from the core's version string (SL_VERSION).
+M._VERSION = "scopelab " .. core.version
+
 local defaults = {}
 
 local function copy(t)

@@ -10,11 +10,12 @@
 --   rec:write_csv("leak.csv"); rec:write_svg("leak.svg")
 --
 -- A sample is taken at every mark and after every collection. The binding
--- tells us about collections through `iso:on_gc(fn)` when it offers one;
--- otherwise the recorder polls `iso:stats()` from a count hook (every
--- `poll_every` VM instructions) and at each mark, and a sample taken after one
--- or more collections carries them as events. Either way the counters in the
--- sample are exact; only the moment of a polled sample is approximate.
+-- offers Lua no collection callback (its gc hook runs inside a collection,
+-- where a Lua function could call back into the isolate mid-collection), so
+-- the recorder polls `iso:stats()` from a count hook (every `poll_every` VM
+-- instructions) and at each mark, and a sample taken after one or more
+-- collections carries them as events. The counters in the sample are exact;
+-- only the moment of a polled sample is approximate.
 
 local svg = require "scopelab.svg"
 
@@ -46,9 +47,8 @@ local function checkrec(self, fname)
 end
 
 --- A new recorder sampling `iso` (anything with a `stats()` method returning
--- a table). opts: name (the chart title), poll_every (instructions between
--- polls when the binding has no collection hook; 0 turns polling off),
--- hook = false (sample at marks only).
+-- a table). opts: name (the chart title), poll_every (VM instructions between
+-- polls; 0 turns polling off), hook = false (sample at marks only).
 function M.new(iso, opts)
   opts = opts or {}
   if type(iso) ~= "userdata" and type(iso) ~= "table" then
@@ -76,16 +76,9 @@ function M.new(iso, opts)
   return self
 end
 
--- Subscribes to collections: the binding's hook if it has one, else a count
--- hook on the running coroutine that polls the counters.
+-- Watches for collections: a count hook on the running coroutine that polls
+-- the counters (unless another hook is already set: debuggers, profilers).
 function Recorder:_listen(every)
-  local iso = self.iso
-  local has_on_gc = pcall(function() return iso.on_gc end) and iso.on_gc
-  if has_on_gc then
-    local this = self
-    local ok = pcall(iso.on_gc, iso, function() this.pending = true end)
-    if ok then self.on_gc = true; return end
-  end
   if every and every > 0 and debug.gethook() == nil then
     local this = self
     debug.sethook(function() this:poll() end, "", every)
@@ -148,7 +141,6 @@ function Recorder:stop()
   if self.stopped then return self end
   self:poll()
   if self.hooked then debug.sethook(); self.hooked = false end
-  if self.on_gc then pcall(self.iso.on_gc, self.iso, nil) end
   pcall(self.sample, self, "stop")   -- a disposed isolate has no final sample
   self.stopped = true
   return self

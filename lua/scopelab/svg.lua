@@ -83,6 +83,50 @@ local function extent(series, opts)
 end
 M.extent = function(series, opts) return extent(series, opts or {}) end
 
+-- The width of a label in 11 px Helvetica/Arial, a little generous: digits are
+-- 6.1 px wide there, and no font metrics are at hand.
+local function label_width(text)
+  return 6.5 * #text
+end
+
+-- For each series, the dash pattern it is drawn with: nil (solid) unless an
+-- earlier series draws the very same line, which it would hide entirely (two
+-- counters that stay at zero draw one line on the x axis). The n series of a
+-- group share a period of 6n px: the first is solid, the k-th covers only its
+-- own 6 px of each period, so every colour shows along the line.
+local function dash_patterns(series)
+  local key_of, groups, dash = {}, {}, {}
+  for i, s in ipairs(series) do
+    -- the line it draws: its points, or for a flat one its level and ends
+    -- (two flat lines coincide however many samples each has)
+    local parts, flat = {}, true
+    for j, p in ipairs(s.points) do
+      parts[j] = num(p[1]) .. "," .. num(p[2])
+      flat = flat and p[2] == s.points[1][2]
+    end
+    local key = table.concat(parts, " ")
+    if flat and #parts > 1 then key = "flat " .. parts[1] .. " " .. parts[#parts] end
+    if #parts > 0 then
+      key_of[i] = key
+      groups[key] = (groups[key] or 0) + 1
+    end
+  end
+  local seen = {}
+  for i in ipairs(series) do
+    local key = key_of[i]
+    if key and groups[key] > 1 then
+      local k = seen[key] or 0       -- earlier series with these points
+      seen[key] = k + 1
+      if k > 0 then
+        local n = groups[key]
+        dash[i] = { array = string.format("6,%d", 6 * (n - 1)), offset = 6 * (n - k) }
+      end
+    end
+  end
+  return dash
+end
+M.dash_patterns = dash_patterns
+
 --- One chart panel as an SVG <g> fragment.
 -- opts: x, y, width, height (placement), title, x_label, y_label,
 -- series = { {name=, points={{x,y},...}, color=}, ... },
@@ -124,10 +168,15 @@ function M.panel(opts)
   if xs[2] ~= math.floor(xs[2]) and xmin == math.floor(xmin) and xmax == math.floor(xmax) then
     table.remove(xs, 2)
   end
-  for _, xv in ipairs(xs) do
+  for i, xv in ipairs(xs) do
     local shown = (xv == math.floor(xv)) and string.format("%d", math.floor(xv)) or num(xv)
-    add('<text x="%s" y="%s" font-size="11" text-anchor="middle" fill="#444">%s</text>',
-      num(sx(xv)), num(y0 + mt + ph + 15), shown)
+    -- centred on its tick, except the last one when half of it would not fit in
+    -- the right margin (a five-digit count was clipped at the panel's edge): that
+    -- one ends at its tick
+    local anchor = "middle"
+    if i == #xs and label_width(shown) / 2 > mr - 2 then anchor = "end" end
+    add('<text x="%s" y="%s" font-size="11" text-anchor="%s" fill="#444">%s</text>',
+      num(sx(xv)), num(y0 + mt + ph + 15), anchor, shown)
   end
   if opts.x_label then
     add('<text x="%s" y="%s" font-size="11" text-anchor="middle" fill="#444">%s</text>',
@@ -154,25 +203,29 @@ function M.panel(opts)
     num(x0 + ml), num(y0 + mt), num(x0 + ml), num(y0 + mt + ph))
   add('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#000"/>',
     num(x0 + ml), num(y0 + mt + ph), num(x0 + ml + pw), num(y0 + mt + ph))
-  -- series
+  -- series; one that an earlier one would hide is dashed (dash_patterns)
+  local dash = dash_patterns(series)
   for i, s in ipairs(series) do
     local color = s.color or M.palette[(i - 1) % #M.palette + 1]
     local pts = {}
     for _, p in ipairs(s.points) do pts[#pts + 1] = num(sx(p[1])) .. "," .. num(sy(p[2])) end
-    if #pts == 1 then   -- a lone sample still shows as a dot
+    if #pts == 1 then   -- a lone sample still shows as a dot (a smaller one on a twin)
       local p = s.points[1]
-      add('<circle class="series" data-name="%s" cx="%s" cy="%s" r="2.5" fill="%s"/>',
-        M.escape(s.name), num(sx(p[1])), num(sy(p[2])), color)
+      add('<circle class="series" data-name="%s" cx="%s" cy="%s" r="%s" fill="%s"/>',
+        M.escape(s.name), num(sx(p[1])), num(sy(p[2])), dash[i] and "1.5" or "2.5", color)
     elseif #pts > 1 then
-      add('<polyline class="series" data-name="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>',
-        M.escape(s.name), color, table.concat(pts, " "))
+      local d = dash[i]
+      add('<polyline class="series" data-name="%s" fill="none" stroke="%s" stroke-width="2"%s points="%s"/>',
+        M.escape(s.name), color,
+        d and string.format(' stroke-dasharray="%s" stroke-dashoffset="%d"', d.array, d.offset) or "",
+        table.concat(pts, " "))
     end
   end
   -- legend below the plot, one entry per series then the event kinds present
   local lx, ly = x0 + ml, y0 + h - 12
   local entries = {}
   for i, s in ipairs(series) do
-    entries[#entries + 1] = { s.name, s.color or M.palette[(i - 1) % #M.palette + 1], false }
+    entries[#entries + 1] = { s.name, s.color or M.palette[(i - 1) % #M.palette + 1], false, dash[i] }
   end
   local kinds = {}
   for _, e in ipairs(opts.events or {}) do
@@ -185,6 +238,9 @@ function M.panel(opts)
     if en[3] then
       add('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2,2"/>',
         num(lx + 6), num(ly - 9), num(lx + 6), num(ly + 2), en[2])
+    elseif en[4] then   -- a dashed series: a dashed swatch
+      add('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="4" stroke-dasharray="4,2"/>',
+        num(lx), num(ly - 3), num(lx + 12), num(ly - 3), en[2])
     else
       add('<rect x="%s" y="%s" width="12" height="4" fill="%s"/>', num(lx), num(ly - 5), en[2])
     end
