@@ -1,0 +1,529 @@
+/*
+** lsldiag.c: collections and what the binding tells about the heap:
+** iso:collect, iso:stats, iso:verify; the gc, move and watch hooks; and the
+** diagnostics iso:retainers (a retaining path, "scopelab.Path"), iso:snapshot,
+** iso:handle_report, iso:watch_handles, iso:persistent_report, iso:moves and
+** iso:weak_log.
+**
+** The core's hooks and walk visitors run inside the core: they may not call the
+** API nor Lua (Lua's collector could run a finalizer that calls the API). So
+** the gc hook only counts and traces, the move hook appends to a C array, the
+** watch hook records a pending warning (lslaux.c emits it), and every walk runs
+** twice: once to count, once to fill a buffer that Lua owns (a userdata made in
+** between), so that no Lua error can leak what the core handed out.
+*/
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsltypes.h"
+
+/* ================================================================ collection */
+
+static void l_pushgcstats(lua_State *L, const sl_gc_stats *s, uint64_t errors) {
+  lua_createtable(L, 0, 14);
+  lua_pushstring(L, s->kind == SL_MINOR ? "minor" : "major");
+  lua_setfield(L, -2, "kind");
+  lsl_setint(L, "number", s->number);
+  lsl_setint(L, "moved", s->moved);
+  lsl_setint(L, "promoted", s->promoted);
+  lsl_setint(L, "survived", s->survived);
+  lsl_setint(L, "freed_bytes", s->freed_bytes);
+  lsl_setint(L, "bytes_before", s->bytes_before);
+  lsl_setint(L, "bytes_after", s->bytes_after);
+  lsl_setint(L, "handles_scanned", s->handles_scanned);
+  lsl_setint(L, "nodes_scanned", s->nodes_scanned);
+  lsl_setint(L, "weak_cleared", s->weak_cleared);
+  lsl_setint(L, "callbacks_run", s->callbacks_run);
+  lsl_setint(L, "callback_errors", errors);
+  lsl_setint(L, "duration_ns", s->duration_ns);
+}
+
+static int l_iso_collect(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "collect");
+  const char *kind = lua_isnoneornil(L, 2) ? "major" : lua_tostring(L, 2);
+  int kinds;
+  uint64_t errs = li->cb_errors;
+  sl_gc_stats gs;
+  sl_status st;
+  if (lua_type(L, 2) != LUA_TSTRING && !lua_isnoneornil(L, 2))
+    return lsl_typeerror(L, 2, "collect", "string");
+  if (strcmp(kind, "minor") == 0) kinds = SL_MINOR;
+  else if (strcmp(kind, "major") == 0) kinds = SL_MAJOR;
+  else if (strcmp(kind, "full") == 0) kinds = SL_MINOR | SL_MAJOR;
+  else
+    return lsl_argerror(L, 2, "collect", lua_pushfstring(L, "invalid kind '%s' (expected "
+                      "'minor', 'major' or 'full')", kind));
+  memset(&gs, 0, sizeof gs);
+  li->L = L;
+  st = sl_collect(li->iso, kinds, &gs);
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, "collect", NULL);
+  l_pushgcstats(L, &gs, li->cb_errors - errs);
+  return 1;
+}
+
+static int l_iso_stats(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "stats");
+  sl_heap_stats s;
+  sl_heap_stats_of(li->iso, &s);
+  lua_createtable(L, 0, 24);
+  lsl_setint(L, "handles", s.handles);
+  lsl_setint(L, "scope_level", s.scope_level);
+  lsl_setint(L, "scope_depth", s.scope_depth);
+  lsl_setint(L, "blocks", s.blocks);
+  lsl_setint(L, "spare_blocks", s.spare_blocks);
+  lsl_setint(L, "block_size", s.block_size);
+  lsl_setint(L, "young_used", s.young_used);
+  lsl_setint(L, "young_size", s.young_size);
+  lsl_setint(L, "old_used", s.old_used);
+  lsl_setint(L, "old_size", s.old_size);
+  lsl_setint(L, "persistent_handles", s.persistent_handles);
+  lsl_setint(L, "weak_handles", s.weak_handles);
+  lsl_setint(L, "probes", s.probes);
+  lsl_setint(L, "eternal_handles", s.eternal_handles);
+  lsl_setint(L, "remembered", s.remembered);
+  lsl_setint(L, "minor_collections", s.minor_collections);
+  lsl_setint(L, "major_collections", s.major_collections);
+  lsl_setint(L, "collections", s.minor_collections + s.major_collections);
+  lsl_setint(L, "allocations", s.allocations);
+  lsl_setint(L, "bytes_allocated", s.bytes_allocated);
+  lsl_setint(L, "objects_moved", s.objects_moved);
+  lsl_setint(L, "weak_callbacks_run", s.weak_callbacks_run);
+  lsl_setint(L, "callback_errors", li->cb_errors);
+  return 1;
+}
+
+static int l_iso_verify(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "verify");
+  sl_status st = sl_verify_heap(li->iso);
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, "verify", NULL);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* The gc hook may not call the API nor Lua: it counts and traces only. */
+void lsl_gc_hook(sl_isolate *iso, const sl_gc_stats *s, void *ud) {
+  lsl_isolate *li = (lsl_isolate *)ud;
+  (void)iso;
+  li->collections = s->number;
+  if (li->trace_gc)
+    fprintf(stderr, "[scopelab %p] #%llu %s: %.3f ms, %lu -> %lu bytes, moved %lu, "
+            "promoted %lu, handles scanned %lu, weak cleared %lu\n", (void *)li,
+            (unsigned long long)s->number, s->kind == SL_MINOR ? "Scavenge" : "Mark-Compact",
+            (double)s->duration_ns / 1e6, (unsigned long)s->bytes_before,
+            (unsigned long)s->bytes_after, (unsigned long)s->moved,
+            (unsigned long)s->promoted, (unsigned long)s->handles_scanned,
+            (unsigned long)s->weak_cleared);
+}
+
+void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintptr_t to,
+                        uint64_t collection, void *ud) {
+  lsl_isolate *li = (lsl_isolate *)ud;
+  (void)iso;
+  if (li->nmoves == li->capmoves) {
+    size_t cap = li->capmoves ? 2 * li->capmoves : 256;
+    lsl_move *m = (lsl_move *)realloc(li->moves, cap * sizeof *m);
+    if (m == NULL) { li->moves_lost = 1; return; }
+    li->moves = m;
+    li->capmoves = cap;
+  }
+  li->moves[li->nmoves].id = id;
+  li->moves[li->nmoves].from = from;
+  li->moves[li->nmoves].to = to;
+  li->moves[li->nmoves].collection = collection;
+  li->nmoves++;
+}
+
+static void l_watch_hook(sl_isolate *iso, const sl_scope_info *scope, void *ud) {
+  lsl_isolate *li = (lsl_isolate *)ud;
+  (void)iso;
+  if (!li->watch_pending) {
+    li->watch_info = *scope;
+    li->watch_pending = 1;
+  }
+}
+
+
+/* ================================================================ diagnostics */
+
+static const char *l_rootkind(sl_root_kind k) {
+  switch (k) {
+    case SL_ROOT_LOCAL: return "local";
+    case SL_ROOT_PERSISTENT: return "persistent";
+    case SL_ROOT_ETERNAL: return "eternal";
+    case SL_ROOT_REMEMBERED: return "remembered";
+    default: return "?";
+  }
+}
+
+/* The identity of a Local, Persistent, Reference or Probe at 'arg' (0: none). */
+static uint64_t l_idof(lua_State *L, lsl_isolate *li, int arg, const char *op) {
+  uint64_t id = 0;
+  if (lsl_testud(L, arg, UP_PROBE)) {
+    lsl_probe *pr = lsl_checkprobe(L, arg, op);
+    sl_probe_info in;
+    if (sl_probe_info_of(li->iso, pr->p, &in) == SL_OK && in.alive) id = in.id;
+  } else if (lsl_testud(L, arg, UP_PERSISTENT) || lsl_testud(L, arg, UP_REFERENCE)) {
+    lsl_persistent *lp = (lsl_persistent *)lua_touserdata(L, arg);
+    sl_scope tmp;
+    sl_local h;
+    if (lp->li != li) lsl_argerror(L, arg, op, "handle from another isolate");
+    if (lp->deleted) lsl_argerror(L, arg, op, "persistent handle is deleted");
+    /* a Local needs a scope: open one just for the look-up */
+    if (sl_scope_open(li->iso, &tmp) != SL_OK) return 0;
+    if (sl_persistent_get(li->iso, lp->p, &h) == SL_OK && !sl_local_is_empty(h))
+      sl_identity(li->iso, h, &id);
+    sl_scope_close(&tmp);
+  } else if (lsl_testud(L, arg, UP_LOCAL)) {
+    lsl_local *lo = lsl_checklocalof(L, li, arg, op, 0);
+    sl_identity(li->iso, lo->h, &id);
+  } else {
+    lsl_typeerror(L, arg, op, "scopelab handle");
+  }
+  return id;
+}
+
+static int l_path_tostring(lua_State *L) {
+  luaL_Buffer b;
+  lua_Integer i, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_buffinit(L, &b);
+  lua_getfield(L, 1, "root");
+  lua_getfield(L, -1, "kind");
+  lua_getfield(L, -2, "site");
+  lua_getfield(L, -3, "level");
+  lua_getfield(L, -4, "index");
+  {
+    const char *k = lua_tostring(L, -4);
+    const char *site = lua_tostring(L, -3);
+    lua_Integer level = lua_tointeger(L, -2), idx = lua_tointeger(L, -1);
+    if (k && strcmp(k, "local") == 0)
+      lua_pushfstring(L, site ? "local (scope %I, opened at %s)" : "local (scope %I)",
+                      level, site);
+    else if (k && strcmp(k, "persistent") == 0)
+      lua_pushfstring(L, site ? "persistent #%I (created at %s)" : "persistent #%I",
+                      idx, site);
+    else if (k && strcmp(k, "eternal") == 0)
+      lua_pushfstring(L, "eternal #%I", idx);
+    else
+      lua_pushfstring(L, "%s", k ? k : "?");
+  }
+  lua_replace(L, -6);
+  lua_pop(L, 4);
+  luaL_addvalue(&b);
+  lua_getfield(L, 1, "steps");
+  n = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "index");
+    if (i > 1 && !lua_isnil(L, -1)) {
+      lua_pushfstring(L, "[%I]", lua_tointeger(L, -1));
+      lua_remove(L, -2);
+    } else {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "");
+    }
+    lua_getfield(L, -2, "kind");
+    lua_getfield(L, -3, "id");
+    lua_pushfstring(L, "%s -> %s#%I", lua_tostring(L, -3), lua_tostring(L, -2),
+                    lua_tointeger(L, -1));
+    lua_replace(L, -5);
+    lua_pop(L, 3);
+    /* stack: ..., steps, piece; luaL_Buffer wants the piece on top */
+    luaL_addvalue(&b);
+  }
+  lua_pop(L, 1);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static void l_pushroot(lua_State *L, int isoidx, const sl_root_info *r) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, l_rootkind(r->kind));
+  lua_setfield(L, -2, "kind");
+  if (r->kind == SL_ROOT_LOCAL) {
+    lsl_setint(L, "level", r->level);
+    lsl_setint(L, "depth", r->depth);
+    lsl_setint(L, "index", r->index + 1);
+  } else if (r->kind == SL_ROOT_ETERNAL) {
+    lsl_setint(L, "index", r->index + 1);
+  } else {
+    lsl_setint(L, "index", r->index);
+  }
+  if (r->kind == SL_ROOT_LOCAL || r->kind == SL_ROOT_PERSISTENT) {
+    lsl_pushsite(L, isoidx, r->site);
+    lua_setfield(L, -2, "site");
+  }
+}
+
+static int l_iso_retainers(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "retainers");
+  uint64_t id = l_idof(L, li, 2, "retainers");
+  sl_path path;
+  size_t i;
+  memset(&path, 0, sizeof path);
+  if (id == 0 || sl_retaining_path(li->iso, id, &path) != SL_OK) {
+    sl_path_free(&path);
+    lua_pushnil(L);
+    return 1;
+  }
+  /* copy the path into Lua-owned memory first, so no Lua error leaks it */
+  {
+    size_t n = path.n;
+    sl_root_info root = path.root;
+    sl_object_info *st = (sl_object_info *)lua_newuserdatauv(L, n * sizeof *st + 1, 0);
+    size_t *ix = (size_t *)lua_newuserdatauv(L, n * sizeof *ix + 1, 0);
+    int bufs = lua_gettop(L);
+    memcpy(st, path.steps, n * sizeof *st);
+    memcpy(ix, path.index, n * sizeof *ix);
+    sl_path_free(&path);
+    lua_createtable(L, 0, 2);
+    l_pushroot(L, 1, &root);
+    lua_setfield(L, -2, "root");
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+      lua_createtable(L, 0, 4);
+      lsl_setint(L, "id", st[i].id);
+      lua_pushstring(L, sl_kind_name(st[i].kind));
+      lua_setfield(L, -2, "kind");
+      lua_pushstring(L, lsl_genname(st[i].generation));
+      lua_setfield(L, -2, "generation");
+      if (i > 0) lsl_setint(L, "index", ix[i] + 1);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "steps");
+    lua_pushvalue(L, lua_upvalueindex(UP_PATH));
+    lua_setmetatable(L, -2);
+    lua_replace(L, bufs - 1);
+    lua_settop(L, bufs - 1);
+  }
+  return 1;
+}
+
+/* Walks run twice: count, then fill a Lua-owned buffer; visitors may not call
+** Lua (its GC could run finalizers that call the API). */
+typedef struct l_objbuf { sl_object_info *o; size_t n, cap; } l_objbuf;
+
+static int l_countobj(const sl_object_info *o, void *ud) {
+  (void)o;
+  ((l_objbuf *)ud)->n++;
+  return 0;
+}
+
+static int l_fillobj(const sl_object_info *o, void *ud) {
+  l_objbuf *b = (l_objbuf *)ud;
+  if (b->n >= b->cap) return 1;
+  b->o[b->n++] = *o;
+  return 0;
+}
+
+typedef struct l_rootcount { size_t n[5]; } l_rootcount;
+
+static int l_countroot(const sl_root_info *r, const sl_object_info *o, void *ud) {
+  (void)o;
+  if (r->kind >= 1 && r->kind <= 4) ((l_rootcount *)ud)->n[r->kind]++;
+  return 0;
+}
+
+static int l_iso_snapshot(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "snapshot");
+  l_objbuf b = { NULL, 0, 0 };
+  l_rootcount rc;
+  size_t i, bytes = 0;
+  int k;
+  sl_heap_foreach(li->iso, l_countobj, &b);
+  b.cap = b.n;
+  b.o = (sl_object_info *)lua_newuserdatauv(L, b.cap * sizeof *b.o + 1, 0);
+  b.n = 0;
+  sl_heap_foreach(li->iso, l_fillobj, &b);
+  memset(&rc, 0, sizeof rc);
+  sl_roots_foreach(li->iso, l_countroot, &rc);
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, (int)b.n, 0);
+  for (i = 0; i < b.n; i++) {
+    lua_createtable(L, 0, 4);
+    lsl_setint(L, "id", b.o[i].id);
+    lua_pushstring(L, sl_kind_name(b.o[i].kind));
+    lua_setfield(L, -2, "kind");
+    lsl_setint(L, "size", b.o[i].size);
+    lua_pushstring(L, lsl_genname(b.o[i].generation));
+    lua_setfield(L, -2, "generation");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    bytes += b.o[i].size;
+  }
+  lua_setfield(L, -2, "objects");
+  lua_createtable(L, 0, 4);
+  for (k = 1; k <= 4; k++) lsl_setint(L, l_rootkind((sl_root_kind)k), rc.n[k]);
+  lua_setfield(L, -2, "roots");
+  lsl_setint(L, "count", b.n);
+  lsl_setint(L, "bytes", bytes);
+  return 1;
+}
+
+static int l_iso_handle_report(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "handle_report");
+  uint32_t d, n = sl_scope_depth(li->iso);
+  lua_createtable(L, (int)n, 0);
+  for (d = 1; d <= n; d++) {
+    sl_scope_info in;
+    if (sl_scope_info_at(li->iso, d, &in) != SL_OK) continue;
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, lsl_scopekind(in.kind));
+    lua_setfield(L, -2, "kind");
+    lsl_setint(L, "level", in.level);
+    lsl_setint(L, "depth", in.depth);
+    lsl_setint(L, "handles", in.handles);
+    lsl_setint(L, "capacity", in.capacity);
+    lua_pushboolean(L, in.escaped);
+    lua_setfield(L, -2, "escaped");
+    lsl_pushsite(L, 1, in.site);
+    lua_setfield(L, -2, "site");
+    lua_rawseti(L, -2, (lua_Integer)d);
+  }
+  return 1;
+}
+
+static int l_iso_watch_handles(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "watch_handles");
+  lua_Integer n = lua_isnoneornil(L, 2) ? 0 : lsl_checkint(L, 2, "watch_handles");
+  if (n < 0)
+    return lsl_argerror(L, 2, "watch_handles", lua_pushfstring(L, "threshold must be "
+                      "non-negative, got %I", n));
+  li->watch_threshold = (size_t)n;
+  li->watch_pending = 0;
+  sl_watch_handles(li->iso, (size_t)n, n ? l_watch_hook : NULL, li);
+  return 0;
+}
+
+typedef struct l_persbuf { uint32_t *site; int *weak; size_t n, cap; } l_persbuf;
+
+static int l_countpers(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
+  (void)p; (void)site; (void)weak;
+  if (id != 0) ((l_persbuf *)ud)->n++;
+  return 0;
+}
+
+static int l_fillpers(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
+  l_persbuf *b = (l_persbuf *)ud;
+  (void)p;
+  if (id == 0) return 0;
+  if (b->n >= b->cap) return 1;
+  b->site[b->n] = site;
+  b->weak[b->n] = weak;
+  b->n++;
+  return 0;
+}
+
+/* t.name = t.name + 1 for the table on top. */
+static void l_bump(lua_State *L, const char *name) {
+  lua_Integer v;
+  lua_getfield(L, -1, name);
+  v = lua_tointeger(L, -1) + 1;
+  lua_pop(L, 1);
+  lsl_setint(L, name, v);
+}
+
+/* Live (non-empty) persistent handles grouped by creation site, most first:
+** { {site = "f.lua:3" or nil, count = n, weak = n}, ..., total = n }. */
+static int l_iso_persistent_report(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "persistent_report");
+  l_persbuf b = { NULL, NULL, 0, 0 };
+  size_t i;
+  int groups, idx, t;
+  sl_persistent_foreach(li->iso, l_countpers, &b);
+  b.cap = b.n;
+  b.site = (uint32_t *)lua_newuserdatauv(L, b.cap * sizeof *b.site + 1, 0);
+  b.weak = (int *)lua_newuserdatauv(L, b.cap * sizeof *b.weak + 1, 0);
+  b.n = 0;
+  sl_persistent_foreach(li->iso, l_fillpers, &b);
+  lua_newtable(L);                             /* site -> group */
+  idx = lua_gettop(L);
+  lua_newtable(L);                             /* result */
+  t = idx + 1;
+  groups = 0;
+  for (i = 0; i < b.n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)b.site[i]);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_createtable(L, 0, 3);
+      lsl_pushsite(L, 1, b.site[i]);
+      lua_setfield(L, -2, "site");
+      lsl_setint(L, "count", 0);
+      lsl_setint(L, "weak", 0);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, idx, (lua_Integer)b.site[i]);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, t, ++groups);
+    }
+    l_bump(L, "count");
+    if (b.weak[i]) l_bump(L, "weak");
+    lua_pop(L, 1);
+  }
+  /* sort groups by count, descending (insertion sort: few groups) */
+  {
+    int a, c;
+    for (a = 2; a <= groups; a++) {
+      for (c = a; c > 1; c--) {
+        lua_Integer x, y;
+        lua_rawgeti(L, t, c - 1);
+        lua_getfield(L, -1, "count");
+        x = lua_tointeger(L, -1);
+        lua_rawgeti(L, t, c);
+        lua_getfield(L, -1, "count");
+        y = lua_tointeger(L, -1);
+        if (y <= x) { lua_pop(L, 4); break; }
+        lua_pop(L, 1);                       /* stack: g(c-1), x, g(c) */
+        lua_rawseti(L, t, c - 1);
+        lua_pop(L, 1);
+        lua_rawseti(L, t, c);
+      }
+    }
+  }
+  lua_pushvalue(L, t);
+  lsl_setint(L, "total", b.n);
+  return 1;
+}
+
+static int l_iso_moves(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "moves");
+  size_t i;
+  if (!li->record_moves)
+    return lsl_argerror(L, 1, "moves", "moves are not recorded (option 'record_moves')");
+  lua_createtable(L, (int)li->nmoves, 1);
+  for (i = 0; i < li->nmoves; i++) {
+    lua_createtable(L, 0, 4);
+    lsl_setint(L, "id", li->moves[i].id);
+    lsl_setint(L, "from", li->moves[i].from);
+    lsl_setint(L, "to", li->moves[i].to);
+    lsl_setint(L, "collection", li->moves[i].collection);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  if (li->moves_lost) { lua_pushboolean(L, 1); lua_setfield(L, -2, "incomplete"); }
+  return 1;
+}
+
+static int l_iso_weak_log(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "weak_log");
+  if (!li->record_weak)
+    return lsl_argerror(L, 1, "weak_log", "weak callbacks are not recorded (option "
+                      "'record_weak')");
+  lua_getiuservalue(L, 1, UV_WEAKLOG);
+  return 1;
+}
+
+
+const lsl_reg lsl_diag_reg[] = {
+  {UP_PATH, "__tostring", l_path_tostring},
+  {UP_ISOLATE, "collect", l_iso_collect},
+  {UP_ISOLATE, "stats", l_iso_stats},
+  {UP_ISOLATE, "verify", l_iso_verify},
+  {UP_ISOLATE, "retainers", l_iso_retainers},
+  {UP_ISOLATE, "snapshot", l_iso_snapshot},
+  {UP_ISOLATE, "handle_report", l_iso_handle_report},
+  {UP_ISOLATE, "watch_handles", l_iso_watch_handles},
+  {UP_ISOLATE, "persistent_report", l_iso_persistent_report},
+  {UP_ISOLATE, "moves", l_iso_moves},
+  {UP_ISOLATE, "weak_log", l_iso_weak_log},
+  {0, NULL, NULL}
+};

@@ -1,0 +1,446 @@
+/*
+** lslglobal.c: handles that outlive scopes: persistent and global handles
+** ("scopelab.Persistent"), Node-API references ("scopelab.Reference"), eternal
+** handles, and the weak callbacks.
+**
+** The three kinds of node handle share one userdata (lsl_persistent) and differ
+** in what dropping it does: a plain persistent (V8's Persistent) frees its node
+** only if empty, so a persistent dropped without reset() keeps its object, the
+** classic leak, on purpose; a global (V8's Global) always frees it; a reference
+** (napi_ref) leaks a node that still holds an object, as Node-API does, and is
+** weak exactly while its count is 0.
+**
+** Weak callbacks. While a persistent is weak with a Lua callback, the isolate's
+** UV_WEAK table maps the lsl_persistent to its userdata, which keeps both the
+** userdata and the callback (its UV_CALLBACK) alive. The core calls l_weak_cb
+** from inside a collection, possibly deep inside an allocation of any call:
+** everything that touches Lua (and so could raise, even for memory) runs under
+** lua_pcall in l_weak_body, on the thread of the call that may collect
+** ('li->L'). An error in a callback is counted ('cb_errors') and warned, never
+** raised through the core.
+*/
+
+#include <string.h>
+
+#include "lsltypes.h"
+
+/* A live Persistent (up: UP_PERSISTENT) or Reference (UP_REFERENCE) at 'arg'. */
+static lsl_persistent *l_checknode(lua_State *L, int arg, const char *op, int up) {
+  int isref = up == UP_REFERENCE;
+  lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, arg, up);
+  if (lp == NULL) {
+    lsl_typeerror(L, arg, op, isref ? REFERENCE_MT : PERSISTENT_MT);
+    return NULL;                                /* not reached */
+  }
+  if (lp->li->iso == NULL)
+    lsl_argerror(L, arg, op, isref ? "reference of a disposed isolate"
+                                   : "handle of a disposed isolate");
+  if (lp->deleted)
+    lsl_argerror(L, arg, op, isref ? "reference is deleted" : "persistent handle is deleted");
+  return lp;
+}
+
+#define l_checkpers(L, arg, op) l_checknode(L, arg, op, UP_PERSISTENT)
+#define l_checkref(L, arg, op) l_checknode(L, arg, op, UP_REFERENCE)
+
+/* A Persistent or a Reference at 'arg' (its tag and isolate checked), or NULL. */
+static lsl_persistent *l_testnode(lua_State *L, int arg) {
+  lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, arg, UP_PERSISTENT);
+  return lp ? lp : (lsl_persistent *)lsl_testud(L, arg, UP_REFERENCE);
+}
+
+static int l_newpers(lua_State *L, int type, const char *op) {
+  lsl_isolate *li = lsl_checkiso(L, 1, op);
+  lsl_local *lo = lsl_checklocalof(L, li, 2, op, type != P_REFERENCE);
+  lua_Integer count = 0;
+  lsl_persistent *lp;
+  sl_status st;
+  if (type == P_REFERENCE) {
+    count = lua_isnoneornil(L, 3) ? 0 : lsl_checkint(L, 3, op);
+    if (count < 0)
+      return lsl_argerror(L, 3, op, lua_pushfstring(L, "count must be non-negative, got %I",
+                          count));
+  }
+  lp = (lsl_persistent *)lua_newuserdatauv(L, sizeof *lp, 2);
+  memset(lp, 0, sizeof *lp);
+  lp->tag = lsl_tag(type == P_REFERENCE ? UP_REFERENCE : UP_PERSISTENT);
+  lp->li = li;
+  lp->type = type;
+  lp->count = count;
+  lp->site = lsl_callsite(L, li, 1);
+  lsl_stilllive(L, li, op);
+  st = sl_persistent_new(li->iso, lo ? lo->h : SL_EMPTY_LOCAL, &lp->p);
+  if (st != SL_OK) return lsl_fail(L, li, st, 2, op, lo);
+  /* from here the node exists: give the userdata its metatable (and __gc) first */
+  lua_pushvalue(L, lua_upvalueindex(type == P_REFERENCE ? UP_REFERENCE : UP_PERSISTENT));
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, UV_ISO);
+  sl_persistent_set_site(li->iso, lp->p, lp->site);
+  if (type == P_REFERENCE && count == 0)
+    sl_persistent_set_weak(li->iso, lp->p, NULL, NULL);
+  return 1;
+}
+
+static int l_iso_persistent(lua_State *L) { return l_newpers(L, P_PLAIN, "persistent"); }
+static int l_iso_global(lua_State *L) { return l_newpers(L, P_GLOBAL, "global"); }
+static int l_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "reference"); }
+
+/* Drops the entry that keeps a weak persistent and its callback alive. */
+static void l_unregister(lua_State *L, lsl_persistent *lp) {
+  if (lsl_pushiso(L, lp->li)) {
+    lua_getiuservalue(L, -1, UV_WEAK);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, lp);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+static void l_persdelete(lua_State *L, lsl_persistent *lp) {
+  if (lp->deleted || lp->li->iso == NULL) return;
+  l_unregister(L, lp);
+  sl_persistent_delete(lp->li->iso, lp->p);
+  lp->deleted = 1;
+}
+
+
+/* ================================================================ shared methods */
+
+/* p:get() and r:get() of the checked 'lp'. */
+static int l_nodeget(lua_State *L, lsl_persistent *lp) {
+  sl_local out;
+  sl_status st = sl_persistent_get(lp->li->iso, lp->p, &out);
+  if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "get", NULL);
+  lsl_pushlocal(L, lp->li, 1, out);
+  return 1;
+}
+
+/* p:is_empty() and r:is_empty() of the checked 'lp'. */
+static int l_nodeempty(lua_State *L, lsl_persistent *lp) {
+  int e = 1;
+  sl_persistent_is_empty(lp->li->iso, lp->p, &e);
+  lua_pushboolean(L, e);
+  return 1;
+}
+
+/* __gc/__close of a Persistent or a Reference: a global always frees its node;
+** a plain persistent and a reference only an empty one (see the note on top). */
+static int l_node_gc(lua_State *L) {
+  lsl_persistent *lp = l_testnode(L, 1);
+  int empty = 0;
+  if (lp == NULL || lp->deleted || lp->li->iso == NULL) return 0;
+  if (lp->type == P_GLOBAL ||
+      (sl_persistent_is_empty(lp->li->iso, lp->p, &empty) == SL_OK && empty))
+    l_persdelete(L, lp);
+  return 0;
+}
+
+/* __eq: two handles of the same type naming the same node. */
+static int l_node_eq(lua_State *L) {
+  lsl_persistent *a = l_testnode(L, 1), *b = l_testnode(L, 2);
+  lua_pushboolean(L, a && b && a->tag == b->tag && a->p.node == b->p.node &&
+                  a->p.serial == b->p.serial);
+  return 1;
+}
+
+static int l_node_site(lua_State *L) {
+  lsl_persistent *lp = l_testnode(L, 1);
+  if (lp == NULL) return lsl_typeerror(L, 1, "site", PERSISTENT_MT);
+  lua_getiuservalue(L, 1, UV_ISO);
+  lsl_pushsite(L, lua_gettop(L), lp->site);
+  return 1;
+}
+
+static int l_node_tostring(lua_State *L) {
+  lsl_persistent *lp = l_testnode(L, 1);
+  const char *name, *type, *where;
+  int isref;
+  if (lp == NULL) return lsl_typeerror(L, 1, "__tostring", PERSISTENT_MT);
+  isref = lp->type == P_REFERENCE;
+  name = isref ? REFERENCE_MT : PERSISTENT_MT;
+  type = isref ? "reference" : lp->type == P_GLOBAL ? "global" : "persistent";
+  lua_getiuservalue(L, 1, UV_ISO);
+  lsl_pushsite(L, lua_gettop(L), lp->site);
+  where = lua_isnil(L, -1) ? "?" : lua_tostring(L, -1);
+  if (lp->li->iso == NULL)
+    lua_pushfstring(L, "%s: %s (isolate disposed)", name, type);
+  else if (lp->deleted)
+    lua_pushfstring(L, "%s: %s (deleted)", name, type);
+  else {
+    int empty = 1, weak = 0;
+    const char *state;
+    sl_persistent_is_empty(lp->li->iso, lp->p, &empty);
+    sl_persistent_is_weak(lp->li->iso, lp->p, &weak);
+    state = empty ? "empty" : weak ? "weak" : "strong";
+    if (isref)
+      lua_pushfstring(L, "%s: %s created at %s (%s, count %I)", name, type, where, state,
+                      lp->count);
+    else
+      lua_pushfstring(L, "%s: %s created at %s (%s)", name, type, where, state);
+  }
+  return 1;
+}
+
+
+/* ================================================================ persistent */
+
+static int l_pers_get(lua_State *L) { return l_nodeget(L, l_checkpers(L, 1, "get")); }
+
+static int l_pers_is_empty(lua_State *L) {
+  return l_nodeempty(L, l_checkpers(L, 1, "is_empty"));
+}
+
+static int l_pers_reset(lua_State *L) {
+  lsl_persistent *lp = l_checkpers(L, 1, "reset");
+  lsl_local *lo = lsl_checklocalof(L, lp->li, 2, "reset", 1);
+  sl_status st = sl_persistent_reset(lp->li->iso, lp->p, lo ? lo->h : SL_EMPTY_LOCAL);
+  if (st != SL_OK) return lsl_fail(L, lp->li, st, 2, "reset", lo);
+  l_unregister(L, lp);                         /* Reset makes it strong again */
+  return 0;
+}
+
+static int l_tostring_body(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Appends the callback just run to the weak log (option 'record_weak'); the
+** Persistent is at 'pidx', the error text (or NULL) in 'err'. */
+static void l_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const char *err) {
+  lua_getiuservalue(L, iso, UV_WEAKLOG);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, pidx);
+  lua_setfield(L, -2, "handle");
+  lua_pushinteger(L, (lua_Integer)li->collections);
+  lua_setfield(L, -2, "collection");
+  lua_pushinteger(L, (lua_Integer)li->cb_order);
+  lua_setfield(L, -2, "order");
+  if (err) { lua_pushstring(L, err); lua_setfield(L, -2, "error"); }
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* The error on top, raised by a weak callback: counted and warned. Its text is
+** returned (the error object's own __tostring may fail too: converted under
+** pcall). */
+static const char *l_weakerror(lua_State *L, lsl_isolate *li) {
+  const char *err;
+  li->cb_errors++;
+  lua_pushcfunction(L, l_tostring_body);
+  lua_pushvalue(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+  }
+  err = lua_tostring(L, -1);
+  lsl_warn(L, li, lua_pushfstring(L, "scopelab: error in weak callback: %s", err));
+  return err;
+}
+
+/* The Lua side of a weak callback (see the note on top). */
+static int l_weak_body(lua_State *L) {
+  lsl_persistent *lp = (lsl_persistent *)lua_touserdata(L, 1);
+  lsl_isolate *li = lp->li;
+  int iso, rc;
+  const char *err = NULL;
+  if (!lsl_pushiso(L, li)) return 0;
+  iso = lua_gettop(L);
+  lua_getiuservalue(L, iso, UV_WEAK);
+  if (lua_rawgetp(L, -1, lp) != LUA_TUSERDATA) return 0;   /* cleared meanwhile */
+  /* unregister before the call: the callback may make p weak again */
+  lua_pushnil(L);
+  lua_rawsetp(L, -3, lp);
+  if (li->cb_collection != li->collections) {
+    li->cb_collection = li->collections;
+    li->cb_order = 0;
+  }
+  li->cb_order++;
+  li->cb_total++;
+  lua_getiuservalue(L, -1, UV_CALLBACK);
+  lua_pushvalue(L, -2);
+  rc = lua_pcall(L, 1, 0, 0);
+  li->L = L;                                   /* nested calls may have changed it */
+  if (rc != LUA_OK) err = l_weakerror(L, li);
+  if (li->record_weak) l_logweak(L, li, iso, iso + 2, err);
+  return 0;
+}
+
+static void l_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
+  lsl_persistent *lp = (lsl_persistent *)param;
+  lsl_isolate *li = lp->li;                    /* 'lp' may be garbage after the call */
+  lua_State *L = li->L;
+  int top;
+  (void)iso; (void)p;
+  if (L == NULL || !lua_checkstack(L, 4)) return;
+  top = lua_gettop(L);
+  lua_pushcfunction(L, l_weak_body);
+  lua_pushlightuserdata(L, lp);
+  (void)lua_pcall(L, 1, 0, 0);
+  li->L = L;
+  lua_settop(L, top);
+}
+
+static int l_pers_set_weak(lua_State *L) {
+  lsl_persistent *lp = l_checkpers(L, 1, "set_weak");
+  lsl_isolate *li = lp->li;
+  int hascb = !lua_isnoneornil(L, 2);
+  sl_status st;
+  if (hascb && lua_type(L, 2) != LUA_TFUNCTION)
+    return lsl_typeerror(L, 2, "set_weak", "function");
+  l_unregister(L, lp);
+  if (hascb) {
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, 1, UV_CALLBACK);
+    lua_getiuservalue(L, 1, UV_ISO);
+    lua_getiuservalue(L, -1, UV_WEAK);
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, -2, lp);
+    lua_pop(L, 2);
+  }
+  st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? lp : NULL);
+  if (st != SL_OK) { l_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
+  return 0;
+}
+
+static int l_pers_clear_weak(lua_State *L) {
+  lsl_persistent *lp = l_checkpers(L, 1, "clear_weak");
+  void *param = NULL;
+  sl_status st = sl_persistent_clear_weak(lp->li->iso, lp->p, &param);
+  if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "clear_weak", NULL);
+  l_unregister(L, lp);
+  return 0;
+}
+
+static int l_pers_is_weak(lua_State *L) {
+  lsl_persistent *lp = l_checkpers(L, 1, "is_weak");
+  int w = 0;
+  sl_persistent_is_weak(lp->li->iso, lp->p, &w);
+  lua_pushboolean(L, w);
+  return 1;
+}
+
+/* Needs no live isolate: the type is the userdata's own. */
+static int l_pers_is_global(lua_State *L) {
+  lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, 1, UP_PERSISTENT);
+  if (lp == NULL) return lsl_typeerror(L, 1, "is_global", PERSISTENT_MT);
+  lua_pushboolean(L, lp->type == P_GLOBAL);
+  return 1;
+}
+
+static int l_pers_delete(lua_State *L) {
+  l_persdelete(L, l_checkpers(L, 1, "delete"));
+  return 0;
+}
+
+
+/* ================================================================ references */
+
+static int l_ref_ref(lua_State *L) {
+  lsl_persistent *lp = l_checkref(L, 1, "ref");
+  if (lp->count == 0) {
+    void *param;
+    sl_status st = sl_persistent_clear_weak(lp->li->iso, lp->p, &param);
+    if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "ref", NULL);
+  }
+  lua_pushinteger(L, ++lp->count);
+  return 1;
+}
+
+static int l_ref_unref(lua_State *L) {
+  lsl_persistent *lp = l_checkref(L, 1, "unref");
+  if (lp->count == 0) return lsl_argerror(L, 1, "unref", "reference count is already 0");
+  if (lp->count == 1) {
+    int empty = 0;
+    sl_status st = sl_persistent_is_empty(lp->li->iso, lp->p, &empty);
+    if (st == SL_OK && !empty)                 /* an empty node has nothing to hold */
+      st = sl_persistent_set_weak(lp->li->iso, lp->p, NULL, NULL);
+    if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "unref", NULL);
+  }
+  lua_pushinteger(L, --lp->count);
+  return 1;
+}
+
+static int l_ref_count(lua_State *L) {
+  lua_pushinteger(L, l_checkref(L, 1, "count")->count);
+  return 1;
+}
+
+static int l_ref_get(lua_State *L) { return l_nodeget(L, l_checkref(L, 1, "get")); }
+
+static int l_ref_is_empty(lua_State *L) {
+  return l_nodeempty(L, l_checkref(L, 1, "is_empty"));
+}
+
+static int l_ref_delete(lua_State *L) {
+  l_persdelete(L, l_checkref(L, 1, "delete"));
+  return 0;
+}
+
+static int l_ref_is_deleted(lua_State *L) {
+  lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, 1, UP_REFERENCE);
+  if (lp == NULL) return lsl_typeerror(L, 1, "is_deleted", REFERENCE_MT);
+  lua_pushboolean(L, lp->deleted || lp->li->iso == NULL);
+  return 1;
+}
+
+
+/* ================================================================ eternal */
+
+static int l_iso_eternal(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "eternal");
+  lsl_local *lo = lsl_checklocalof(L, li, 2, "eternal", 0);
+  size_t index;
+  sl_status st = sl_eternal_new(li->iso, lo->h, &index);
+  if (st != SL_OK) return lsl_fail(L, li, st, 2, "eternal", lo);
+  lua_pushinteger(L, (lua_Integer)index + 1);  /* 1-based, as Lua indices are */
+  return 1;
+}
+
+static int l_iso_eternal_get(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "eternal_get");
+  lua_Integer i = lsl_checkint(L, 2, "eternal_get");
+  size_t n = sl_eternal_count(li->iso);
+  sl_local out;
+  sl_status st;
+  if (i < 1 || (lua_Unsigned)i > n)
+    return lsl_argerror(L, 2, "eternal_get", lua_pushfstring(L, "no eternal handle %I "
+                        "(there are %I)", i, (lua_Integer)n));
+  st = sl_eternal_get(li->iso, (size_t)(i - 1), &out);
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, "eternal_get", NULL);
+  lsl_pushlocal(L, li, 1, out);
+  return 1;
+}
+
+const lsl_reg lsl_global_reg[] = {
+  {UP_PERSISTENT, "__gc", l_node_gc},
+  {UP_PERSISTENT, "__close", l_node_gc},
+  {UP_PERSISTENT, "__tostring", l_node_tostring},
+  {UP_PERSISTENT, "__eq", l_node_eq},
+  {UP_PERSISTENT, "get", l_pers_get},
+  {UP_PERSISTENT, "reset", l_pers_reset},
+  {UP_PERSISTENT, "is_empty", l_pers_is_empty},
+  {UP_PERSISTENT, "set_weak", l_pers_set_weak},
+  {UP_PERSISTENT, "clear_weak", l_pers_clear_weak},
+  {UP_PERSISTENT, "is_weak", l_pers_is_weak},
+  {UP_PERSISTENT, "is_global", l_pers_is_global},
+  {UP_PERSISTENT, "delete", l_pers_delete},
+  {UP_PERSISTENT, "site", l_node_site},
+  {UP_REFERENCE, "__gc", l_node_gc},
+  {UP_REFERENCE, "__close", l_node_gc},
+  {UP_REFERENCE, "__tostring", l_node_tostring},
+  {UP_REFERENCE, "__eq", l_node_eq},
+  {UP_REFERENCE, "ref", l_ref_ref},
+  {UP_REFERENCE, "unref", l_ref_unref},
+  {UP_REFERENCE, "count", l_ref_count},
+  {UP_REFERENCE, "get", l_ref_get},
+  {UP_REFERENCE, "is_empty", l_ref_is_empty},
+  {UP_REFERENCE, "delete", l_ref_delete},
+  {UP_REFERENCE, "is_deleted", l_ref_is_deleted},
+  {UP_REFERENCE, "site", l_node_site},
+  {UP_ISOLATE, "persistent", l_iso_persistent},
+  {UP_ISOLATE, "global", l_iso_global},
+  {UP_ISOLATE, "reference", l_iso_reference},
+  {UP_ISOLATE, "eternal", l_iso_eternal},
+  {UP_ISOLATE, "eternal_get", l_iso_eternal_get},
+  {0, NULL, NULL}
+};

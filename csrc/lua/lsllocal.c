@@ -1,0 +1,452 @@
+/*
+** lsllocal.c: Locals ("scopelab.Local") and the Isolate methods that make them
+** (iso:integer, iso:number, iso:string, iso:array, iso:array_of).
+**
+** A Local is the hottest object of the binding: every experiment makes millions.
+** So it has no user value (what keeps its isolate alive is its metatable, one
+** per isolate: UV_LOCALMT, a copy of the registry's "scopelab.Local" holding the
+** Isolate userdata at [1]), no __gc (its slot belongs to its scope), and its
+** constructors and a:get / a:set / a:unpack try the core call first and take a
+** checked path, which raises the precise message, only when it fails. A
+** userdata with no user value is smaller, made with two API calls fewer, and
+** marked by Lua's collector at once instead of through the gray list.
+**
+** A constructor may run weak callbacks (its allocation may collect), and a
+** callback is Lua code: it may close the scope the new Local was made in, or
+** leave one open. 'cb_total' tells whether any ran; then the new Local is
+** checked again (l_recheck) before it is returned.
+*/
+
+#include <limits.h>
+
+#include "lsltypes.h"
+
+/* ================================================================ making Locals */
+
+/* Pushes the metatable for new Locals of the isolate of the userdata at 'hidx'
+** (absolute), which the caller has checked: an Isolate, a Local (its own
+** metatable) or another handle (through its user value). */
+static void l_pushlocalmt(lua_State *L, int hidx) {
+  const lsl_head *p = (const lsl_head *)lua_touserdata(L, hidx);
+  if (p->tag == lsl_tag(UP_LOCAL)) {
+    lua_getmetatable(L, hidx);
+  } else if (p->tag == lsl_tag(UP_ISOLATE)) {
+    lua_getiuservalue(L, hidx, UV_LOCALMT);
+  } else {
+    lua_getiuservalue(L, hidx, UV_ISO);
+    lua_getiuservalue(L, -1, UV_LOCALMT);
+    lua_remove(L, -2);
+  }
+}
+
+/* Fills the Local 'lo' on top (already holding 'h') with its isolate and the
+** innermost scope's site and level. */
+static void l_initlocal(lsl_isolate *li, lsl_local *lo) {
+  lo->tag = lsl_tag(UP_LOCAL);
+  lo->li = li;
+  lo->site = li->cur_site;
+  lo->level = li->cur_level;
+}
+
+/* Turns the userdata on top (already holding 'h') into a Local of the isolate
+** of the userdata at 'hidx' (see l_pushlocalmt). */
+static void l_finishlocal(lua_State *L, lsl_isolate *li, int hidx, lsl_local *lo) {
+  l_initlocal(li, lo);
+  l_pushlocalmt(L, hidx);
+  lua_setmetatable(L, -2);
+}
+
+/* Pushes a new Local for the non-empty 'h', made by a method of the userdata at
+** 'hidx' (absolute; see l_pushlocalmt). */
+void lsl_pushlocalof(lua_State *L, lsl_isolate *li, int hidx, sl_local h) {
+  lsl_local *lo = (lsl_local *)lua_newuserdatauv(L, sizeof *lo, 0);
+  lo->h = h;
+  l_finishlocal(L, li, hidx, lo);
+}
+
+/* Pushes a Local for 'h' (nil when empty), as lsl_pushlocalof. */
+void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h) {
+  if (sl_local_is_empty(h)) { lua_pushnil(L); return; }
+  lsl_pushlocalof(L, li, hidx, h);
+  lsl_flushwatch(L, li);
+}
+
+
+/* ================================================================ constructors */
+
+/* Weak callbacks ran inside the call that made 'lo': one may have closed the scope
+** it was made in (then it is refused here, not at first use) or left a scope open
+** (then the site and level come from the Local's own scope, not the innermost). */
+static void l_recheck(lua_State *L, lsl_isolate *li, lsl_local *lo, const char *op) {
+  uint32_t depth;
+  sl_scope_info in;
+  if (sl_local_check(li->iso, lo->h) != SL_OK)
+    lsl_argerror(L, 1, op, "a weak callback closed the scope the new handle was made in");
+  sl_local_scope(lo->h, &depth, NULL);
+  if (sl_scope_info_at(li->iso, depth, &in) == SL_OK) {
+    lo->site = in.site;
+    lo->level = in.level;
+  }
+}
+
+/* The head of every constructor, after its arguments are checked: the new Local's
+** userdata (its allocation may run a finalizer that disposes the isolate: checked
+** again after it) and, in *cb0, the count of weak callbacks run so far. */
+static inline lsl_local *l_newlocal(lua_State *L, lsl_isolate *li, const char *op,
+                                    uint64_t *cb0) {
+  lsl_local *lo = (lsl_local *)lua_newuserdatauv(L, sizeof *lo, 0);
+  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
+  li->L = L;
+  *cb0 = li->cb_total;
+  return lo;
+}
+
+/* The tail of every constructor: 'st' is the core call's status. */
+static inline int l_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_status st,
+                              uint64_t cb0, const char *op) {
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, op, NULL);
+  l_finishlocal(L, li, 1, lo);
+  if (li->cb_total != cb0) l_recheck(L, li, lo, op);
+  lsl_flushwatch(L, li);
+  return 1;
+}
+
+/* iso:integer(i) is the hot path: one userdata, no table lookups. */
+static int l_iso_integer(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "integer");
+  lua_Integer v = lsl_checkint(L, 2, "integer");
+  uint64_t cb0;
+  lsl_local *lo = l_newlocal(L, li, "integer", &cb0);
+  return l_madelocal(L, li, lo, sl_integer(li->iso, (int64_t)v, &lo->h), cb0, "integer");
+}
+
+static int l_iso_number(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "number");
+  uint64_t cb0;
+  lsl_local *lo;
+  double v;
+  if (lua_type(L, 2) != LUA_TNUMBER) return lsl_typeerror(L, 2, "number", "number");
+  v = (double)lua_tonumber(L, 2);
+  lo = l_newlocal(L, li, "number", &cb0);
+  return l_madelocal(L, li, lo, sl_number(li->iso, v, &lo->h), cb0, "number");
+}
+
+static int l_iso_string(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "string");
+  uint64_t cb0;
+  lsl_local *lo;
+  const char *s;
+  size_t len;
+  if (lua_type(L, 2) != LUA_TSTRING) return lsl_typeerror(L, 2, "string", "string");
+  s = lua_tolstring(L, 2, &len);
+  lo = l_newlocal(L, li, "string", &cb0);
+  return l_madelocal(L, li, lo, sl_string(li->iso, s, len, &lo->h), cb0, "string");
+}
+
+static int l_iso_array(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "array");
+  lua_Integer n = lsl_checkint(L, 2, "array");
+  uint64_t cb0;
+  lsl_local *lo;
+  if (n < 0)
+    return lsl_argerror(L, 2, "array", lua_pushfstring(L, "size must be non-negative, "
+                        "got %I", n));
+  lo = l_newlocal(L, li, "array", &cb0);
+  return l_madelocal(L, li, lo, sl_array(li->iso, (size_t)n, &lo->h), cb0, "array");
+}
+
+/* iso:array_of(...): a new array whose i-th element is the object of the i-th
+** argument (nil leaves it empty), in one call: what iso:array(n) followed by n
+** a:set(i, h) does, for one method dispatch and one userdata. The core call
+** checks every element before it allocates; when it fails, the checked loop
+** names the argument to blame (or, all being fine, the failure itself). */
+#if !defined(LSL_ARRAYOF_STACK)
+#define LSL_ARRAYOF_STACK 8     /* elements gathered on the C stack */
+#endif
+
+static int l_iso_array_of(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "array_of");
+  int n = lua_gettop(L) - 1, i;
+  sl_local small[LSL_ARRAYOF_STACK], *elems = small;
+  lsl_local *lo;
+  sl_status st;
+  uint64_t cb0;
+  if (n > LSL_ARRAYOF_STACK)                  /* at n + 2, after the arguments */
+    elems = (sl_local *)lua_newuserdatauv(L, (size_t)n * sizeof *elems, 0);
+  for (i = 0; i < n; i++) {
+    lsl_local *v = lsl_tolocalof(L, i + 2, li);
+    if (v != NULL) elems[i] = v->h;
+    else if (lua_isnil(L, i + 2)) elems[i] = SL_EMPTY_LOCAL;
+    else {                                    /* raises: not a Local of 'li' */
+      const lsl_local *c = lsl_checklocalof(L, li, i + 2, "array_of", 1);
+      elems[i] = c != NULL ? c->h : SL_EMPTY_LOCAL;
+    }
+  }
+  lo = l_newlocal(L, li, "array_of", &cb0);
+  st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
+  if (st != SL_OK)
+    for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
+  return l_madelocal(L, li, lo, st, cb0, "array_of");
+}
+
+
+/* ================================================================ methods */
+
+/* A live Local at arg 1 (self). */
+static lsl_local *l_self(lua_State *L, const char *op) {
+  lsl_local *lo = lsl_checklocal(L, 1, op);
+  sl_status st = sl_local_check(lo->li->iso, lo->h);
+  if (st != SL_OK) lsl_fail(L, lo->li, st, 1, op, lo);
+  return lo;
+}
+
+static int l_local_value(lua_State *L) {
+  lsl_local *lo = l_self(L, "value");
+  sl_isolate *iso = lo->li->iso;
+  sl_kind k;
+  sl_kind_of(iso, lo->h, &k);
+  switch (k) {
+    case SL_INTEGER: { int64_t v; sl_integer_value(iso, lo->h, &v);
+                       lua_pushinteger(L, (lua_Integer)v); return 1; }
+    case SL_NUMBER: { double v; sl_number_value(iso, lo->h, &v);
+                      lua_pushnumber(L, (lua_Number)v); return 1; }
+    case SL_STRING: { const char *b; size_t n; sl_string_value(iso, lo->h, &b, &n);
+                      lua_pushlstring(L, b, n); return 1; }  /* copies before any GC */
+    default:
+      return lsl_argerror(L, 1, "value", "an array has no Lua value");
+  }
+}
+
+/* h:kind(), h:id(), h:address(), h:generation(): what the core says of the
+** object of a live Local. */
+enum { D_KIND, D_ID, D_ADDRESS, D_GENERATION };
+
+static int l_describe(lua_State *L, int what) {
+  static const char *const ops[] = { "kind", "id", "address", "generation" };
+  lsl_local *lo = l_self(L, ops[what]);
+  sl_isolate *iso = lo->li->iso;
+  sl_kind k;
+  uint64_t id;
+  uintptr_t a;
+  sl_generation g;
+  switch (what) {
+    case D_KIND: sl_kind_of(iso, lo->h, &k); lua_pushstring(L, sl_kind_name(k)); break;
+    case D_ID: sl_identity(iso, lo->h, &id); lua_pushinteger(L, (lua_Integer)id); break;
+    case D_ADDRESS: sl_address(iso, lo->h, &a); lua_pushinteger(L, (lua_Integer)a); break;
+    default: sl_generation_of(iso, lo->h, &g); lua_pushstring(L, lsl_genname(g));
+  }
+  return 1;
+}
+
+static int l_local_kind(lua_State *L) { return l_describe(L, D_KIND); }
+static int l_local_id(lua_State *L) { return l_describe(L, D_ID); }
+static int l_local_address(lua_State *L) { return l_describe(L, D_ADDRESS); }
+static int l_local_generation(lua_State *L) { return l_describe(L, D_GENERATION); }
+
+static int l_local_is_valid(lua_State *L) {
+  lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  if (lo == NULL) return lsl_typeerror(L, 1, "is_valid", LOCAL_MT);
+  lua_pushboolean(L, lo->li->iso != NULL && sl_local_check(lo->li->iso, lo->h) == SL_OK);
+  return 1;
+}
+
+/* A 1-based index into array 'lo' at 'arg', returned 0-based. */
+static size_t l_checkindex(lua_State *L, lsl_local *lo, int arg, const char *op) {
+  lua_Integer i = lsl_checkint(L, arg, op);
+  size_t n;
+  sl_status st = sl_array_length(lo->li->iso, lo->h, &n);
+  if (st != SL_OK) lsl_argerror(L, 1, op, "array expected");
+  if (i < 1 || (lua_Unsigned)i > n)
+    lsl_argerror(L, arg, op, lua_pushfstring(L, "index %I out of range 1..%I", i,
+                 (lua_Integer)n));
+  return (size_t)(i - 1);
+}
+
+/* The hot paths of a:get(i) and a:set(i, v) try the core call at once on the
+** plain case (a Local of a live isolate, an integer index, a Local of the same
+** isolate or nil) and trust its SL_OK, which implies every check below passed;
+** anything else, including a failure, takes the checked path, which runs the
+** checks in their order and so raises the same message as always. A failed
+** core call changes nothing, so running it again there is harmless. */
+static int l_local_get_checked(lua_State *L);
+
+static int l_local_get(lua_State *L) {
+  lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  sl_local out;
+  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2) &&
+      sl_array_get(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, &out) == SL_OK) {
+    if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
+    lsl_pushlocalof(L, lo->li, 1, out);
+    lsl_flushwatch(L, lo->li);
+    return 1;
+  }
+  return l_local_get_checked(L);
+}
+
+static int l_local_get_checked(lua_State *L) {
+  lsl_local *lo = l_self(L, "get");
+  size_t i = l_checkindex(L, lo, 2, "get");
+  sl_local out;
+  sl_status st = sl_array_get(lo->li->iso, lo->h, i, &out);
+  if (st != SL_OK) return lsl_fail(L, lo->li, st, 1, "get", lo);
+  lsl_pushlocal(L, lo->li, 1, out);
+  return 1;
+}
+
+/* The range i..j of a:unpack([i [, j]]) over an array of 'n' elements (nargs
+** arguments, self included; the metatable of the new Locals sits above them, so
+** slot 3 is 'j' only if given). Returns 0 for an empty range. */
+static int l_unpackrange(lua_State *L, int nargs, size_t n, lua_Integer *pi,
+                         lua_Integer *pj) {
+  lua_Integer i = 1, j = (lua_Integer)n;
+  if (nargs > 1) {
+    if (!lua_isnil(L, 2)) i = lsl_checkint(L, 2, "unpack");
+    if (nargs >= 3 && !lua_isnil(L, 3)) j = lsl_checkint(L, 3, "unpack");
+    if (i > j) return 0;                        /* empty range, as table.unpack */
+    if (i < 1 || (lua_Unsigned)j > n)
+      lsl_argerror(L, i < 1 ? 2 : 3, "unpack", lua_pushfstring(L,
+                   "range %I..%I out of 1..%I", i, j, (lua_Integer)n));
+  }
+  if (i > j) return 0;
+  if (j - i >= LUA_MINSTACK - 4 &&              /* LUA_MINSTACK slots are always free */
+      ((lua_Unsigned)(j - i) >= (lua_Unsigned)(INT_MAX - 4) ||
+       !lua_checkstack(L, (int)(j - i + 1) + 2)))
+    luaL_error(L, "too many results to unpack");
+  *pi = i;
+  *pj = j;
+  return 1;
+}
+
+/* a:unpack([i [, j]]): elements i..j (default 1..#a) as new Locals in the
+** innermost scope, nil for an empty element, like table.unpack: one call where
+** a:get(i) for each would take one method dispatch each. An empty element costs
+** no userdata: the core call comes first, as in a:get(i). */
+static int l_local_unpack(lua_State *L) {
+  int nargs = lua_gettop(L);
+  lsl_local *lo = (lsl_local *)lua_touserdata(L, 1);
+  lsl_isolate *li;
+  size_t n;
+  lua_Integer i, j, k;
+  /* lsl_testud by hand, keeping the metatable it fetches for the new Locals */
+  if (lo == NULL || lua_rawlen(L, 1) != sizeof *lo || lo->tag != lsl_tag(UP_LOCAL) ||
+      !lua_getmetatable(L, 1) || (lua_rawgeti(L, nargs + 1, 1), !lsl_isiso(L, -1, lo->li)) ||
+      (lua_pop(L, 1), lo->li->iso == NULL) ||
+      sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) {
+    lua_settop(L, nargs);
+    l_self(L, "unpack");                        /* raises unless a live Local */
+    return lsl_argerror(L, 1, "unpack", "array expected");
+  }
+  li = lo->li;
+  if (!l_unpackrange(L, nargs, n, &i, &j)) return 0;
+  if (nargs > 1) {                              /* 2: the metatable of the new Locals */
+    lua_replace(L, 2);
+    lua_settop(L, 2);
+  }
+  for (k = i; k <= j; k++) {
+    sl_local h;
+    lsl_local *r;
+    sl_status st;
+    lsl_stilllive(L, li, "unpack");             /* a finalizer may have disposed it */
+    st = sl_array_get(li->iso, lo->h, (size_t)(k - 1), &h);   /* no collection here */
+    if (st != SL_OK) return lsl_fail(L, li, st, 1, "unpack", lo);
+    if (sl_local_is_empty(h)) { lua_pushnil(L); continue; }
+    r = (lsl_local *)lua_newuserdatauv(L, sizeof *r, 0);
+    r->h = h;
+    l_initlocal(li, r);
+    lua_pushvalue(L, 2);
+    lua_setmetatable(L, -2);
+  }
+  lsl_flushwatch(L, li);
+  return (int)(j - i + 1);
+}
+
+static int l_local_set_checked(lua_State *L);
+
+static int l_local_set(lua_State *L) {
+  lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2)) {
+    lsl_local *v = NULL;
+    /* the core cannot tell another isolate's Local: check that here */
+    if (lua_isnil(L, 3) || (v = lsl_tolocalof(L, 3, lo->li)) != NULL) {
+      if (sl_array_set(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1,
+                       v ? v->h : SL_EMPTY_LOCAL) == SL_OK)
+        return 0;
+    }
+  }
+  return l_local_set_checked(L);
+}
+
+static int l_local_set_checked(lua_State *L) {
+  lsl_local *lo = l_self(L, "set");
+  size_t i = l_checkindex(L, lo, 2, "set");
+  lsl_local *v = lsl_checklocalof(L, lo->li, 3, "set", 1);
+  sl_status st = sl_array_set(lo->li->iso, lo->h, i, v ? v->h : SL_EMPTY_LOCAL);
+  if (st != SL_OK) return lsl_fail(L, lo->li, st, 3, "set", v);
+  return 0;
+}
+
+static int l_local_len(lua_State *L) {
+  lsl_local *lo = l_self(L, "__len");
+  size_t n;
+  if (sl_array_length(lo->li->iso, lo->h, &n) != SL_OK)
+    return lsl_argerror(L, 1, "__len", "array expected");
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* h1 == h2: same object. Handles of different isolates are never equal. */
+static int l_local_eq(lua_State *L) {
+  lsl_local *a = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  lsl_local *b = (lsl_local *)lsl_testud(L, 2, UP_LOCAL);
+  int same = 0;
+  sl_status st;
+  /* Lua calls __eq for any two userdata: anything but two Locals is unequal. */
+  if (a == NULL || b == NULL || b->li != a->li) { lua_pushboolean(L, 0); return 1; }
+  if (a->li->iso == NULL) return lsl_argerror(L, 1, "__eq", "handle of a disposed isolate");
+  st = sl_same(a->li->iso, a->h, b->h, &same);
+  if (st != SL_OK) return lsl_fail(L, a->li, st, 2, "__eq", b);
+  lua_pushboolean(L, same);
+  return 1;
+}
+
+static int l_local_tostring(lua_State *L) {
+  lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  sl_kind k;
+  uint64_t id;
+  if (lo == NULL) return lsl_typeerror(L, 1, "__tostring", LOCAL_MT);
+  if (lo->li->iso == NULL)
+    lua_pushliteral(L, LOCAL_MT ": (isolate disposed)");
+  else if (sl_local_check(lo->li->iso, lo->h) != SL_OK)
+    lua_pushfstring(L, LOCAL_MT ": (scope %d, closed)", (int)lo->level);
+  else {
+    sl_kind_of(lo->li->iso, lo->h, &k);
+    sl_identity(lo->li->iso, lo->h, &id);
+    lua_pushfstring(L, LOCAL_MT ": %s#%I (scope %d, live)", sl_kind_name(k),
+                    (lua_Integer)id, (int)lo->level);
+  }
+  return 1;
+}
+
+/* A Local has no __gc or __close: its slot belongs to its scope, so finalising
+** it would do nothing and would only slow down the hot path (every finalisable
+** userdata costs the Lua collector a separate pass). */
+const lsl_reg lsl_local_reg[] = {
+  {UP_LOCAL, "__tostring", l_local_tostring},
+  {UP_LOCAL, "__eq", l_local_eq},
+  {UP_LOCAL, "__len", l_local_len},
+  {UP_LOCAL, "value", l_local_value},
+  {UP_LOCAL, "kind", l_local_kind},
+  {UP_LOCAL, "id", l_local_id},
+  {UP_LOCAL, "address", l_local_address},
+  {UP_LOCAL, "generation", l_local_generation},
+  {UP_LOCAL, "is_valid", l_local_is_valid},
+  {UP_LOCAL, "get", l_local_get},
+  {UP_LOCAL, "set", l_local_set},
+  {UP_LOCAL, "unpack", l_local_unpack},
+  {UP_ISOLATE, "integer", l_iso_integer},
+  {UP_ISOLATE, "number", l_iso_number},
+  {UP_ISOLATE, "string", l_iso_string},
+  {UP_ISOLATE, "array", l_iso_array},
+  {UP_ISOLATE, "array_of", l_iso_array_of},
+  {0, NULL, NULL}
+};

@@ -1,0 +1,297 @@
+/*
+** lsltypes.h: what the files of the Lua binding share (as LPeg's lptypes.h):
+** the metatable names, the upvalue and user-value numbers, the userdata
+** structs and their tags, and the check and fail helpers.
+**
+** One file per mechanism, each opening with its own design note:
+**   lslaux.c     errors, warnings, argument checks, the call-site cache
+**   lsllocal.c   Locals and their methods, the constructors (iso:integer, ...)
+**   lslscope.c   handle, escapable and seal scopes
+**   lslglobal.c  persistent and global handles, references, eternal handles,
+**                weak callbacks
+**   lslprobe.c   probes
+**   lsldiag.c    collect, stats, verify, the gc/move/watch hooks, diagnostics
+**   lscopelab.c  the isolate (lifetime, options), registration, luaopen
+**
+** Cross-file names begin with 'lsl_' and are hidden from the module's exports;
+** file-local helpers are short 'l_' words. The type checks are static inline
+** here: they sit on every hot path (a:get, a:set, s:close, iso:integer).
+*/
+
+#ifndef LSLTYPES_H
+#define LSLTYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "scopelab.h"
+
+#if defined(__GNUC__)
+#define LSL_FUNC __attribute__((visibility("hidden"))) extern
+#else
+#define LSL_FUNC extern
+#endif
+#define LSL_DATA LSL_FUNC
+
+#define ISOLATE_MT    "scopelab.Isolate"
+#define LOCAL_MT      "scopelab.Local"
+#define SCOPE_MT      "scopelab.Scope"
+#define PERSISTENT_MT "scopelab.Persistent"
+#define PROBE_MT      "scopelab.Probe"
+#define REFERENCE_MT  "scopelab.Reference"
+#define PATH_MT       "scopelab.Path"
+#define ISOLATES_KEY  "scopelab.isolates"
+
+/* Every function of the module shares these upvalues: the metatables, so that a
+** new object gets its metatable with no table lookup. */
+enum { UP_ISOLATE = 1, UP_LOCAL, UP_SCOPE, UP_PERSISTENT, UP_PROBE, UP_REFERENCE,
+       UP_PATH, NUP = UP_PATH };
+
+/* User values of an Isolate userdata. */
+enum { UV_SITES = 1,   /* site number -> "file:line" */
+       UV_SITEIDX,     /* "file:line" -> site number (dedupe) */
+       UV_WEAK,        /* lightuserdata(l_persistent*) -> Persistent, while weak
+                          with a callback: keeps the userdata and the callback alive */
+       UV_WEAKLOG,     /* weak-callback trace (option 'record_weak') */
+       UV_WARN,        /* option 'warn': function receiving diagnostics, or nil */
+       UV_LOCALMT,     /* the metatable of this isolate's Locals (see lsllocal.c) */
+       NUV_ISOLATE = UV_LOCALMT };
+
+/* User values of handle userdata but Locals: 1 is always the Isolate userdata. */
+enum { UV_ISO = 1, UV_CALLBACK = 2 };
+
+typedef struct lsl_move {
+  uint64_t id, collection;
+  uintptr_t from, to;
+} lsl_move;
+
+/* The call-site cache (lslaux.c): (short_src, line) -> site number. */
+#if !defined(LSL_SITECACHE)
+#define LSL_SITECACHE 64        /* entries, a power of 2 */
+#endif
+
+typedef struct lsl_siteentry {
+  uint32_t site;                /* 0: empty */
+  int line;
+  char short_src[LUA_IDSIZE];
+} lsl_siteentry;
+
+/* Every userdata of the binding begins with its tag: the address of its type's
+** entry in 'lsl_tags' (constant, so no global state). Checking a type is then a
+** size and a pointer compare, with no metatable fetched (debug.setmetatable can
+** give any userdata any metatable: the tag, not the metatable, says what it is).
+** Handles continue with their isolate, which user value 1 keeps alive. */
+LSL_DATA const char lsl_tags[8];
+#define lsl_tag(up) ((const void *)&lsl_tags[(up)])
+
+typedef struct lsl_head {
+  const void *tag;
+  struct lsl_isolate *li;       /* handles only */
+} lsl_head;
+
+typedef struct lsl_isolate {
+  const void *tag;        /* lsl_tag(UP_ISOLATE) */
+  sl_isolate *iso;        /* NULL once disposed */
+  lua_State *L;           /* the thread of the call that may run callbacks */
+  uint32_t nsites;        /* sites registered in UV_SITES */
+  uint32_t cur_site;      /* site and level of the innermost open scope, */
+  uint32_t cur_level;     /*   copied into every new Local; kept by opening and
+                             closing scopes (all of them go through here), so no
+                             call asks the core for them */
+  uint64_t collections;   /* number of the last collection (gc hook) */
+  uint64_t cb_order;      /* weak callbacks run after that collection */
+  uint64_t cb_collection; /* the collection 'cb_order' counts for */
+  uint64_t cb_errors;     /* Lua errors raised by weak callbacks, all time */
+  uint64_t cb_total;      /* weak callbacks run, all time (a constructor that ran
+                             some re-checks the Local it made) */
+  int trace_gc, record_moves, record_weak;
+  /* option 'record_moves': filled by the move hook, which may not touch Lua */
+  lsl_move *moves;
+  size_t nmoves, capmoves;
+  int moves_lost;         /* realloc failed inside the hook */
+  /* sl_watch_handles: the hook may not call the API (nor Lua, whose GC could
+  ** run finalizers that do), so it only records; the warning is emitted when
+  ** the call that created the handle returns. */
+  size_t watch_threshold;
+  int watch_pending;
+  sl_scope_info watch_info;
+  lsl_siteentry sitecache[LSL_SITECACHE];
+} lsl_isolate;
+
+/* A Local has no user value: what keeps its isolate alive is its metatable, one
+** per isolate (UV_LOCALMT, a copy of the registry's "scopelab.Local" holding the
+** Isolate userdata at [1]). */
+typedef struct lsl_local {
+  const void *tag;        /* lsl_tag(UP_LOCAL) */
+  lsl_isolate *li;        /* reachable because its metatable holds the Isolate */
+  sl_local h;             /* slot + stamp */
+  uint32_t site, level;   /* of the owning scope, for the stale-handle message */
+} lsl_local;
+
+typedef struct lsl_scope {
+  const void *tag;        /* lsl_tag(UP_SCOPE) */
+  lsl_isolate *li;
+  sl_scope s;
+  uint32_t site, level;
+  uint32_t prev_site, prev_level;  /* the innermost scope's when this one opened:
+                                      restored when it closes, given to escaped Locals */
+  sl_scope_kind kind;
+  size_t capacity;
+} lsl_scope;
+
+enum { P_PLAIN = 1, P_GLOBAL, P_REFERENCE };
+
+typedef struct lsl_persistent {
+  const void *tag;        /* lsl_tag(UP_PERSISTENT) or lsl_tag(UP_REFERENCE) */
+  lsl_isolate *li;
+  sl_persistent p;
+  int type;               /* P_PLAIN, P_GLOBAL or P_REFERENCE */
+  int deleted;
+  uint32_t site;
+  lua_Integer count;      /* references: the Node-API count */
+} lsl_persistent;
+
+typedef struct lsl_probe {
+  const void *tag;        /* lsl_tag(UP_PROBE) */
+  lsl_isolate *li;
+  sl_probe p;
+  int deleted;
+} lsl_probe;
+
+#define lsl_setint(L, name, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
+
+
+/* ---------------------------------------------------------------- lslaux.c */
+
+LSL_FUNC int lsl_argerror(lua_State *L, int arg, const char *op, const char *msg);
+LSL_FUNC int lsl_typeerror(lua_State *L, int arg, const char *op, const char *tname);
+LSL_FUNC int lsl_fail(lua_State *L, lsl_isolate *li, sl_status st, int arg, const char *op,
+                      const lsl_local *lo);
+LSL_FUNC void lsl_pushsite(lua_State *L, int isoidx, uint32_t site);
+LSL_FUNC int lsl_pushiso(lua_State *L, lsl_isolate *li);
+LSL_FUNC const char *lsl_scopedesc(lua_State *L, lsl_isolate *li, uint32_t level,
+                                   uint32_t site);
+LSL_FUNC void lsl_warn(lua_State *L, lsl_isolate *li, const char *msg);
+LSL_FUNC void lsl_flushwatch_(lua_State *L, lsl_isolate *li);
+LSL_FUNC lsl_local *lsl_checklocal(lua_State *L, int arg, const char *op);
+LSL_FUNC lsl_local *lsl_checklocalof(lua_State *L, lsl_isolate *li, int arg, const char *op,
+                                     int nilok);
+LSL_FUNC lsl_probe *lsl_checkprobe(lua_State *L, int arg, const char *op);
+LSL_FUNC uint32_t lsl_callsite(lua_State *L, lsl_isolate *li, int isoidx);
+LSL_FUNC const char *lsl_genname(sl_generation g);
+LSL_FUNC const char *lsl_scopekind(sl_scope_kind k);
+
+/* ---------------------------------------------------------------- lsllocal.c */
+
+LSL_FUNC void lsl_pushlocalof(lua_State *L, lsl_isolate *li, int hidx, sl_local h);
+LSL_FUNC void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h);
+
+/* ---------------------------------------------------------------- lsldiag.c */
+
+LSL_FUNC void lsl_gc_hook(sl_isolate *iso, const sl_gc_stats *s, void *ud);
+LSL_FUNC void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintptr_t to,
+                            uint64_t collection, void *ud);
+
+/* ---------------------------------------------------------------- registration */
+
+/* What each file provides, for lscopelab.c to register: function 'f' under
+** 'name' in the metatable of type 'up' if the name begins with "__" (a
+** metamethod), else in its __index table. Each list ends with a NULL name. */
+typedef struct lsl_reg {
+  int up;
+  const char *name;
+  lua_CFunction f;
+} lsl_reg;
+
+LSL_DATA const lsl_reg lsl_local_reg[], lsl_scope_reg[], lsl_global_reg[], lsl_probe_reg[],
+                       lsl_diag_reg[];
+
+
+/* ---------------------------------------------------------------- inline checks */
+
+/* The size of the userdata of each type: debug.setmetatable can give a userdata
+** another type's metatable, and the size tells most apart. */
+static inline size_t lsl_udsize(int up) {
+  switch (up) {
+    case UP_ISOLATE: return sizeof(lsl_isolate);
+    case UP_LOCAL: return sizeof(lsl_local);
+    case UP_SCOPE: return sizeof(lsl_scope);
+    case UP_PERSISTENT: case UP_REFERENCE: return sizeof(lsl_persistent);
+    case UP_PROBE: return sizeof(lsl_probe);
+    default: return 0;                          /* not checked */
+  }
+}
+
+/* The isolate userdata at 'idx' if it is exactly 'li' (NULL never is). */
+static inline int lsl_isiso(lua_State *L, int idx, const lsl_isolate *li) {
+  const lsl_isolate *p = (const lsl_isolate *)lua_touserdata(L, idx);
+  return p == li && p != NULL && lua_rawlen(L, idx) == sizeof *p &&
+         p->tag == lsl_tag(UP_ISOLATE);
+}
+
+/* The userdata at 'idx' if it is of type 'up': its size and tag match and, for a
+** handle, what keeps its isolate alive still does (a Local's metatable holds it
+** at [1], another handle's user value 1 is it). The last check is what makes
+** 'li' safe to follow: debug.setmetatable or debug.setuservalue could have let
+** the isolate be collected, and then 'li' would point to freed memory. */
+static inline void *lsl_testud(lua_State *L, int idx, int up) {
+  lsl_head *p = (lsl_head *)lua_touserdata(L, idx);
+  int ok;
+  if (p == NULL || lua_rawlen(L, idx) != lsl_udsize(up) || p->tag != lsl_tag(up)) return NULL;
+  if (up == UP_ISOLATE) return p;
+  if (up == UP_LOCAL) {
+    if (!lua_getmetatable(L, idx)) return NULL;
+    lua_rawgeti(L, -1, 1);
+    ok = lsl_isiso(L, -1, p->li);
+    lua_pop(L, 2);
+    return ok ? p : NULL;
+  }
+  lua_getiuservalue(L, idx, UV_ISO);
+  ok = lsl_isiso(L, -1, p->li);
+  lua_pop(L, 1);
+  return ok ? p : NULL;
+}
+
+/* A Local of the live isolate 'li' at 'idx' (an argument beside self), or NULL.
+** No user value check: 'li' is alive (the caller holds it), so a Local whose 'li'
+** equals it points to live memory whatever its metatable says. */
+static inline lsl_local *lsl_tolocalof(lua_State *L, int idx, const lsl_isolate *li) {
+  lsl_local *p = (lsl_local *)lua_touserdata(L, idx);
+  return p != NULL && lua_rawlen(L, idx) == sizeof *p && p->tag == lsl_tag(UP_LOCAL) &&
+         p->li == li ? p : NULL;
+}
+
+/* Lua allocations may run finalizers, and a finalizer may dispose the isolate:
+** re-check right before the core call that follows them. */
+#define lsl_stilllive(L, li, op) \
+  do { if ((li)->iso == NULL) return lsl_argerror(L, 1, (op), "isolate is disposed"); } while (0)
+
+/* A live isolate at 'arg'. */
+static inline lsl_isolate *lsl_checkiso(lua_State *L, int arg, const char *op) {
+  lsl_isolate *li = (lsl_isolate *)lsl_testud(L, arg, UP_ISOLATE);
+  if (li == NULL) { lsl_typeerror(L, arg, op, ISOLATE_MT); return NULL; }  /* does not return */
+  if (li->iso == NULL) lsl_argerror(L, arg, op, "isolate is disposed");
+  return li;
+}
+
+/* Strict: a string that looks like a number is still a wrong type here. */
+static inline lua_Integer lsl_checkint(lua_State *L, int arg, const char *op) {
+  int isnum = 0;
+  lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isnum) : 0;
+  if (!isnum) {
+    if (lua_type(L, arg) == LUA_TNUMBER)
+      lsl_argerror(L, arg, op, "number has no integer representation");
+    lsl_typeerror(L, arg, op, "integer");
+  }
+  return v;
+}
+
+/* After every call that created a handle: the watch hook may have fired. */
+static inline void lsl_flushwatch(lua_State *L, lsl_isolate *li) {
+  if (li->watch_pending) lsl_flushwatch_(L, li);
+}
+
+#endif
