@@ -158,7 +158,7 @@ describe("a:unpack", function()
     assert.has_error(function() a:unpack(1.5) end,
       "bad argument #2 to 'unpack' (number has no integer representation)")
     assert.has_error(function() iso:integer(1):unpack() end,
-      "bad argument #1 to 'unpack' (array expected)")
+      "bad argument #1 to 'unpack' (array expected, got integer)")
     local stale
     do
       local t <close> = iso:handle_scope()

@@ -85,9 +85,13 @@ describe("a capacity-checked handle scope", function()
   end)
 
   it("refuses a capacity that is not a positive integer", function()
-    for _, bad in ipairs { 0, -1, 1.5, "many" } do
+    for _, bad in ipairs { 0, -1, 1.5 } do
       assert.has_error(function() iso:handle_scope { capacity = bad } end,
         "bad argument #2 to 'handle_scope' (option 'capacity' must be a positive integer)")
+    end
+    for _, bad in ipairs { "many", "8" } do         -- strict: a numeric string is a string
+      assert.has_error(function() iso:handle_scope { capacity = bad } end,
+        "bad argument #2 to 'handle_scope' (option 'capacity' must be a positive integer, got string)")
     end
     assert.has_error(function() iso:handle_scope(3) end,
       "bad argument #2 to 'handle_scope' (table expected, got number)")

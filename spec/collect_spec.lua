@@ -35,7 +35,7 @@ describe("collect and stats", function()
 
   it("refuses an unknown collection kind", function()
     assert.has_error(function() iso:collect("huge") end,
-      "bad argument #2 to 'collect' (invalid kind 'huge' (expected 'minor', 'major' or 'full'))")
+      "bad argument #2 to 'collect' (invalid kind 'huge', expected 'minor', 'major' or 'full')")
     assert.has_error(function() iso:collect({}) end,
       "bad argument #2 to 'collect' (string expected, got table)")
   end)

@@ -63,33 +63,52 @@
 
 /* ================================================================ lifetime */
 
-static void l_dispose(lsl_isolate *li) {
-  if (li == NULL) return;
-  if (li->iso) sl_isolate_dispose(li->iso);
+/* Disposes the isolate of 'li' for 'op' (dispose, __close, __gc): refused, as
+** the core refuses, from inside one of its weak callbacks; then nothing is
+** freed or forgotten, and a later dispose or collection frees it. */
+static int l_release(lsl_isolate *li) {
+  if (sl_isolate_dispose(li->iso) != SL_OK) return 0;
   li->iso = NULL;
   free(li->moves);
   li->moves = NULL;
   li->nmoves = li->capmoves = 0;
+  return 1;
+}
+
+static int l_disposeop(lua_State *L, lsl_isolate *li, int isoidx, const char *op) {
+  if (li->iso == NULL) return 0;               /* disposing twice is harmless */
+  if (!l_release(li)) return lsl_fail(L, li, SL_ESTATE, 1, op, NULL);
+  lua_newtable(L);                             /* let go of weak persistents and callbacks */
+  lua_setiuservalue(L, isoidx, UV_WEAK);
+  return 0;
 }
 
 static int l_iso_dispose(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   if (li == NULL) return lsl_typeerror(L, 1, "dispose", ISOLATE_MT);
-  if (li->iso == NULL) return 0;               /* disposing twice is harmless */
-  if (sl_isolate_dispose(li->iso) != SL_OK) {
-    /* refused: we are inside one of its weak callbacks */
-    return lsl_fail(L, li, SL_ESTATE, 1, "dispose", NULL);
-  }
-  li->iso = NULL;
-  l_dispose(li);
-  /* let go of weak persistents and their callbacks */
-  lua_newtable(L);
-  lua_setiuservalue(L, 1, UV_WEAK);
-  return 0;
+  return l_disposeop(L, li, 1, "dispose");
 }
 
+/* __gc obeys the same refusal as dispose (Lua never runs it inside a weak
+** callback: the callback's isolate is on the stack; only a call by hand can). */
 static int l_iso_gc(lua_State *L) {
-  l_dispose((lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE));
+  lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
+  return li ? l_disposeop(L, li, 1, "__gc") : 0;
+}
+
+/* The guard (UV_GUARD) holds its Isolate as user value 1 and disposes it when
+** both are garbage: an Isolate whose metatable (and so __gc) the debug library
+** removed is still freed. The guard is garbage while the Isolate still holds
+** it only if the Isolate is garbage too; a guard the debug library cut loose
+** (its Isolate holds another value) disposes nothing. Lua keeps the Isolate
+** alive while the guard's finalizer runs, so 'li' is valid there. */
+static int l_guard_gc(lua_State *L) {
+  lsl_isolate *li;
+  lua_getiuservalue(L, 1, 1);
+  li = (lsl_isolate *)lsl_testud(L, 2, UP_ISOLATE);
+  if (li == NULL || li->iso == NULL) return 0;
+  lua_getiuservalue(L, 2, UV_GUARD);
+  if (lua_rawequal(L, 1, 3)) l_release(li);
   return 0;
 }
 
@@ -162,14 +181,26 @@ static int l_opterror(lua_State *L, const l_option *op, const char *what) {
   return lsl_argerror(L, 1, "isolate", lua_pushfstring(L, "option '%s' %s", op->name, what));
 }
 
-/* The value on top, an integer in 0..op->max. */
+/* What a bad option value on top is, for "got ...": its type, or for a number
+** its value (NaN said as such: "got number" would hide why it was refused). */
+static const char *l_optgot(lua_State *L) {
+  lua_Number x;
+  if (lua_type(L, -1) != LUA_TNUMBER) return luaL_typename(L, -1);
+  if (lua_isinteger(L, -1)) return lua_pushfstring(L, "%I", lua_tointeger(L, -1));
+  x = lua_tonumber(L, -1);
+  if (x != x) return "NaN";
+  return lua_pushfstring(L, "%f", x);
+}
+
+/* The value on top, an integer in 0..op->max (strict: a numeric string is a
+** string, as everywhere in the binding). */
 static void l_optint(lua_State *L, const l_option *op, void *field) {
-  int isnum;
-  lua_Integer v = lua_tointegerx(L, -1, &isnum);
-  if (!isnum || v < 0 || v > op->max)
+  lua_Integer v = 0;
+  int ok = lua_isinteger(L, -1);
+  if (ok) v = lua_tointeger(L, -1);
+  if (!ok || v < 0 || v > op->max)
     lsl_argerror(L, 1, "isolate", lua_pushfstring(L, "option '%s' must be an integer in "
-                 "0..%I, got %s", op->name, op->max,
-                 isnum ? lua_tostring(L, -1) : luaL_typename(L, -1)));
+                 "0..%I, got %s", op->name, op->max, l_optgot(L)));
   if (op->type == O_SIZE) *(size_t *)field = (size_t)v;
   else *(unsigned *)field = (unsigned)v;
 }
@@ -187,8 +218,10 @@ static int l_cmpu64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The list on top (option 'gc_at'), sorted into a buffer that replaces slot 2,
-** where it stays until sl_isolate_new has copied it. */
+/* The list on top (option 'gc_at'), sorted and without repeats (the docs
+** promise the order does not matter, and a count given twice collects once)
+** into a buffer that replaces slot 2, where it stays until sl_isolate_new has
+** copied it. */
 static void l_optlist(lua_State *L, const l_option *op, sl_options *o) {
   lua_Integer i, n;
   uint64_t *at;
@@ -196,20 +229,22 @@ static void l_optlist(lua_State *L, const l_option *op, sl_options *o) {
     l_opterror(L, op, "must be a list of positive integers");
   n = (lua_Integer)lua_rawlen(L, -1);
   at = (uint64_t *)lua_newuserdatauv(L, (size_t)n * sizeof *at + 1, 0);
+  size_t k = 0;
   for (i = 1; i <= n; i++) {
-    int isnum;
-    lua_Integer x;
-    lua_rawgeti(L, -2, i);
-    x = lua_tointegerx(L, -1, &isnum);
+    lua_Integer x = 0;
+    int ok = lua_rawgeti(L, -2, i) == LUA_TNUMBER && lua_isinteger(L, -1);
+    if (ok) x = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (!isnum || x < 1)
+    if (!ok || x < 1)
       lsl_argerror(L, 1, "isolate", lua_pushfstring(L, "option 'gc_at' must be a "
                    "list of positive integers (bad element %I)", i));
     at[i - 1] = (uint64_t)x;
   }
   qsort(at, (size_t)n, sizeof *at, l_cmpu64);
+  for (i = 0; i < n; i++)                      /* drop repeats */
+    if (k == 0 || at[i] != at[k - 1]) at[k++] = at[i];
   o->gc_at = at;
-  o->gc_at_count = (size_t)n;
+  o->gc_at_count = k;
   lua_replace(L, 2);
 }
 
@@ -263,17 +298,13 @@ static void l_setuservalues(lua_State *L) {
   lua_newtable(L); lua_setiuservalue(L, -2, UV_WEAKLOG);
   lua_getfield(L, 1, "warn");
   lua_setiuservalue(L, -2, UV_WARN);
-  /* this isolate's Local metatable: the registry's, plus the Isolate at [1] */
-  lua_newtable(L);
-  lua_pushnil(L);
-  while (lua_next(L, lua_upvalueindex(UP_LOCAL))) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, -4);
-  }
+  lsl_pushlocalmt(L, lua_gettop(L));           /* made and kept as UV_LOCALMT */
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, 0, 1);                  /* the guard */
+  luaL_setmetatable(L, GUARD_MT);
   lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, 1);
-  lua_setiuservalue(L, -2, UV_LOCALMT);
+  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, -2, UV_GUARD);
 }
 
 /* core.isolate([opts]) */
@@ -304,7 +335,7 @@ static int l_isolate_new(lua_State *L) {
   if (li->record_moves) sl_set_move_hook(li->iso, lsl_move_hook, li);
   l_setuservalues(L);
   /* registry map struct -> userdata, weak-valued (see the header comment) */
-  lua_getfield(L, LUA_REGISTRYINDEX, ISOLATES_KEY);
+  lsl_pushisomap(L);
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, li);
   lua_pop(L, 1);
@@ -372,13 +403,11 @@ int luaopen_scopelab_core(lua_State *L) {
   first = lua_gettop(L) + 1;
   for (i = 0; i < NUP; i++) luaL_newmetatable(L, names[i]);
   l_register(L, first);
-  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, ISOLATES_KEY) == 0) {
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_pushvalue(L, -1);
-    lua_setmetatable(L, -2);
-  }
-  lua_pop(L, 1);
+  luaL_newmetatable(L, GUARD_MT);
+  lua_pushcfunction(L, l_guard_gc);
+  lua_setfield(L, -2, "__gc");
+  lsl_pushisomap(L);
+  lua_pop(L, 2);
   lua_createtable(L, 0, 2);
   l_pushfunc(L, first, l_isolate_new);
   lua_setfield(L, -2, "isolate");

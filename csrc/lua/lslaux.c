@@ -52,20 +52,56 @@ int lsl_typeerror(lua_State *L, int arg, const char *op, const char *tname) {
   return lsl_argerror(L, arg, op, lua_pushfstring(L, "%s expected, got %s", tname, got));
 }
 
-/* Pushes the "file:line" of a site, or nil for site 0 / unknown. */
-void lsl_pushsite(lua_State *L, int isoidx, uint32_t site) {
-  if (site == 0) { lua_pushnil(L); return; }
-  lua_getiuservalue(L, isoidx, UV_SITES);
-  lua_rawgeti(L, -1, (lua_Integer)site);
-  lua_remove(L, -2);
+/* Pushes user value 'uv' of the Isolate at 'isoidx' (absolute), a table. One that
+** the debug library replaced by anything else is replaced by a new empty table:
+** what it held is lost (sites print as unknown, weak callbacks no longer run),
+** but nothing is ever read from a value of the wrong type. */
+void lsl_getuvtable(lua_State *L, int isoidx, int uv) {
+  if (lua_getiuservalue(L, isoidx, uv) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, isoidx, uv);
 }
 
-/* Pushes the Isolate userdata of 'li' (from the weak registry map). */
+/* Pushes the "file:line" of a site, or nil for site 0 / unknown. */
+void lsl_pushsite(lua_State *L, int isoidx, uint32_t site) {
+  int t;
+  if (site == 0) { lua_pushnil(L); return; }
+  if (lua_getiuservalue(L, isoidx, UV_SITES) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return;
+  }
+  t = lua_rawgeti(L, -1, (lua_Integer)site);
+  lua_remove(L, -2);
+  if (t != LUA_TSTRING) { lua_pop(L, 1); lua_pushnil(L); }
+}
+
+/* Pushes the registry's map from isolate structs to their userdata (weak
+** values), made anew if missing or replaced by something else than a table. */
+void lsl_pushisomap(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ISOLATES_KEY) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_pushvalue(L, -1);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, ISOLATES_KEY);
+}
+
+/* Pushes the Isolate userdata of 'li' (from the registry map); false and nil
+** when it is not there (the map was replaced) or is not 'li's. */
 int lsl_pushiso(lua_State *L, lsl_isolate *li) {
-  lua_getfield(L, LUA_REGISTRYINDEX, ISOLATES_KEY);
+  lsl_pushisomap(L);
   lua_rawgetp(L, -1, li);
   lua_remove(L, -2);
-  return lua_isuserdata(L, -1);
+  if (lsl_isiso(L, -1, li)) return 1;
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  return 0;
 }
 
 /* "level 2, opened at foo.lua:14" or "level 2" when the site is unknown. */
@@ -170,11 +206,14 @@ static int l_warn_body(lua_State *L) {
   return 0;
 }
 
-/* The slow half of lsl_flushwatch: the watch hook fired, warn now. */
-void lsl_flushwatch_(lua_State *L, lsl_isolate *li) {
+/* The slow half of lsl_flushwatch: the watch hook fired, warn now. The 'warn'
+** function may have disposed the isolate: the handle just made is then dead,
+** and 'op' fails instead of returning it. */
+void lsl_flushwatch_(lua_State *L, lsl_isolate *li, const char *op) {
   lua_pushcfunction(L, l_warn_body);
   lua_pushlightuserdata(L, li);
   (void)lua_pcall(L, 1, 0, 0);
+  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
 }
 
 
@@ -209,6 +248,30 @@ lsl_probe *lsl_checkprobe(lua_State *L, int arg, const char *op) {
   return pr;
 }
 
+/* Whether an object with identity 'id' is in the heap of the live isolate
+** 'li': a heap walk (the visitor stops at the first match). */
+static int l_findid(const sl_object_info *o, void *ud) {
+  uint64_t *id = (uint64_t *)ud;
+  if (o->id != *id) return 0;
+  *id = 0;                                    /* found */
+  return 1;
+}
+
+int lsl_inheap(lsl_isolate *li, uint64_t id) {
+  if (id == 0 || li->iso == NULL) return 0;
+  sl_heap_foreach(li->iso, l_findid, &id);
+  return id == 0;
+}
+
+/* h:held_id() (inheap 0) and h:in_heap() (inheap 1) of a handle whose object
+** had identity 'id' (0: it never held one; both give nil then). */
+int lsl_pushheld(lua_State *L, lsl_isolate *li, uint64_t id, int inheap) {
+  if (id == 0) lua_pushnil(L);
+  else if (inheap) lua_pushboolean(L, lsl_inheap(li, id));
+  else lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
 const char *lsl_genname(sl_generation g) {
   return g == SL_OLD ? "old" : "young";
 }
@@ -235,7 +298,7 @@ const char *lsl_scopekind(sl_scope_kind k) {
 static uint32_t l_callsite_slow(lua_State *L, lsl_isolate *li, int isoidx,
                                 const lua_Debug *ar) {
   uint32_t site;
-  lua_getiuservalue(L, isoidx, UV_SITEIDX);
+  lsl_getuvtable(L, isoidx, UV_SITEIDX);
   lua_pushfstring(L, "%s:%d", ar->short_src, ar->currentline);
   lua_pushvalue(L, -1);
   if (lua_rawget(L, -3) == LUA_TNUMBER) {
@@ -248,7 +311,7 @@ static uint32_t l_callsite_slow(lua_State *L, lsl_isolate *li, int isoidx,
   lua_pushvalue(L, -1);
   lua_pushinteger(L, (lua_Integer)site);
   lua_rawset(L, -4);                          /* siteidx[str] = site */
-  lua_getiuservalue(L, isoidx, UV_SITES);
+  lsl_getuvtable(L, isoidx, UV_SITES);
   lua_insert(L, -2);
   lua_rawseti(L, -2, (lua_Integer)site);      /* sites[site] = str */
   lua_pop(L, 2);

@@ -42,19 +42,21 @@ static void l_pushgcstats(lua_State *L, const sl_gc_stats *s, uint64_t errors) {
 
 static int l_iso_collect(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "collect");
-  const char *kind = lua_isnoneornil(L, 2) ? "major" : lua_tostring(L, 2);
+  const char *kind;
   int kinds;
   uint64_t errs = li->cb_errors;
   sl_gc_stats gs;
   sl_status st;
+  /* the type first: lua_tostring would turn a number into the string it checks */
   if (lua_type(L, 2) != LUA_TSTRING && !lua_isnoneornil(L, 2))
     return lsl_typeerror(L, 2, "collect", "string");
+  kind = lua_isnoneornil(L, 2) ? "major" : lua_tostring(L, 2);
   if (strcmp(kind, "minor") == 0) kinds = SL_MINOR;
   else if (strcmp(kind, "major") == 0) kinds = SL_MAJOR;
   else if (strcmp(kind, "full") == 0) kinds = SL_MINOR | SL_MAJOR;
   else
-    return lsl_argerror(L, 2, "collect", lua_pushfstring(L, "invalid kind '%s' (expected "
-                      "'minor', 'major' or 'full')", kind));
+    return lsl_argerror(L, 2, "collect", lua_pushfstring(L, "invalid kind '%s', expected "
+                        "'minor', 'major' or 'full'", kind));
   memset(&gs, 0, sizeof gs);
   li->L = L;
   st = sl_collect(li->iso, kinds, &gs);
@@ -163,6 +165,7 @@ static uint64_t l_idof(lua_State *L, lsl_isolate *li, int arg, const char *op) {
   if (lsl_testud(L, arg, UP_PROBE)) {
     lsl_probe *pr = lsl_checkprobe(L, arg, op);
     sl_probe_info in;
+    if (pr->li != li) lsl_argerror(L, arg, op, "handle from another isolate");
     if (sl_probe_info_of(li->iso, pr->p, &in) == SL_OK && in.alive) id = in.id;
   } else if (lsl_testud(L, arg, UP_PERSISTENT) || lsl_testud(L, arg, UP_REFERENCE)) {
     lsl_persistent *lp = (lsl_persistent *)lua_touserdata(L, arg);
@@ -184,56 +187,77 @@ static uint64_t l_idof(lua_State *L, lsl_isolate *li, int arg, const char *op) {
   return id;
 }
 
+/* A Path is a plain table its owner may change (p.steps = "abc"): its
+** __tostring type-checks everything it reads back, with raw access only. */
+static int l_badpath(lua_State *L, const char *what) {
+  return lsl_argerror(L, 1, "__tostring", lua_pushfstring(L, "malformed retaining path: %s",
+                      what));
+}
+
+/* Pushes t[k] (raw) of the table at 't' and returns its type. */
+static int l_rawfield(lua_State *L, int t, const char *k) {
+  lua_pushstring(L, k);
+  return lua_rawget(L, t);
+}
+
+/* Pushes the text of the path's root, the table at 'root'. */
+static void l_pushrootdesc(lua_State *L, int root) {
+  const char *k, *site;
+  lua_Integer level, idx;
+  int top = lua_gettop(L);
+  if (l_rawfield(L, root, "kind") != LUA_TSTRING) l_badpath(L, "its root has no 'kind'");
+  k = lua_tostring(L, -1);
+  site = l_rawfield(L, root, "site") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  level = l_rawfield(L, root, "level") == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
+  idx = l_rawfield(L, root, "index") == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
+  if (strcmp(k, "local") == 0)
+    lua_pushfstring(L, site ? "local (scope %I, opened at %s)" : "local (scope %I)",
+                    level, site);
+  else if (strcmp(k, "persistent") == 0)
+    lua_pushfstring(L, site ? "persistent #%I (created at %s)" : "persistent #%I", idx, site);
+  else if (strcmp(k, "eternal") == 0)
+    lua_pushfstring(L, "eternal #%I", idx);
+  else
+    lua_pushstring(L, k);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+}
+
+/* Pushes the text of step 'i' of the list at 'steps': "[index] -> kind#id". */
+static void l_pushstepdesc(lua_State *L, int steps, lua_Integer i) {
+  int top = lua_gettop(L), step = top + 1;
+  const char *kind;
+  lua_Integer id;
+  if (lua_rawgeti(L, steps, i) != LUA_TTABLE) l_badpath(L, "a step is not a table");
+  if (l_rawfield(L, step, "kind") != LUA_TSTRING) l_badpath(L, "a step has no 'kind'");
+  kind = lua_tostring(L, -1);
+  if (l_rawfield(L, step, "id") != LUA_TNUMBER) l_badpath(L, "a step has no 'id'");
+  id = lua_tointeger(L, -1);
+  if (l_rawfield(L, step, "index") == LUA_TNUMBER && i > 1)
+    lua_pushfstring(L, "[%I] -> %s#%I", lua_tointeger(L, -1), kind, id);
+  else
+    lua_pushfstring(L, " -> %s#%I", kind, id);
+  lua_replace(L, step);
+  lua_settop(L, step);
+}
+
 static int l_path_tostring(lua_State *L) {
   luaL_Buffer b;
   lua_Integer i, n;
+  int steps;
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  if (l_rawfield(L, 1, "root") != LUA_TTABLE) return l_badpath(L, "'root' is not a table");
+  if (l_rawfield(L, 1, "steps") != LUA_TTABLE) return l_badpath(L, "'steps' is not a table");
+  steps = 3;
+  n = (lua_Integer)lua_rawlen(L, steps);
   luaL_buffinit(L, &b);
-  lua_getfield(L, 1, "root");
-  lua_getfield(L, -1, "kind");
-  lua_getfield(L, -2, "site");
-  lua_getfield(L, -3, "level");
-  lua_getfield(L, -4, "index");
-  {
-    const char *k = lua_tostring(L, -4);
-    const char *site = lua_tostring(L, -3);
-    lua_Integer level = lua_tointeger(L, -2), idx = lua_tointeger(L, -1);
-    if (k && strcmp(k, "local") == 0)
-      lua_pushfstring(L, site ? "local (scope %I, opened at %s)" : "local (scope %I)",
-                      level, site);
-    else if (k && strcmp(k, "persistent") == 0)
-      lua_pushfstring(L, site ? "persistent #%I (created at %s)" : "persistent #%I",
-                      idx, site);
-    else if (k && strcmp(k, "eternal") == 0)
-      lua_pushfstring(L, "eternal #%I", idx);
-    else
-      lua_pushfstring(L, "%s", k ? k : "?");
-  }
-  lua_replace(L, -6);
-  lua_pop(L, 4);
+  l_pushrootdesc(L, 2);
   luaL_addvalue(&b);
-  lua_getfield(L, 1, "steps");
-  n = (lua_Integer)lua_rawlen(L, -1);
   for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, -1, i);
-    lua_getfield(L, -1, "index");
-    if (i > 1 && !lua_isnil(L, -1)) {
-      lua_pushfstring(L, "[%I]", lua_tointeger(L, -1));
-      lua_remove(L, -2);
-    } else {
-      lua_pop(L, 1);
-      lua_pushliteral(L, "");
-    }
-    lua_getfield(L, -2, "kind");
-    lua_getfield(L, -3, "id");
-    lua_pushfstring(L, "%s -> %s#%I", lua_tostring(L, -3), lua_tostring(L, -2),
-                    lua_tointeger(L, -1));
-    lua_replace(L, -5);
-    lua_pop(L, 3);
-    /* stack: ..., steps, piece; luaL_Buffer wants the piece on top */
+    l_pushstepdesc(L, steps, i);
     luaL_addvalue(&b);
   }
-  lua_pop(L, 1);
   luaL_pushresult(&b);
   return 1;
 }
@@ -335,6 +359,7 @@ static int l_iso_snapshot(lua_State *L) {
   sl_heap_foreach(li->iso, l_countobj, &b);
   b.cap = b.n;
   b.o = (sl_object_info *)lua_newuserdatauv(L, b.cap * sizeof *b.o + 1, 0);
+  lsl_stilllive(L, li, "snapshot");            /* the allocation may run a finalizer */
   b.n = 0;
   sl_heap_foreach(li->iso, l_fillobj, &b);
   memset(&rc, 0, sizeof rc);
@@ -367,6 +392,7 @@ static int l_iso_handle_report(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (d = 1; d <= n; d++) {
     sl_scope_info in;
+    lsl_stilllive(L, li, "handle_report");     /* each table made may run a finalizer */
     if (sl_scope_info_at(li->iso, d, &in) != SL_OK) continue;
     lua_createtable(L, 0, 7);
     lua_pushstring(L, lsl_scopekind(in.kind));
@@ -435,6 +461,7 @@ static int l_iso_persistent_report(lua_State *L) {
   b.cap = b.n;
   b.site = (uint32_t *)lua_newuserdatauv(L, b.cap * sizeof *b.site + 1, 0);
   b.weak = (int *)lua_newuserdatauv(L, b.cap * sizeof *b.weak + 1, 0);
+  lsl_stilllive(L, li, "persistent_report");   /* the allocations may run a finalizer */
   b.n = 0;
   sl_persistent_foreach(li->iso, l_fillpers, &b);
   lua_newtable(L);                             /* site -> group */
@@ -508,7 +535,7 @@ static int l_iso_weak_log(lua_State *L) {
   if (!li->record_weak)
     return lsl_argerror(L, 1, "weak_log", "weak callbacks are not recorded (option "
                       "'record_weak')");
-  lua_getiuservalue(L, 1, UV_WEAKLOG);
+  lsl_getuvtable(L, 1, UV_WEAKLOG);
   return 1;
 }
 

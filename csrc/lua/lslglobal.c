@@ -11,13 +11,17 @@
 ** weak exactly while its count is 0.
 **
 ** Weak callbacks. While a persistent is weak with a Lua callback, the isolate's
-** UV_WEAK table maps the lsl_persistent to its userdata, which keeps both the
-** userdata and the callback (its UV_CALLBACK) alive. The core calls l_weak_cb
-** from inside a collection, possibly deep inside an allocation of any call:
-** everything that touches Lua (and so could raise, even for memory) runs under
-** lua_pcall in l_weak_body, on the thread of the call that may collect
-** ('li->L'). An error in a callback is counted ('cb_errors') and warned, never
-** raised through the core.
+** UV_WEAK table maps its node (a light userdata) to its userdata, which keeps
+** both the userdata and the callback (its UV_CALLBACK) alive. The core's
+** callback parameter is the isolate struct, never the persistent's: the
+** callback finds the persistent through UV_WEAK and checks its tag and serial,
+** so a userdata the debug library let be collected is never followed. The core
+** calls l_weak_cb from inside a collection, possibly deep inside an allocation
+** of any call: everything that touches Lua (and so could raise, even for
+** memory) runs under lua_pcall in l_weak_body, on the thread of the call that
+** may collect ('li->L'). An error in a callback, and a callback that cannot be
+** run at all (no stack left), is counted ('cb_errors') and warned, never raised
+** through the core.
 */
 
 #include <string.h>
@@ -71,6 +75,7 @@ static int l_newpers(lua_State *L, int type, const char *op) {
   lsl_stilllive(L, li, op);
   st = sl_persistent_new(li->iso, lo ? lo->h : SL_EMPTY_LOCAL, &lp->p);
   if (st != SL_OK) return lsl_fail(L, li, st, 2, op, lo);
+  lp->id = lo ? lo->id : 0;
   /* from here the node exists: give the userdata its metatable (and __gc) first */
   lua_pushvalue(L, lua_upvalueindex(type == P_REFERENCE ? UP_REFERENCE : UP_PERSISTENT));
   lua_setmetatable(L, -2);
@@ -89,9 +94,9 @@ static int l_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "ref
 /* Drops the entry that keeps a weak persistent and its callback alive. */
 static void l_unregister(lua_State *L, lsl_persistent *lp) {
   if (lsl_pushiso(L, lp->li)) {
-    lua_getiuservalue(L, -1, UV_WEAK);
+    lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
     lua_pushnil(L);
-    lua_rawsetp(L, -2, lp);
+    lua_rawsetp(L, -2, (const void *)lp->p.node);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -100,6 +105,7 @@ static void l_unregister(lua_State *L, lsl_persistent *lp) {
 static void l_persdelete(lua_State *L, lsl_persistent *lp) {
   if (lp->deleted || lp->li->iso == NULL) return;
   l_unregister(L, lp);
+  if (lp->li->iso == NULL) return;             /* a finalizer run by Lua disposed it */
   sl_persistent_delete(lp->li->iso, lp->p);
   lp->deleted = 1;
 }
@@ -112,9 +118,21 @@ static int l_nodeget(lua_State *L, lsl_persistent *lp) {
   sl_local out;
   sl_status st = sl_persistent_get(lp->li->iso, lp->p, &out);
   if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "get", NULL);
-  lsl_pushlocal(L, lp->li, 1, out);
+  lsl_pushlocal(L, lp->li, 1, out, "get");
   return 1;
 }
+
+/* p:held_id(), p:in_heap() and the same of a Reference (see lsllocal.c): they
+** need no live handle, only an isolate whose memory is alive (deleted or
+** disposed: in_heap is false). */
+static int l_nodeheld(lua_State *L, const char *op, int inheap) {
+  lsl_persistent *lp = l_testnode(L, 1);
+  if (lp == NULL) return lsl_typeerror(L, 1, op, PERSISTENT_MT);
+  return lsl_pushheld(L, lp->li, lp->id, inheap);
+}
+
+static int l_node_held_id(lua_State *L) { return l_nodeheld(L, "held_id", 0); }
+static int l_node_in_heap(lua_State *L) { return l_nodeheld(L, "in_heap", 1); }
 
 /* p:is_empty() and r:is_empty() of the checked 'lp'. */
 static int l_nodeempty(lua_State *L, lsl_persistent *lp) {
@@ -196,6 +214,7 @@ static int l_pers_reset(lua_State *L) {
   lsl_local *lo = lsl_checklocalof(L, lp->li, 2, "reset", 1);
   sl_status st = sl_persistent_reset(lp->li->iso, lp->p, lo ? lo->h : SL_EMPTY_LOCAL);
   if (st != SL_OK) return lsl_fail(L, lp->li, st, 2, "reset", lo);
+  if (lo) lp->id = lo->id;                     /* reset(nil) keeps the last one held */
   l_unregister(L, lp);                         /* Reset makes it strong again */
   return 0;
 }
@@ -208,7 +227,7 @@ static int l_tostring_body(lua_State *L) {
 /* Appends the callback just run to the weak log (option 'record_weak'); the
 ** Persistent is at 'pidx', the error text (or NULL) in 'err'. */
 static void l_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const char *err) {
-  lua_getiuservalue(L, iso, UV_WEAKLOG);
+  lsl_getuvtable(L, iso, UV_WEAKLOG);
   lua_createtable(L, 0, 4);
   lua_pushvalue(L, pidx);
   lua_setfield(L, -2, "handle");
@@ -237,19 +256,26 @@ static const char *l_weakerror(lua_State *L, lsl_isolate *li) {
   return err;
 }
 
-/* The Lua side of a weak callback (see the note on top). */
+/* The Lua side of a weak callback (see the note on top): 1 is the isolate
+** struct, 2 the node, 3 the serial of the persistent whose object died. */
 static int l_weak_body(lua_State *L) {
-  lsl_persistent *lp = (lsl_persistent *)lua_touserdata(L, 1);
-  lsl_isolate *li = lp->li;
+  lsl_isolate *li = (lsl_isolate *)lua_touserdata(L, 1);
+  const void *node = lua_touserdata(L, 2);
+  uint64_t serial = (uint64_t)lua_tointeger(L, 3);
+  const lsl_persistent *lp;
   int iso, rc;
   const char *err = NULL;
-  if (!lsl_pushiso(L, li)) return 0;
+  if (!lsl_pushiso(L, li)) return luaL_error(L, "its isolate is not in the registry map");
   iso = lua_gettop(L);
-  lua_getiuservalue(L, iso, UV_WEAK);
-  if (lua_rawgetp(L, -1, lp) != LUA_TUSERDATA) return 0;   /* cleared meanwhile */
+  lsl_getuvtable(L, iso, UV_WEAK);
+  lua_rawgetp(L, -1, node);
+  lp = (const lsl_persistent *)lsl_testud(L, -1, UP_PERSISTENT);
+  if (lp == NULL || lp->li != li || (const void *)lp->p.node != node ||
+      lp->p.serial != serial)
+    return 0;                                  /* cleared meanwhile */
   /* unregister before the call: the callback may make p weak again */
   lua_pushnil(L);
-  lua_rawsetp(L, -3, lp);
+  lua_rawsetp(L, -3, node);
   if (li->cb_collection != li->collections) {
     li->cb_collection = li->collections;
     li->cb_order = 0;
@@ -265,17 +291,33 @@ static int l_weak_body(lua_State *L) {
   return 0;
 }
 
+/* A weak callback that could not run at all (no Lua stack left, or l_weak_body
+** itself failed): counted and warned like an error inside one. With no stack
+** to call the 'warn' option on, lua_warning takes it (it needs no stack). */
+static void l_weakdropped(lua_State *L, lsl_isolate *li, const char *why) {
+  li->cb_errors++;
+  if (lua_checkstack(L, 8)) {
+    lsl_warn(L, li, lua_pushfstring(L, "scopelab: weak callback not run: %s", why));
+  } else {
+    lua_warning(L, "scopelab: weak callback not run: ", 1);
+    lua_warning(L, why, 0);
+  }
+}
+
 static void l_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
-  lsl_persistent *lp = (lsl_persistent *)param;
-  lsl_isolate *li = lp->li;                    /* 'lp' may be garbage after the call */
+  lsl_isolate *li = (lsl_isolate *)param;
   lua_State *L = li->L;
   int top;
-  (void)iso; (void)p;
-  if (L == NULL || !lua_checkstack(L, 4)) return;
+  (void)iso;
+  if (L == NULL) return;
+  if (!lua_checkstack(L, 5)) { l_weakdropped(L, li, "Lua stack overflow"); return; }
   top = lua_gettop(L);
   lua_pushcfunction(L, l_weak_body);
-  lua_pushlightuserdata(L, lp);
-  (void)lua_pcall(L, 1, 0, 0);
+  lua_pushlightuserdata(L, li);
+  lua_pushlightuserdata(L, (void *)p.node);
+  lua_pushinteger(L, (lua_Integer)p.serial);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+    l_weakdropped(L, li, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
   li->L = L;
   lua_settop(L, top);
 }
@@ -292,12 +334,13 @@ static int l_pers_set_weak(lua_State *L) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_CALLBACK);
     lua_getiuservalue(L, 1, UV_ISO);
-    lua_getiuservalue(L, -1, UV_WEAK);
+    lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
     lua_pushvalue(L, 1);
-    lua_rawsetp(L, -2, lp);
+    lua_rawsetp(L, -2, (const void *)lp->p.node);
     lua_pop(L, 2);
   }
-  st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? lp : NULL);
+  lsl_stilllive(L, li, "set_weak");            /* the table stores may have run a finalizer */
+  st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? li : NULL);
   if (st != SL_OK) { l_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
   return 0;
 }
@@ -337,6 +380,8 @@ static int l_pers_delete(lua_State *L) {
 
 static int l_ref_ref(lua_State *L) {
   lsl_persistent *lp = l_checkref(L, 1, "ref");
+  if (lp->count == LUA_MAXINTEGER)
+    return lsl_argerror(L, 1, "ref", "reference count would overflow");
   if (lp->count == 0) {
     void *param;
     sl_status st = sl_persistent_clear_weak(lp->li->iso, lp->p, &param);
@@ -407,7 +452,7 @@ static int l_iso_eternal_get(lua_State *L) {
                         "(there are %I)", i, (lua_Integer)n));
   st = sl_eternal_get(li->iso, (size_t)(i - 1), &out);
   if (st != SL_OK) return lsl_fail(L, li, st, 1, "eternal_get", NULL);
-  lsl_pushlocal(L, li, 1, out);
+  lsl_pushlocal(L, li, 1, out, "eternal_get");
   return 1;
 }
 
@@ -425,6 +470,8 @@ const lsl_reg lsl_global_reg[] = {
   {UP_PERSISTENT, "is_global", l_pers_is_global},
   {UP_PERSISTENT, "delete", l_pers_delete},
   {UP_PERSISTENT, "site", l_node_site},
+  {UP_PERSISTENT, "held_id", l_node_held_id},
+  {UP_PERSISTENT, "in_heap", l_node_in_heap},
   {UP_REFERENCE, "__gc", l_node_gc},
   {UP_REFERENCE, "__close", l_node_gc},
   {UP_REFERENCE, "__tostring", l_node_tostring},
@@ -437,6 +484,8 @@ const lsl_reg lsl_global_reg[] = {
   {UP_REFERENCE, "delete", l_ref_delete},
   {UP_REFERENCE, "is_deleted", l_ref_is_deleted},
   {UP_REFERENCE, "site", l_node_site},
+  {UP_REFERENCE, "held_id", l_node_held_id},
+  {UP_REFERENCE, "in_heap", l_node_in_heap},
   {UP_ISOLATE, "persistent", l_iso_persistent},
   {UP_ISOLATE, "global", l_iso_global},
   {UP_ISOLATE, "reference", l_iso_reference},

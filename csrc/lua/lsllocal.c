@@ -23,6 +23,25 @@
 
 /* ================================================================ making Locals */
 
+/* Pushes the metatable of the Locals of the Isolate at 'isoidx' (absolute): its
+** UV_LOCALMT, a copy of the registry's "scopelab.Local" plus the Isolate at [1],
+** made when missing (at creation, or when the debug library replaced it). */
+void lsl_pushlocalmt(lua_State *L, int isoidx) {
+  if (lua_getiuservalue(L, isoidx, UV_LOCALMT) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, lua_upvalueindex(UP_LOCAL))) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_pushvalue(L, isoidx);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, isoidx, UV_LOCALMT);
+}
+
 /* Pushes the metatable for new Locals of the isolate of the userdata at 'hidx'
 ** (absolute), which the caller has checked: an Isolate, a Local (its own
 ** metatable) or another handle (through its user value). */
@@ -31,21 +50,22 @@ static void l_pushlocalmt(lua_State *L, int hidx) {
   if (p->tag == lsl_tag(UP_LOCAL)) {
     lua_getmetatable(L, hidx);
   } else if (p->tag == lsl_tag(UP_ISOLATE)) {
-    lua_getiuservalue(L, hidx, UV_LOCALMT);
+    lsl_pushlocalmt(L, hidx);
   } else {
     lua_getiuservalue(L, hidx, UV_ISO);
-    lua_getiuservalue(L, -1, UV_LOCALMT);
+    lsl_pushlocalmt(L, lua_gettop(L));
     lua_remove(L, -2);
   }
 }
 
-/* Fills the Local 'lo' on top (already holding 'h') with its isolate and the
-** innermost scope's site and level. */
+/* Fills the Local 'lo' on top (already holding a live 'h') with its isolate,
+** the innermost scope's site and level, and its object's identity. */
 static void l_initlocal(lsl_isolate *li, lsl_local *lo) {
   lo->tag = lsl_tag(UP_LOCAL);
   lo->li = li;
   lo->site = li->cur_site;
   lo->level = li->cur_level;
+  if (sl_identity(li->iso, lo->h, &lo->id) != SL_OK) lo->id = 0;
 }
 
 /* Turns the userdata on top (already holding 'h') into a Local of the isolate
@@ -64,11 +84,11 @@ void lsl_pushlocalof(lua_State *L, lsl_isolate *li, int hidx, sl_local h) {
   l_finishlocal(L, li, hidx, lo);
 }
 
-/* Pushes a Local for 'h' (nil when empty), as lsl_pushlocalof. */
-void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h) {
+/* Pushes a Local for 'h' (nil when empty), as lsl_pushlocalof, for 'op'. */
+void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h, const char *op) {
   if (sl_local_is_empty(h)) { lua_pushnil(L); return; }
   lsl_pushlocalof(L, li, hidx, h);
-  lsl_flushwatch(L, li);
+  lsl_flushwatch(L, li, op);
 }
 
 
@@ -101,13 +121,25 @@ static inline lsl_local *l_newlocal(lua_State *L, lsl_isolate *li, const char *o
   return lo;
 }
 
+/* A constructor failed with 'st' after weak callbacks ran inside it: a stale
+** status then means a callback closed the scope of the new handle or of its
+** operands (the core refuses to write through their slots). */
+static void l_failedincallback(lua_State *L, lsl_isolate *li, sl_status st, uint64_t cb0,
+                               const char *op) {
+  if (li->cb_total != cb0 && st == SL_ESTALE)
+    lsl_argerror(L, 1, op, "a weak callback closed the scope the new handle was made in");
+}
+
 /* The tail of every constructor: 'st' is the core call's status. */
 static inline int l_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_status st,
                               uint64_t cb0, const char *op) {
-  if (st != SL_OK) return lsl_fail(L, li, st, 1, op, NULL);
+  if (st != SL_OK) {
+    l_failedincallback(L, li, st, cb0, op);
+    return lsl_fail(L, li, st, 1, op, NULL);
+  }
   l_finishlocal(L, li, 1, lo);
   if (li->cb_total != cb0) l_recheck(L, li, lo, op);
-  lsl_flushwatch(L, li);
+  lsl_flushwatch(L, li, op);
   return 1;
 }
 
@@ -184,8 +216,10 @@ static int l_iso_array_of(lua_State *L) {
   }
   lo = l_newlocal(L, li, "array_of", &cb0);
   st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
-  if (st != SL_OK)
+  if (st != SL_OK) {
+    l_failedincallback(L, li, st, cb0, "array_of");
     for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
+  }
   return l_madelocal(L, li, lo, st, cb0, "array_of");
 }
 
@@ -250,12 +284,33 @@ static int l_local_is_valid(lua_State *L) {
   return 1;
 }
 
+/* Raises "array expected, got <kind>" for the live Local 'lo' at 1. */
+static int l_notarray(lua_State *L, lsl_local *lo, const char *op) {
+  sl_kind k;
+  if (sl_kind_of(lo->li->iso, lo->h, &k) != SL_OK)
+    return lsl_argerror(L, 1, op, "array expected");
+  return lsl_argerror(L, 1, op, lua_pushfstring(L, "array expected, got %s", sl_kind_name(k)));
+}
+
+/* h:held_id(), h:in_heap(): the identity of the object the Local was made for,
+** and whether an object with that identity is still in the heap (a heap walk;
+** false once the isolate is disposed). Both work after the scope closed: that
+** is what they are for. */
+static int l_local_held(lua_State *L, const char *op, int inheap) {
+  lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
+  if (lo == NULL) return lsl_typeerror(L, 1, op, LOCAL_MT);
+  return lsl_pushheld(L, lo->li, lo->id, inheap);
+}
+
+static int l_local_held_id(lua_State *L) { return l_local_held(L, "held_id", 0); }
+static int l_local_in_heap(lua_State *L) { return l_local_held(L, "in_heap", 1); }
+
 /* A 1-based index into array 'lo' at 'arg', returned 0-based. */
 static size_t l_checkindex(lua_State *L, lsl_local *lo, int arg, const char *op) {
   lua_Integer i = lsl_checkint(L, arg, op);
   size_t n;
   sl_status st = sl_array_length(lo->li->iso, lo->h, &n);
-  if (st != SL_OK) lsl_argerror(L, 1, op, "array expected");
+  if (st != SL_OK) l_notarray(L, lo, op);
   if (i < 1 || (lua_Unsigned)i > n)
     lsl_argerror(L, arg, op, lua_pushfstring(L, "index %I out of range 1..%I", i,
                  (lua_Integer)n));
@@ -277,7 +332,7 @@ static int l_local_get(lua_State *L) {
       sl_array_get(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, &out) == SL_OK) {
     if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
     lsl_pushlocalof(L, lo->li, 1, out);
-    lsl_flushwatch(L, lo->li);
+    lsl_flushwatch(L, lo->li, "get");
     return 1;
   }
   return l_local_get_checked(L);
@@ -289,7 +344,7 @@ static int l_local_get_checked(lua_State *L) {
   sl_local out;
   sl_status st = sl_array_get(lo->li->iso, lo->h, i, &out);
   if (st != SL_OK) return lsl_fail(L, lo->li, st, 1, "get", lo);
-  lsl_pushlocal(L, lo->li, 1, out);
+  lsl_pushlocal(L, lo->li, 1, out, "get");
   return 1;
 }
 
@@ -333,8 +388,7 @@ static int l_local_unpack(lua_State *L) {
       (lua_pop(L, 1), lo->li->iso == NULL) ||
       sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) {
     lua_settop(L, nargs);
-    l_self(L, "unpack");                        /* raises unless a live Local */
-    return lsl_argerror(L, 1, "unpack", "array expected");
+    return l_notarray(L, l_self(L, "unpack"), "unpack");  /* l_self raises unless live */
   }
   li = lo->li;
   if (!l_unpackrange(L, nargs, n, &i, &j)) return 0;
@@ -356,7 +410,7 @@ static int l_local_unpack(lua_State *L) {
     lua_pushvalue(L, 2);
     lua_setmetatable(L, -2);
   }
-  lsl_flushwatch(L, li);
+  lsl_flushwatch(L, li, "unpack");
   return (int)(j - i + 1);
 }
 
@@ -388,8 +442,7 @@ static int l_local_set_checked(lua_State *L) {
 static int l_local_len(lua_State *L) {
   lsl_local *lo = l_self(L, "__len");
   size_t n;
-  if (sl_array_length(lo->li->iso, lo->h, &n) != SL_OK)
-    return lsl_argerror(L, 1, "__len", "array expected");
+  if (sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) return l_notarray(L, lo, "__len");
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -443,6 +496,8 @@ const lsl_reg lsl_local_reg[] = {
   {UP_LOCAL, "get", l_local_get},
   {UP_LOCAL, "set", l_local_set},
   {UP_LOCAL, "unpack", l_local_unpack},
+  {UP_LOCAL, "held_id", l_local_held_id},
+  {UP_LOCAL, "in_heap", l_local_in_heap},
   {UP_ISOLATE, "integer", l_iso_integer},
   {UP_ISOLATE, "number", l_iso_number},
   {UP_ISOLATE, "string", l_iso_string},

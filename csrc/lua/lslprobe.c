@@ -76,7 +76,7 @@ static int l_probe_get(lua_State *L) {
   sl_local out;
   sl_status st = sl_probe_get(pr->li->iso, pr->p, &out);
   if (st != SL_OK) return lsl_fail(L, pr->li, st, 1, "get", NULL);
-  lsl_pushlocal(L, pr->li, 1, out);
+  lsl_pushlocal(L, pr->li, 1, out, "get");
   return 1;
 }
 

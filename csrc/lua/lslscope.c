@@ -34,10 +34,11 @@ static size_t l_optcapacity(lua_State *L, const char *op) {
   if (!lua_istable(L, 2)) return (size_t)lsl_typeerror(L, 2, op, "table");
   lua_getfield(L, 2, "capacity");
   if (!lua_isnil(L, -1)) {
-    int isnum;
-    lua_Integer c = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || c < 1)
-      lsl_argerror(L, 2, op, "option 'capacity' must be a positive integer");
+    lua_Integer c = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;  /* strict: no strings */
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      lsl_argerror(L, 2, op, lua_pushfstring(L, "option 'capacity' must be a positive "
+                   "integer, got %s", luaL_typename(L, -1)));
+    if (c < 1) lsl_argerror(L, 2, op, "option 'capacity' must be a positive integer");
     capacity = (size_t)c;
   }
   lua_pop(L, 1);

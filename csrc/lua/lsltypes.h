@@ -43,6 +43,7 @@
 #define PROBE_MT      "scopelab.Probe"
 #define REFERENCE_MT  "scopelab.Reference"
 #define PATH_MT       "scopelab.Path"
+#define GUARD_MT      "scopelab.IsolateGuard"
 #define ISOLATES_KEY  "scopelab.isolates"
 
 /* Every function of the module shares these upvalues: the metatables, so that a
@@ -58,7 +59,12 @@ enum { UV_SITES = 1,   /* site number -> "file:line" */
        UV_WEAKLOG,     /* weak-callback trace (option 'record_weak') */
        UV_WARN,        /* option 'warn': function receiving diagnostics, or nil */
        UV_LOCALMT,     /* the metatable of this isolate's Locals (see lsllocal.c) */
-       NUV_ISOLATE = UV_LOCALMT };
+       UV_GUARD,       /* a userdata whose __gc disposes the isolate, so that one
+                          whose metatable debug.setmetatable removed is still freed */
+       NUV_ISOLATE = UV_GUARD };
+
+/* Every user value of an Isolate is read through lsl_getuvtable or checked for
+** its type where it is read: the debug library can replace any of them. */
 
 /* User values of handle userdata but Locals: 1 is always the Isolate userdata. */
 enum { UV_ISO = 1, UV_CALLBACK = 2 };
@@ -129,6 +135,8 @@ typedef struct lsl_local {
   lsl_isolate *li;        /* reachable because its metatable holds the Isolate */
   sl_local h;             /* slot + stamp */
   uint32_t site, level;   /* of the owning scope, for the stale-handle message */
+  uint64_t id;            /* the identity of its object, read when it was made: what
+                             h:in_heap() looks for after the scope closed */
 } lsl_local;
 
 typedef struct lsl_scope {
@@ -152,6 +160,8 @@ typedef struct lsl_persistent {
   int deleted;
   uint32_t site;
   lua_Integer count;      /* references: the Node-API count */
+  uint64_t id;            /* the identity of the object it last held (0: never held
+                             one), kept through reset(nil), clearing and delete */
 } lsl_persistent;
 
 typedef struct lsl_probe {
@@ -171,11 +181,13 @@ LSL_FUNC int lsl_typeerror(lua_State *L, int arg, const char *op, const char *tn
 LSL_FUNC int lsl_fail(lua_State *L, lsl_isolate *li, sl_status st, int arg, const char *op,
                       const lsl_local *lo);
 LSL_FUNC void lsl_pushsite(lua_State *L, int isoidx, uint32_t site);
+LSL_FUNC void lsl_pushisomap(lua_State *L);
 LSL_FUNC int lsl_pushiso(lua_State *L, lsl_isolate *li);
+LSL_FUNC void lsl_getuvtable(lua_State *L, int isoidx, int uv);
 LSL_FUNC const char *lsl_scopedesc(lua_State *L, lsl_isolate *li, uint32_t level,
                                    uint32_t site);
 LSL_FUNC void lsl_warn(lua_State *L, lsl_isolate *li, const char *msg);
-LSL_FUNC void lsl_flushwatch_(lua_State *L, lsl_isolate *li);
+LSL_FUNC void lsl_flushwatch_(lua_State *L, lsl_isolate *li, const char *op);
 LSL_FUNC lsl_local *lsl_checklocal(lua_State *L, int arg, const char *op);
 LSL_FUNC lsl_local *lsl_checklocalof(lua_State *L, lsl_isolate *li, int arg, const char *op,
                                      int nilok);
@@ -183,11 +195,15 @@ LSL_FUNC lsl_probe *lsl_checkprobe(lua_State *L, int arg, const char *op);
 LSL_FUNC uint32_t lsl_callsite(lua_State *L, lsl_isolate *li, int isoidx);
 LSL_FUNC const char *lsl_genname(sl_generation g);
 LSL_FUNC const char *lsl_scopekind(sl_scope_kind k);
+LSL_FUNC int lsl_inheap(lsl_isolate *li, uint64_t id);
+LSL_FUNC int lsl_pushheld(lua_State *L, lsl_isolate *li, uint64_t id, int inheap);
 
 /* ---------------------------------------------------------------- lsllocal.c */
 
 LSL_FUNC void lsl_pushlocalof(lua_State *L, lsl_isolate *li, int hidx, sl_local h);
-LSL_FUNC void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h);
+LSL_FUNC void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h,
+                            const char *op);
+LSL_FUNC void lsl_pushlocalmt(lua_State *L, int isoidx);
 
 /* ---------------------------------------------------------------- lsldiag.c */
 
@@ -289,9 +305,10 @@ static inline lua_Integer lsl_checkint(lua_State *L, int arg, const char *op) {
   return v;
 }
 
-/* After every call that created a handle: the watch hook may have fired. */
-static inline void lsl_flushwatch(lua_State *L, lsl_isolate *li) {
-  if (li->watch_pending) lsl_flushwatch_(L, li);
+/* After every call that created a handle: the watch hook may have fired (and
+** the 'warn' function it calls may dispose the isolate: then 'op' raises). */
+static inline void lsl_flushwatch(lua_State *L, lsl_isolate *li, const char *op) {
+  if (li->watch_pending) lsl_flushwatch_(L, li, op);
 }
 
 #endif
