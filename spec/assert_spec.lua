@@ -24,23 +24,49 @@ describe("scopelab.assert", function()
     assert.is_not.alive(w)
   end)
 
-  it("treats a persistent as alive until it is reset", function()
+  it("asks the heap about a persistent's object: reset empties the handle, a collection "
+     .. "frees the object", function()
     local s <close> = iso:handle_scope()
-    local p = iso:persistent(iso:integer(1))
+    local p
+    do
+      local t <close> = iso:handle_scope()
+      p = iso:persistent(iso:integer(1))
+    end
     assert.alive(p)
+    assert.is_not.empty(p)
     p:reset()
+    assert.empty(p)
+    assert.alive(p)                              -- no collection ran: the object is there
+    assert.is_not.collected(p)
+    iso:collect("full")
     assert.collected(p)
+    assert.is_true(iso:verify())
   end)
 
-  it("treats a Local as alive while its scope is open and not after", function()
-    local h
+  it("asks the heap about a Local's object: a closed scope makes the Local stale, a collection "
+     .. "frees the object", function()
+    local h, w
     do
       local s <close> = iso:handle_scope()
       h = iso:integer(3)
+      w = iso:probe(h)
       assert.alive(h)
+      assert.is_not.stale(h)
     end
-    assert.is_not.alive(h)
+    assert.stale(h)
+    assert.alive(h)                              -- as the probe says: nothing collected it yet
+    assert.alive(w)
+    iso:collect("full")
     assert.collected(h)
+    assert.collected(w)
+    assert.is_true(iso:verify())
+  end)
+
+  it("refuses to call an object collected when the handle never held one", function()
+    local p = iso:persistent()
+    assert.is_not.collected(p)
+    assert.is_not.alive(p)
+    assert.empty(p)
   end)
 
   it("sees a move through a probe's count and through an address taken before", function()

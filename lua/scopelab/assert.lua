@@ -1,19 +1,21 @@
 --- scopelab.assert: luassert extensions for handles, for specs and experiments.
 --
 --   local assert = require "scopelab.assert"   -- luassert, extended
---   assert.alive(probe)        assert.is_not.alive(probe)
---   assert.collected(probe)    assert.moved(probe)   assert.moved(h, address_before)
---   assert.handles(iso, 3)
+--   assert.alive(x)            assert.is_not.alive(x)
+--   assert.collected(x)        assert.moved(probe)   assert.moved(h, address_before)
+--   assert.stale(h)            assert.empty(p)       assert.handles(iso, 3)
 --
--- x may be a Local, a persistent handle (or any handle with 'is_empty', such as
--- a Global) or a probe. What "alive" means differs by kind, because each kind
--- sees a different part of the truth:
---   probe       the object itself: alive until a collection finds it dead.
---   persistent  alive while the handle is not empty; a weak handle becomes empty
---               when the collector clears it, a strong one only when reset.
---   Local       alive while the Local is usable (its scope open, its isolate not
---               disposed). A Local cannot see its object die: it keeps it alive.
---               Use a probe to watch an object after its scope closes.
+-- x may be a Local, a persistent handle (a Global, a Reference) or a probe.
+-- "alive" and "collected" are about the object, never the handle: they ask the
+-- heap whether the object x holds (or last held) is still there.
+--   probe       the probe's own record: alive until a collection finds it dead.
+--   Local,      the identity of the object the handle was made for (or, for a
+--   persistent  persistent, last held: reset(nil), clearing and delete keep it),
+--               looked up in the heap (a heap walk). A Local whose scope closed
+--               is collected only once a collection has freed its object.
+-- The state of the handle itself has its own names:
+--   stale       a Local whose scope closed (or whose isolate was disposed).
+--   empty       a persistent that holds no object (reset, cleared, or never set).
 --
 -- The predicates are also exported as `.inspect` (inspect.alive(x) -> boolean,
 -- inspect.state(x), inspect.describe(x), ...) so the experiment runner
@@ -55,27 +57,40 @@ local function expect_handle(x, fname, level)
   return k
 end
 
---- "alive", "collected" (probe dead / persistent empty) or "stale" (a Local
--- whose scope closed), with a reason string for the last two.
+--- Whether the object of x is still in the heap: "alive" or "collected", or
+-- "stale" with a reason when nothing can be asked (a probe whose isolate is
+-- gone, a handle that never held an object, a fake without 'in_heap').
 function M.state(x)
   local k = expect_handle(x, "state")
   if k == "probe" then
     local ok, alive = pcall(x.alive, x)
     if not ok then return "stale", tostring(alive) end
     return alive and "alive" or "collected"
-  elseif k == "persistent" then
-    local ok, empty = pcall(x.is_empty, x)
-    if not ok then return "stale", tostring(empty) end
-    return empty and "collected" or "alive"
-  else
-    local ok, err = pcall(x.kind, x)
-    if not ok then return "stale", tostring(err) end
-    return "alive"
   end
+  local in_heap = method(x, "in_heap")
+  if not in_heap then return "stale", "it cannot tell its object's identity (no 'in_heap')" end
+  local ok, r = pcall(in_heap, x)
+  if not ok then return "stale", tostring(r) end
+  if r == nil then return "stale", "it never held an object" end
+  return r and "alive" or "collected"
 end
 
 function M.is_alive(x) return (M.state(x)) == "alive" end
-function M.is_collected(x) return (M.state(x)) ~= "alive" end
+function M.is_collected(x) return (M.state(x)) == "collected" end
+
+--- The handle's own state: a Local whose scope closed (or isolate was disposed)
+-- is stale; a persistent that holds no object is empty.
+function M.is_stale(x)
+  if expect_handle(x, "stale") ~= "local" then return false end
+  local ok = pcall(x.kind, x)
+  return not ok
+end
+
+function M.is_empty(x)
+  if expect_handle(x, "empty") ~= "persistent" then return false end
+  local ok, empty = pcall(x.is_empty, x)
+  return not ok or empty
+end
 
 -- The current address of x, or nil when it has none (dead, empty, stale).
 function M.address(x)
@@ -139,6 +154,10 @@ say:set("assertion.alive.positive", "Expected object to be alive.\nObject:\n%s")
 say:set("assertion.alive.negative", "Expected object not to be alive.\nObject:\n%s")
 say:set("assertion.collected.positive", "Expected object to be collected.\nObject:\n%s")
 say:set("assertion.collected.negative", "Expected object not to be collected.\nObject:\n%s")
+say:set("assertion.stale.positive", "Expected handle to be stale (its scope closed).\nHandle:\n%s")
+say:set("assertion.stale.negative", "Expected handle not to be stale.\nHandle:\n%s")
+say:set("assertion.empty.positive", "Expected handle to be empty.\nHandle:\n%s")
+say:set("assertion.empty.negative", "Expected handle not to be empty.\nHandle:\n%s")
 say:set("assertion.moved.positive", "Expected object to have moved.\nObject:\n%s\nAddress before:\n%s")
 say:set("assertion.moved.negative", "Expected object not to have moved.\nObject:\n%s\nAddress before:\n%s")
 say:set("assertion.handles.positive",
@@ -168,6 +187,8 @@ local function state_assertion(name, predicate)
 end
 local alive = state_assertion("alive", M.is_alive)
 local collected = state_assertion("collected", M.is_collected)
+local stale = state_assertion("stale", M.is_stale)
+local empty = state_assertion("empty", M.is_empty)
 
 -- assert.moved(x [, before] [, message]): a string second argument is the
 -- message (an address is an integer).
@@ -208,6 +229,8 @@ end
 luassert:register("assertion", "alive", alive, "assertion.alive.positive", "assertion.alive.negative")
 luassert:register("assertion", "collected", collected,
   "assertion.collected.positive", "assertion.collected.negative")
+luassert:register("assertion", "stale", stale, "assertion.stale.positive", "assertion.stale.negative")
+luassert:register("assertion", "empty", empty, "assertion.empty.positive", "assertion.empty.negative")
 luassert:register("assertion", "moved", moved, "assertion.moved.positive", "assertion.moved.negative")
 luassert:register("assertion", "handles", handles,
   "assertion.handles.positive", "assertion.handles.negative")
@@ -216,5 +239,6 @@ luassert:register("assertion", "handles", handles,
 -- 'inspect', so that no name shadows luassert's chains ('is_alive' stays the
 -- raising assertion).
 M.alive, M.collected, M.moved = M.is_alive, M.is_collected, M.has_moved
+M.stale, M.empty = M.is_stale, M.is_empty
 luassert.inspect = M
 return luassert
