@@ -4,7 +4,10 @@
 --
 -- Generates random programs (open/close/escape on scopes of every kind, values of
 -- every kind, array set/get, persistent new/reset/get/weak/clear/delete, weak
--- callbacks that allocate or collect, Node-API references (ref/unref/get/delete),
+-- callbacks that allocate or collect, callbacks that close the caller's scope
+-- (or close it and reopen and fill another) during an allocation and callbacks
+-- that call the isolate's __gc by hand (refused), iso:array_of, finalizers that
+-- dispose the isolate in the middle of any call, Node-API references (ref/unref/get/delete),
 -- eternal handles, probes, minor/major/full collections, and misuse: stale
 -- Locals, Locals of another isolate, out-of-order closes, double escapes,
 -- deleted handles, wrong types and ranges, every use after dispose)
@@ -21,6 +24,8 @@
 -- replays it against scopelab; the exit status is then 1.
 --
 -- R runs (default 1) use seeds S, S+1, ...; N operations are split over them.
+-- --skip OP[,OP...] leaves operations out of the generated programs
+-- ('weak_closes_caller' also the weak callbacks that close a scope, kinds 4 and 5).
 package.path = "./fuzz/?.lua;./lua/?.lua;./lua/?/init.lua;" .. package.path
 package.cpath = "./build/?.so;" .. package.cpath
 
@@ -43,7 +48,8 @@ local ERRORS = {
   escape_closed = "is closed)",
   escaped_twice = "has already escaped a value",
   range = "out of range",
-  not_array = "(array expected)",
+  not_array = "(array expected",
+  cb_closed = "a weak callback closed the scope the new handle was made in",
   array_value = "(an array has no Lua value)",
   deleted = "(persistent handle is deleted)",
   empty_weak = "(persistent handle is empty)",
@@ -85,6 +91,9 @@ local function areg() return math.random(4) == 1 and reg(NL) or math.random(4) e
 local function sreg() return math.random(6) == 1 and reg(NL) or math.random(5, NL) end
 local function elem_index() return math.random(8) == 1 and math.random(0, 10) or math.random(1, 3) end
 
+-- Operations left out of the programs (--skip).
+local SKIP = {}
+
 -- name, weight, generator
 local GEN = {
   { "open", 5, function()
@@ -100,6 +109,11 @@ local GEN = {
   { "num", 3, function() return { d = sreg(), v = math.random() * 1000 - 500 } end },
   { "str", 4, function() return { d = sreg(), v = pick(STRINGS) } end },
   { "arr", 8, function() return { d = areg(), n = math.random(0, 6) } end },
+  { "arr_of", 3, function()
+      local e = {}
+      for i = 1, math.random(0, 10) do e[i] = operand() end
+      return { d = areg(), e = e }
+    end },
   { "set", 12, function() return { a = areg(), i = elem_index(), v = operand() } end },
   { "get", 7, function() return { a = areg(), i = elem_index(), d = sreg() } end },
   { "read", 5, function() return { l = reg(NL) } end },
@@ -107,7 +121,10 @@ local GEN = {
   { "pnew", 3, function() return { p = reg(NP), l = operand() } end },
   { "preset", 2, function() return { p = reg(NP), l = operand() } end },
   { "pget", 3, function() return { p = reg(NP), d = reg(NL) } end },
-  { "pweak", 3, function() return { p = reg(NP), cb = pick { 0, 1, 1, 2, 3 } } end },
+  { "pweak", 3, function()
+      local kinds = SKIP.weak_closes_caller and { 0, 1, 1, 2, 3, 6 } or { 0, 1, 1, 2, 3, 4, 5, 6 }
+      return { p = reg(NP), cb = pick(kinds), cs = math.random(1, 4) }
+    end },
   { "pclear", 1, function() return { p = reg(NP) } end },
   { "pdelete", 1, function() return { p = reg(NP) } end },
   { "pempty", 1, function() return { p = reg(NP) } end },
@@ -136,14 +153,32 @@ local GEN = {
         { op = "close", s = 4 },
       } }
     end },
+  -- a composite: a weak callback closes (or closes, reopens and fills) the scope the
+  -- next allocations are made in, when a collection inside one of them runs it
+  { "weak_closes_caller", 2, function()
+      local r, p = math.random(5, NL), reg(NP)
+      local alloc = pick { { op = "int", d = r, v = 2 }, { op = "str", d = r, v = "t" },
+                           { op = "arr", d = r, n = 2 }, { op = "arr_of", d = r, e = { r, 0, r } } }
+      return { multi = {
+        { op = "open", kind = "handle", s = 4 },
+        { op = "int", d = r, v = 1 },
+        { op = "pnew", p = p, l = r },
+        { op = "pweak", p = p, cb = pick { 4, 5 }, cs = 3 },
+        { op = "close", s = 4 },
+        { op = "open", kind = "handle", s = 3 },
+        { op = "int", d = r, v = 3 },
+        alloc,
+        { op = "gc", kind = "major" },
+        alloc,
+      } }
+    end },
 }
-local TOTAL = 0
-for _, g in ipairs(GEN) do TOTAL = TOTAL + g[2] end
-
 local function gen_op()
-  local r = math.random(TOTAL)
+  local total = 0
+  for _, g in ipairs(GEN) do total = total + (SKIP[g[1]] and 0 or g[2]) end
+  local r = math.random(total)
   for _, g in ipairs(GEN) do
-    r = r - g[2]
+    r = r - (SKIP[g[1]] and 0 or g[2])
     if r <= 0 then
       local op = g[3]()
       op.op = g[1] == "open_esc" and "open" or g[1]
@@ -155,13 +190,16 @@ end
 local function gen_program(seed, index, length)
   math.randomseed(seed, index)
   local p = { opts = gen_options(), ops = {}, seed = seed, index = index }
-  -- one program in four ends by disposing the isolate, then keeps using it
+  -- one program in four ends by disposing the isolate, then keeps using it; one
+  -- in eight arms a finalizer that disposes it at whatever call runs it
   local tail = math.random(4) == 1 and math.min(40, length // 2) or 0
+  local fin = not SKIP.fin_dispose and math.random(8) == 1 and math.random(length // 2, length) or -1
   while #p.ops < length do
-    local op = #p.ops == length - tail and { op = "dispose" } or gen_op()
+    local op = #p.ops == length - tail and { op = "dispose" }
+      or #p.ops == fin and { op = "fin_dispose" } or gen_op()
     if op.multi then
       for _, o in ipairs(op.multi) do
-        if #p.ops < length then p.ops[#p.ops + 1] = o end
+        if #p.ops < length and not SKIP[o.op] then p.ops[#p.ops + 1] = o end
       end
     else
       p.ops[#p.ops + 1] = op
@@ -183,6 +221,7 @@ local function new_state(prog)
     ntags = 0, minor = 0, major = 0,
     events = {}, nevent = 0,  -- collection counts seen at each sync point (see sync)
     cb_allocs = {},           -- { id, probe } of objects allocated by real callbacks
+    cb_scopes = {},           -- scopes reopened by real callbacks (kind 5), in order
   }
   st.other = scopelab.isolate()
   st.other_scope = st.other:handle_scope()
@@ -210,7 +249,8 @@ end
 
 -- What the run exercised: per operation name, successes and expected errors.
 local COUNT = {}
-local TOTALS = { objects = 0, minor = 0, major = 0, callbacks = 0 }
+-- fin: programs whose isolate a finalizer (fin_dispose) disposed mid-step
+local TOTALS = { objects = 0, minor = 0, major = 0, callbacks = 0, fin = 0 }
 
 -- Compares a pcall result with the model's error class ('cls' nil: success).
 local function expect(opname, cls, ok, err)
@@ -265,23 +305,40 @@ end
 
 local model_allocate, model_collect
 
--- The body of a weak callback of kind 'cb', on the model side.
+-- An integer allocated inside a weak callback of persistent 'p' (model side),
+-- matched with the real one (see real_cb_alloc).
+local function model_cb_alloc(st, p)
+  local ml = model_allocate(st, "integer", p.tag)
+  local real = table.remove(st.cb_allocs, 1)
+  if ml and real then
+    ml.obj.rid = real[1]
+    st.tracked[#st.tracked + 1] = { ml.obj, real[2] }
+  elseif ml or real then
+    st.desync = st.desync or "an allocation inside a weak callback failed on one side only"
+  end
+  return ml and real and ml
+end
+
+-- The body of a weak callback of kind 'cb', on the model side (a table for the
+-- kinds that name a scope register: { k = 4 or 5, s = register }).
 local function model_callback(st, i, p, cb)
   if i > 1 then consume_empty(st, "between two weak callbacks") end
   if cb == 2 then
     local s = st.m:open("handle")
-    local ml = model_allocate(st, "integer", p.tag)
-    local real = table.remove(st.cb_allocs, 1)
-    if ml and real then
-      ml.obj.rid = real[1]
-      st.tracked[#st.tracked + 1] = { ml.obj, real[2] }
-      st.m:reset(p, ml)
-    elseif ml or real then
-      st.desync = st.desync or "an allocation inside a weak callback failed on one side only"
-    end
+    local ml = model_cb_alloc(st, p)
+    if ml then st.m:reset(p, ml) end
     st.m:close(s)
   elseif cb == 3 then
     model_collect(st, "minor")
+  elseif type(cb) == "table" then
+    local ms = st.MS[cb.s]
+    if ms then st.m:close(ms) end
+    if cb.k == 5 then
+      ms = st.m:open("handle")
+      st.MS[cb.s] = ms
+      st.real_scope[ms] = table.remove(st.cb_scopes, 1)
+      model_cb_alloc(st, p)
+    end
   end
 end
 
@@ -314,23 +371,44 @@ end
 -- The body of a weak callback of kind 'cb' on the real side: 1 logs, 2 also
 -- allocates in a scope of its own and re-targets its (emptied) handle to the new
 -- object, 3 also runs a minor collection (whose callbacks run inside it).
-local function real_callback(st, tag, cb)
+local function real_cb_alloc(st, tag)
+  local ok, h = pcall(st.iso.integer, st.iso, tag)
+  sync(st)
+  if not ok then return nil end
+  st.cb_allocs[#st.cb_allocs + 1] = { h:id(), st.iso:probe(h) }
+  return h
+end
+
+-- 4 closes the scope in register 'cs' (the caller's, when it is the innermost:
+-- the allocation that ran the callback must then fail), 5 also opens a handle
+-- scope into that register and allocates in it, 6 calls the isolate's __gc by
+-- hand, which must be refused (it would dispose the isolate under the core).
+local function real_callback(st, tag, cb, cs)
   local log = st.log
   return function(p)
     sync(st)
     log[#log + 1] = tag
     if cb == 2 then
       local s = st.iso:handle_scope()
-      local ok, h = pcall(st.iso.integer, st.iso, tag)
-      sync(st)
-      if ok then
-        st.cb_allocs[#st.cb_allocs + 1] = { h:id(), st.iso:probe(h) }
-        p:reset(h)
-      end
+      local h = real_cb_alloc(st, tag)
+      if h then p:reset(h) end
       s:close()
     elseif cb == 3 then
       st.iso:collect("minor")
       sync(st)
+    elseif cb == 4 or cb == 5 then
+      local s = st.S[cs]
+      if s then pcall(s.close, s) end
+      if cb == 5 then
+        s = st.iso:handle_scope()
+        st.S[cs] = s
+        st.cb_scopes[#st.cb_scopes + 1] = s
+        real_cb_alloc(st, tag)
+      end
+    elseif cb == 6 then
+      if pcall(getmetatable(st.iso).__gc, st.iso) or st.iso:is_disposed() then
+        st.desync = st.desync or "__gc called inside a weak callback was not refused"
+      end
     end
   end
 end
@@ -469,14 +547,21 @@ function RUN.escape(st, op)
   end
 end
 
-local function alloc(st, d, name, kind, value, n)
+-- 'args' (array_of): the real arguments, and 'elems' the model's Locals.
+local function alloc(st, d, name, kind, value, n, args, elems)
   local collected = st.minor + st.major
-  local ok, h = pcall(st.iso[name], st.iso, kind == "array" and n or value)
+  local ok, h
+  if args then ok, h = pcall(st.iso.array_of, st.iso, table.unpack(args, 1, n))
+  else ok, h = pcall(st.iso[name], st.iso, kind == "array" and n or value) end
   sync(st)
   local ml, cls = model_allocate(st, kind, value, n)
+  if ml and Model.local_error(ml) then cls = "cb_closed" end   -- a callback closed its scope
   local e = expect(name, cls, ok, h)
   if e then return e end
   if not ok then return end
+  if elems then
+    for i = 1, n do ml.obj.elems[i] = elems[i] and elems[i].obj or nil end
+  end
   ml.obj.rid = h:id()
   store(st, d, h, ml)
   st.tracked[#st.tracked + 1] = { ml.obj, st.iso:probe(h) }
@@ -491,6 +576,32 @@ function RUN.int(st, op) return alloc(st, op.d, "integer", "integer", op.v) end
 function RUN.num(st, op) return alloc(st, op.d, "number", "number", op.v) end
 function RUN.str(st, op) return alloc(st, op.d, "string", "string", op.v) end
 function RUN.arr(st, op) return alloc(st, op.d, "array", "array", nil, op.n) end
+
+-- iso:array_of(...): refused for a Local of another isolate (checked as the
+-- arguments are gathered, before anything else) or a stale one (checked by the
+-- core before it allocates); else an array of those elements.
+function RUN.arr_of(st, op)
+  local args, elems, cls = {}, {}, nil
+  for i, r in ipairs(op.e) do
+    local h, ml = loc(st, r)
+    if ml == nil then return end                 -- an empty register
+    args[i], elems[i] = h, ml or nil
+    local err = ml and Model.local_error(ml)
+    if err == "foreign" or (err and not cls) then cls = err end
+  end
+  local n = #op.e
+  if not cls then return alloc(st, op.d, "array_of", "array", nil, n, args, elems) end
+  local ok, h = pcall(st.iso.array_of, st.iso, table.unpack(args, 1, n))
+  sync(st)
+  consume_empty(st, "in a refused array_of")
+  return expect("array_of", cls, ok, h)
+end
+
+-- Arms a finalizer that disposes the isolate: Lua runs it at some allocation,
+-- inside whatever call of the binding makes it (see run()).
+function RUN.fin_dispose(st)
+  setmetatable({}, { __gc = function() st.iso:dispose() end })
+end
 
 -- Self checks shared by get and set: stale self, not an array, index range.
 local function array_error(a, i)
@@ -603,10 +714,11 @@ end
 function RUN.pweak(st, op)
   local p, mp, cls = pers(st, op.p)
   if not p then return end
-  local cb = op.cb ~= 0 and real_callback(st, mp.tag, op.cb) or nil
+  local cb = op.cb ~= 0 and real_callback(st, mp.tag, op.cb, op.cs) or nil
   local ok, err = pcall(p.set_weak, p, cb)
+  local mcb = (op.cb == 4 or op.cb == 5) and { k = op.cb, s = op.cs } or op.cb
   local _
-  if not cls then _, cls = st.m:set_weak(mp, op.cb ~= 0 and op.cb or nil) end
+  if not cls then _, cls = st.m:set_weak(mp, op.cb ~= 0 and mcb or nil) end
   return expect("set_weak", cls, ok, err)
 end
 
@@ -800,7 +912,7 @@ local BAD = {
   { function(iso) return iso:string(5) end,
     "bad argument #2 to 'string' (string expected, got number)" },
   { function(iso) return iso:collect("medium") end,
-    "bad argument #2 to 'collect' (invalid kind 'medium' (expected 'minor', 'major' or 'full'))" },
+    "bad argument #2 to 'collect' (invalid kind 'medium', expected 'minor', 'major' or 'full')" },
 }
 
 function RUN.bad(st, op)
@@ -896,26 +1008,40 @@ local function run(prog, limit)
     end
     local ok, d = pcall(RUN[op.op], st, op)
     if not ok then d = "driver error: " .. tostring(d) end
-    if not d and st.disposed then goto continue end
+    if not d and st.disposed then goto continue end       -- the dispose step
     if not d and st.desync then d = st.desync end
     if not d and st.nevent ~= #st.events then
       d = ("%d collection points the model did not replay"):format(#st.events - st.nevent)
     end
     st.events, st.nevent = {}, 0
     if not d then
-      local h = st.iso:number_of_handles()
-      if h ~= st.m:handles() then
+      local okh, h = pcall(st.iso.number_of_handles, st.iso)
+      if okh and h ~= st.m:handles() then
         d = ("number_of_handles %d, model %d"):format(h, st.m:handles())
+      elseif not okh then
+        d = "number_of_handles: " .. tostring(h)
       end
     end
     d = d or check_log(st)
+    if not st.disposed and st.iso:is_disposed() then
+      -- a finalizer (fin_dispose) disposed it during this step: the step may have
+      -- failed anywhere with "disposed"; what is checked is that nothing crashed
+      -- and that every later use is refused (run_disposed)
+      st.disposed, d = true, nil
+      TOTALS.fin = TOTALS.fin + 1
+    end
     if d then
       pcall(dispose, st)
       return i, d
     end
     ::continue::
   end
-  local d = not st.disposed and check_all(st) or nil
+  local d
+  if not st.disposed then
+    local okc, r = pcall(check_all, st)
+    if okc then d = r
+    elseif not st.iso:is_disposed() then d = "check: " .. tostring(r) end
+  end
   TOTALS.objects = TOTALS.objects + st.m.nobjects
   TOTALS.minor, TOTALS.major = TOTALS.minor + st.m.minor, TOTALS.major + st.m.major
   TOTALS.callbacks = TOTALS.callbacks + #st.m.callback_log
@@ -976,6 +1102,12 @@ local EMIT = {
   num = function(op) return ("L[%d] = new(iso.number, %s)"):format(op.d, string.format("%.17g", op.v)) end,
   str = function(op) return ("L[%d] = new(iso.string, %q)"):format(op.d, op.v) end,
   arr = function(op) return ("L[%d] = new(iso.array, %d)"):format(op.d, op.n) end,
+  arr_of = function(op)
+    local e = {}
+    for i, r in ipairs(op.e) do e[i] = lref(r) end
+    return ("L[%d] = T_new(try(iso.array_of, iso, %s))"):format(op.d, table.concat(e, ", "))
+  end,
+  fin_dispose = function() return "setmetatable({}, { __gc = function() iso:dispose() end })" end,
   set = function(op) return ("try(L[%d].set, L[%d], %d, %s)"):format(op.a, op.a, op.i, lref(op.v)) end,
   get = function(op) return ("L[%d] = try(L[%d].get, L[%d], %d)"):format(op.d, op.a, op.a, op.i) end,
   read = function(op) return ("show(%s)"):format(lref(op.l)) end,
@@ -985,7 +1117,10 @@ local EMIT = {
   pget = function(op) return ("L[%d] = try(P[%d].get, P[%d])"):format(op.d, op.p, op.p) end,
   pweak = function(op)
     local body = ({ "", " local s = iso:handle_scope(); p:reset(T_new(iso:integer(0))); s:close()",
-                    " iso:collect('minor')" })[op.cb]
+                    " iso:collect('minor')", (" pcall(S[%d].close, S[%d])"):format(op.cs or 0, op.cs or 0),
+                    (" pcall(S[%d].close, S[%d]); S[%d] = iso:handle_scope(); T_new(iso:integer(0))")
+                      :format(op.cs or 0, op.cs or 0, op.cs or 0),
+                    " print(pcall(getmetatable(iso).__gc, iso))" })[op.cb]
     return op.cb ~= 0 and ("try(P[%d].set_weak, P[%d], function(p) print('weak callback of P[%d]')%s end)")
       :format(op.p, op.p, op.p, body) or ("try(P[%d].set_weak, P[%d])"):format(op.p, op.p)
   end,
@@ -1066,9 +1201,12 @@ local function main(argv)
     elseif a == "--program-length" then length = math.tointeger(tonumber(argv[i + 1])); i = i + 1
     elseif a == "--quiet" then quiet = true
     elseif a == "--stats" then stats = true
+    elseif a == "--skip" then
+      for name in (argv[i + 1] or ""):gmatch("[%w_]+") do SKIP[name] = true end
+      i = i + 1
     else
       io.stderr:write("usage: lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] "
-        .. "[--program-length K] [--quiet] [--stats]\n")
+        .. "[--program-length K] [--quiet] [--stats] [--skip OP,...]\n")
       return 2
     end
     i = i + 1
@@ -1120,8 +1258,9 @@ local function main(argv)
         table.concat(why, ", ")))
     end
   end
-  print(("fuzz: %d objects, %d minor and %d major collections, %d weak callbacks"):format(
-    TOTALS.objects, TOTALS.minor, TOTALS.major, TOTALS.callbacks))
+  print(("fuzz: %d objects, %d minor and %d major collections, %d weak callbacks, %d isolates "
+    .. "disposed by a finalizer mid-step"):format(TOTALS.objects, TOTALS.minor, TOTALS.major,
+    TOTALS.callbacks, TOTALS.fin))
   print(("fuzz: %d operations, %d programs, seeds %d..%d, 0 divergences, %.1f s"):format(done,
     programs, seed, seed + runs - 1, os.clock() - t0))
   return 0
