@@ -65,7 +65,9 @@ static void l_initlocal(lsl_isolate *li, lsl_local *lo) {
   lo->li = li;
   lo->site = li->cur_site;
   lo->level = li->cur_level;
-  if (sl_identity(li->iso, lo->h, &lo->id) != SL_OK) lo->id = 0;
+  /* the userdata's allocation may have run a finalizer that disposed the isolate:
+  ** the Local is then dead, and every use of it says so */
+  if (li->iso == NULL || sl_identity(li->iso, lo->h, &lo->id) != SL_OK) lo->id = 0;
 }
 
 /* Turns the userdata on top (already holding 'h') into a Local of the isolate
@@ -100,6 +102,7 @@ void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h, const ch
 static void l_recheck(lua_State *L, lsl_isolate *li, lsl_local *lo, const char *op) {
   uint32_t depth;
   sl_scope_info in;
+  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
   if (sl_local_check(li->iso, lo->h) != SL_OK)
     lsl_argerror(L, 1, op, "a weak callback closed the scope the new handle was made in");
   sl_local_scope(lo->h, &depth, NULL);
