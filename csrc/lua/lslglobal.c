@@ -342,7 +342,6 @@ static int l_pers_set_weak(lua_State *L) {
   lsl_stilllive(L, li, "set_weak");            /* the table stores may have run a finalizer */
   st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? li : NULL);
   if (st != SL_OK) { l_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
-  if (hascb) li->weak_armed++;
   return 0;
 }
 

@@ -199,33 +199,6 @@ static int l_iso_array(lua_State *L) {
 #define LSL_ARRAYOF_STACK 8     /* elements gathered on the C stack */
 #endif
 
-/* sl_array_from writes the elements after its allocation, which may run weak
-** callbacks; a Lua callback may close the scope of the new array and of its
-** elements (the slots it would read and write). Once any Lua callback was
-** registered, the array is allocated first and filled only after every Local
-** involved is checked again: a callback that closed their scope fails the call
-** with SL_ESTALE (then l_failedincallback names it), and nothing is written. */
-static sl_status l_arrayfrom(lsl_isolate *li, int n, const sl_local *elems, sl_local *out,
-                             uint64_t cb0) {
-  sl_status st;
-  int i;
-  if (li->weak_armed == 0) return sl_array_from(li->iso, (size_t)n, elems, out);
-  for (i = 0; i < n; i++)                     /* the checks sl_array_from makes first */
-    if (!sl_local_is_empty(elems[i]) && (st = sl_local_check(li->iso, elems[i])) != SL_OK)
-      return st;
-  st = sl_array(li->iso, (size_t)n, out);
-  if (st != SL_OK) return st;
-  if (li->cb_total != cb0) {
-    if (sl_local_check(li->iso, *out) != SL_OK) return SL_ESTALE;
-    for (i = 0; i < n; i++)
-      if (!sl_local_is_empty(elems[i]) && sl_local_check(li->iso, elems[i]) != SL_OK)
-        return SL_ESTALE;
-  }
-  for (i = 0; i < n; i++)                     /* no allocation: no callback runs here */
-    if ((st = sl_array_set(li->iso, *out, (size_t)i, elems[i])) != SL_OK) return st;
-  return SL_OK;
-}
-
 static int l_iso_array_of(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "array_of");
   int n = lua_gettop(L) - 1, i;
@@ -245,7 +218,7 @@ static int l_iso_array_of(lua_State *L) {
     }
   }
   lo = l_newlocal(L, li, "array_of", &cb0);
-  st = l_arrayfrom(li, n, elems, &lo->h, cb0);
+  st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
   if (st != SL_OK) {
     l_failedincallback(L, li, st, cb0, "array_of");
     for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);

@@ -113,8 +113,6 @@ typedef struct lsl_isolate {
   uint64_t cb_errors;     /* Lua errors raised by weak callbacks, all time */
   uint64_t cb_total;      /* weak callbacks run, all time (a constructor that ran
                              some re-checks the Local it made) */
-  uint64_t weak_armed;    /* Lua weak callbacks ever registered: while 0, no Lua code
-                             can run inside an allocation (iso:array_of's fast path) */
   int trace_gc, record_moves, record_weak;
   /* option 'record_moves': filled by the move hook, which may not touch Lua */
   lsl_move *moves;
