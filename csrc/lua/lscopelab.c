@@ -31,15 +31,18 @@
 **
 ** Local ("scopelab.Local")
 **   h:value() h:kind() h:id() h:address() h:generation() h:is_valid()
+**   h:held_id() h:in_heap()               the object it was made for, after its scope too
 **   a:get(i) a:set(i, h_or_nil) #a        h1 == h2 (same object)
 **   a:unpack([i [, j]])                   -> elements i..j as Locals (nil: empty)
 **
 ** Persistent ("scopelab.Persistent", plain or global)
 **   p:get() p:reset([h]) p:is_empty() p:set_weak([cb]) p:clear_weak()
-**   p:is_weak() p:is_global() p:delete() p:site()              also __close, __gc
+**   p:is_weak() p:is_global() p:delete() p:site() p:held_id() p:in_heap()
+**                                                              also __close, __gc
 **
 ** Reference ("scopelab.Reference", Node-API)
 **   r:ref() r:unref() r:count() r:get() r:is_empty() r:delete() r:is_deleted()
+**   r:site() r:held_id() r:in_heap()
 **
 ** Probe ("scopelab.Probe")
 **   w:alive() w:address() w:moves() w:id() w:kind() w:generation() w:get()
@@ -83,7 +86,7 @@ static int l_disposeop(lua_State *L, lsl_isolate *li, int isoidx, const char *op
   return 0;
 }
 
-static int l_iso_dispose(lua_State *L) {
+int lsl_iso_dispose(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   if (li == NULL) return lsl_typeerror(L, 1, "dispose", ISOLATE_MT);
   return l_disposeop(L, li, 1, "dispose");
@@ -91,7 +94,7 @@ static int l_iso_dispose(lua_State *L) {
 
 /* __gc obeys the same refusal as dispose (Lua never runs it inside a weak
 ** callback: the callback's isolate is on the stack; only a call by hand can). */
-static int l_iso_gc(lua_State *L) {
+int lsl_iso_gc(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   return li ? l_disposeop(L, li, 1, "__gc") : 0;
 }
@@ -112,20 +115,23 @@ static int l_guard_gc(lua_State *L) {
   return 0;
 }
 
-static int l_iso_is_disposed(lua_State *L) {
-  lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
-  if (li == NULL) return lsl_typeerror(L, 1, "is_disposed", ISOLATE_MT);
-  lua_pushboolean(L, li->iso == NULL);
-  return 1;
+/* Asks nothing of the core: true once dispose (or __gc, or the guard) ran. */
+int lsl_iso_is_disposed(lua_State *L) {
+  const lsl_isolate *li = (const lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
+  if (li != NULL) {
+    lua_pushboolean(L, li->iso == NULL);
+    return 1;
+  }
+  return lsl_typeerror(L, 1, "is_disposed", ISOLATE_MT);
 }
 
-static int l_iso_number_of_handles(lua_State *L) {
+int lsl_iso_number_of_handles(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "number_of_handles");
   lua_pushinteger(L, (lua_Integer)sl_number_of_handles(li->iso));
   return 1;
 }
 
-static int l_iso_tostring(lua_State *L) {
+int lsl_iso_tostring(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   if (li == NULL) return lsl_typeerror(L, 1, "__tostring", ISOLATE_MT);
   if (li->iso == NULL)
@@ -342,24 +348,19 @@ static int l_isolate_new(lua_State *L) {
   return 1;
 }
 
-
 /* ================================================================ module */
 
-static const lsl_reg l_isolate_reg[] = {
-  {UP_ISOLATE, "__gc", l_iso_gc},
-  {UP_ISOLATE, "__close", l_iso_dispose},
-  {UP_ISOLATE, "__tostring", l_iso_tostring},
-  {UP_ISOLATE, "__len", l_iso_number_of_handles},
-  {UP_ISOLATE, "dispose", l_iso_dispose},
-  {UP_ISOLATE, "is_disposed", l_iso_is_disposed},
-  {UP_ISOLATE, "number_of_handles", l_iso_number_of_handles},
-  {0, NULL, NULL}
-};
+/* One entry of the Lua API (see LSL_API in lsltypes.h): function 'f' under
+** 'name' in the metatable of type 'up' if the name begins with "__" (a
+** metamethod), else in that metatable's __index table. */
+typedef struct l_reg {
+  int up;
+  const char *name;
+  lua_CFunction f;
+} l_reg;
 
-static const lsl_reg *const l_allreg[] = {
-  l_isolate_reg, lsl_local_reg, lsl_scope_reg, lsl_global_reg, lsl_probe_reg,
-  lsl_diag_reg, NULL
-};
+#define l_entry(up, name, f) {up, name, f},
+static const l_reg l_api[] = { LSL_API(l_entry) {0, NULL, NULL} };
 
 /* Pushes a closure of 'f' with the metatables (at 'first'..) as upvalues. */
 static void l_pushfunc(lua_State *L, int first, lua_CFunction f) {
@@ -368,28 +369,24 @@ static void l_pushfunc(lua_State *L, int first, lua_CFunction f) {
   lua_pushcclosure(L, f, NUP);
 }
 
-/* Registers every file's functions (see lsl_reg) into the metatables at
-** 'first'.., each of which gets an __index table for its methods but the
-** Path's, which has none. */
+/* Registers the whole API (l_api) into the metatables at 'first'.., each of
+** which gets an __index table for its methods but the Path's, which has none. */
 static void l_register(lua_State *L, int first) {
-  const lsl_reg *const *list;
-  const lsl_reg *r;
+  const l_reg *r;
   int up;
   for (up = 1; up < UP_PATH; up++) {
     lua_newtable(L);
     lua_setfield(L, first + up - 1, "__index");
   }
-  for (list = l_allreg; *list; list++) {
-    for (r = *list; r->name; r++) {
-      int mt = first + r->up - 1;
-      if (r->name[0] == '_' && r->name[1] == '_')
-        lua_pushvalue(L, mt);
-      else
-        lua_getfield(L, mt, "__index");
-      l_pushfunc(L, first, r->f);
-      lua_setfield(L, -2, r->name);
-      lua_pop(L, 1);
-    }
+  for (r = l_api; r->name; r++) {
+    int mt = first + r->up - 1;
+    if (r->name[0] == '_' && r->name[1] == '_')
+      lua_pushvalue(L, mt);
+    else
+      lua_getfield(L, mt, "__index");
+    l_pushfunc(L, first, r->f);
+    lua_setfield(L, -2, r->name);
+    lua_pop(L, 1);
   }
 }
 

@@ -40,7 +40,7 @@ static void l_pushgcstats(lua_State *L, const sl_gc_stats *s, uint64_t errors) {
   lsl_setint(L, "duration_ns", s->duration_ns);
 }
 
-static int l_iso_collect(lua_State *L) {
+int lsl_iso_collect(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "collect");
   const char *kind;
   int kinds;
@@ -65,7 +65,7 @@ static int l_iso_collect(lua_State *L) {
   return 1;
 }
 
-static int l_iso_stats(lua_State *L) {
+int lsl_iso_stats(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "stats");
   sl_heap_stats s;
   sl_heap_stats_of(li->iso, &s);
@@ -96,7 +96,7 @@ static int l_iso_stats(lua_State *L) {
   return 1;
 }
 
-static int l_iso_verify(lua_State *L) {
+int lsl_iso_verify(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "verify");
   sl_status st = sl_verify_heap(li->iso);
   if (st != SL_OK) return lsl_fail(L, li, st, 1, "verify", NULL);
@@ -241,7 +241,7 @@ static void l_pushstepdesc(lua_State *L, int steps, lua_Integer i) {
   lua_settop(L, step);
 }
 
-static int l_path_tostring(lua_State *L) {
+int lsl_path_tostring(lua_State *L) {
   luaL_Buffer b;
   lua_Integer i, n;
   int steps;
@@ -281,7 +281,7 @@ static void l_pushroot(lua_State *L, int isoidx, const sl_root_info *r) {
   }
 }
 
-static int l_iso_retainers(lua_State *L) {
+int lsl_iso_retainers(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "retainers");
   uint64_t id = l_idof(L, li, 2, "retainers");
   sl_path path;
@@ -350,7 +350,7 @@ static int l_countroot(const sl_root_info *r, const sl_object_info *o, void *ud)
   return 0;
 }
 
-static int l_iso_snapshot(lua_State *L) {
+int lsl_iso_snapshot(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "snapshot");
   l_objbuf b = { NULL, 0, 0 };
   l_rootcount rc;
@@ -386,7 +386,7 @@ static int l_iso_snapshot(lua_State *L) {
   return 1;
 }
 
-static int l_iso_handle_report(lua_State *L) {
+int lsl_iso_handle_report(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "handle_report");
   uint32_t d, n = sl_scope_depth(li->iso);
   lua_createtable(L, (int)n, 0);
@@ -410,7 +410,7 @@ static int l_iso_handle_report(lua_State *L) {
   return 1;
 }
 
-static int l_iso_watch_handles(lua_State *L) {
+int lsl_iso_watch_handles(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "watch_handles");
   lua_Integer n = lua_isnoneornil(L, 2) ? 0 : lsl_checkint(L, 2, "watch_handles");
   if (n < 0)
@@ -452,7 +452,7 @@ static void l_bump(lua_State *L, const char *name) {
 
 /* Live (non-empty) persistent handles grouped by creation site, most first:
 ** { {site = "f.lua:3" or nil, count = n, weak = n}, ..., total = n }. */
-static int l_iso_persistent_report(lua_State *L) {
+int lsl_iso_persistent_report(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "persistent_report");
   l_persbuf b = { NULL, NULL, 0, 0 };
   size_t i;
@@ -512,7 +512,7 @@ static int l_iso_persistent_report(lua_State *L) {
   return 1;
 }
 
-static int l_iso_moves(lua_State *L) {
+int lsl_iso_moves(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "moves");
   size_t i;
   if (!li->record_moves)
@@ -530,7 +530,7 @@ static int l_iso_moves(lua_State *L) {
   return 1;
 }
 
-static int l_iso_weak_log(lua_State *L) {
+int lsl_iso_weak_log(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "weak_log");
   if (!li->record_weak)
     return lsl_argerror(L, 1, "weak_log", "weak callbacks are not recorded (option "
@@ -538,19 +538,3 @@ static int l_iso_weak_log(lua_State *L) {
   lsl_getuvtable(L, 1, UV_WEAKLOG);
   return 1;
 }
-
-
-const lsl_reg lsl_diag_reg[] = {
-  {UP_PATH, "__tostring", l_path_tostring},
-  {UP_ISOLATE, "collect", l_iso_collect},
-  {UP_ISOLATE, "stats", l_iso_stats},
-  {UP_ISOLATE, "verify", l_iso_verify},
-  {UP_ISOLATE, "retainers", l_iso_retainers},
-  {UP_ISOLATE, "snapshot", l_iso_snapshot},
-  {UP_ISOLATE, "handle_report", l_iso_handle_report},
-  {UP_ISOLATE, "watch_handles", l_iso_watch_handles},
-  {UP_ISOLATE, "persistent_report", l_iso_persistent_report},
-  {UP_ISOLATE, "moves", l_iso_moves},
-  {UP_ISOLATE, "weak_log", l_iso_weak_log},
-  {0, NULL, NULL}
-};

@@ -87,9 +87,9 @@ static int l_newpers(lua_State *L, int type, const char *op) {
   return 1;
 }
 
-static int l_iso_persistent(lua_State *L) { return l_newpers(L, P_PLAIN, "persistent"); }
-static int l_iso_global(lua_State *L) { return l_newpers(L, P_GLOBAL, "global"); }
-static int l_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "reference"); }
+int lsl_iso_persistent(lua_State *L) { return l_newpers(L, P_PLAIN, "persistent"); }
+int lsl_iso_global(lua_State *L) { return l_newpers(L, P_GLOBAL, "global"); }
+int lsl_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "reference"); }
 
 /* Drops the entry that keeps a weak persistent and its callback alive. */
 static void l_unregister(lua_State *L, lsl_persistent *lp) {
@@ -131,8 +131,8 @@ static int l_nodeheld(lua_State *L, const char *op, int inheap) {
   return lsl_pushheld(L, lp->li, lp->id, inheap);
 }
 
-static int l_node_held_id(lua_State *L) { return l_nodeheld(L, "held_id", 0); }
-static int l_node_in_heap(lua_State *L) { return l_nodeheld(L, "in_heap", 1); }
+int lsl_node_held_id(lua_State *L) { return l_nodeheld(L, "held_id", 0); }
+int lsl_node_in_heap(lua_State *L) { return l_nodeheld(L, "in_heap", 1); }
 
 /* p:is_empty() and r:is_empty() of the checked 'lp'. */
 static int l_nodeempty(lua_State *L, lsl_persistent *lp) {
@@ -144,7 +144,7 @@ static int l_nodeempty(lua_State *L, lsl_persistent *lp) {
 
 /* __gc/__close of a Persistent or a Reference: a global always frees its node;
 ** a plain persistent and a reference only an empty one (see the note on top). */
-static int l_node_gc(lua_State *L) {
+int lsl_node_gc(lua_State *L) {
   lsl_persistent *lp = l_testnode(L, 1);
   int empty = 0;
   if (lp == NULL || lp->deleted || lp->li->iso == NULL) return 0;
@@ -155,14 +155,14 @@ static int l_node_gc(lua_State *L) {
 }
 
 /* __eq: two handles of the same type naming the same node. */
-static int l_node_eq(lua_State *L) {
+int lsl_node_eq(lua_State *L) {
   lsl_persistent *a = l_testnode(L, 1), *b = l_testnode(L, 2);
   lua_pushboolean(L, a && b && a->tag == b->tag && a->p.node == b->p.node &&
                   a->p.serial == b->p.serial);
   return 1;
 }
 
-static int l_node_site(lua_State *L) {
+int lsl_node_site(lua_State *L) {
   lsl_persistent *lp = l_testnode(L, 1);
   if (lp == NULL) return lsl_typeerror(L, 1, "site", PERSISTENT_MT);
   lua_getiuservalue(L, 1, UV_ISO);
@@ -170,7 +170,7 @@ static int l_node_site(lua_State *L) {
   return 1;
 }
 
-static int l_node_tostring(lua_State *L) {
+int lsl_node_tostring(lua_State *L) {
   lsl_persistent *lp = l_testnode(L, 1);
   const char *name, *type, *where;
   int isref;
@@ -203,13 +203,13 @@ static int l_node_tostring(lua_State *L) {
 
 /* ================================================================ persistent */
 
-static int l_pers_get(lua_State *L) { return l_nodeget(L, l_checkpers(L, 1, "get")); }
+int lsl_pers_get(lua_State *L) { return l_nodeget(L, l_checkpers(L, 1, "get")); }
 
-static int l_pers_is_empty(lua_State *L) {
+int lsl_pers_is_empty(lua_State *L) {
   return l_nodeempty(L, l_checkpers(L, 1, "is_empty"));
 }
 
-static int l_pers_reset(lua_State *L) {
+int lsl_pers_reset(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "reset");
   lsl_local *lo = lsl_checklocalof(L, lp->li, 2, "reset", 1);
   sl_status st = sl_persistent_reset(lp->li->iso, lp->p, lo ? lo->h : SL_EMPTY_LOCAL);
@@ -322,7 +322,7 @@ static void l_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
   lua_settop(L, top);
 }
 
-static int l_pers_set_weak(lua_State *L) {
+int lsl_pers_set_weak(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "set_weak");
   lsl_isolate *li = lp->li;
   int hascb = !lua_isnoneornil(L, 2);
@@ -345,7 +345,7 @@ static int l_pers_set_weak(lua_State *L) {
   return 0;
 }
 
-static int l_pers_clear_weak(lua_State *L) {
+int lsl_pers_clear_weak(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "clear_weak");
   void *param = NULL;
   sl_status st = sl_persistent_clear_weak(lp->li->iso, lp->p, &param);
@@ -354,7 +354,7 @@ static int l_pers_clear_weak(lua_State *L) {
   return 0;
 }
 
-static int l_pers_is_weak(lua_State *L) {
+int lsl_pers_is_weak(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "is_weak");
   int w = 0;
   sl_persistent_is_weak(lp->li->iso, lp->p, &w);
@@ -363,14 +363,14 @@ static int l_pers_is_weak(lua_State *L) {
 }
 
 /* Needs no live isolate: the type is the userdata's own. */
-static int l_pers_is_global(lua_State *L) {
+int lsl_pers_is_global(lua_State *L) {
   lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, 1, UP_PERSISTENT);
   if (lp == NULL) return lsl_typeerror(L, 1, "is_global", PERSISTENT_MT);
   lua_pushboolean(L, lp->type == P_GLOBAL);
   return 1;
 }
 
-static int l_pers_delete(lua_State *L) {
+int lsl_pers_delete(lua_State *L) {
   l_persdelete(L, l_checkpers(L, 1, "delete"));
   return 0;
 }
@@ -378,7 +378,7 @@ static int l_pers_delete(lua_State *L) {
 
 /* ================================================================ references */
 
-static int l_ref_ref(lua_State *L) {
+int lsl_ref_ref(lua_State *L) {
   lsl_persistent *lp = l_checkref(L, 1, "ref");
   if (lp->count == LUA_MAXINTEGER)
     return lsl_argerror(L, 1, "ref", "reference count would overflow");
@@ -391,7 +391,7 @@ static int l_ref_ref(lua_State *L) {
   return 1;
 }
 
-static int l_ref_unref(lua_State *L) {
+int lsl_ref_unref(lua_State *L) {
   lsl_persistent *lp = l_checkref(L, 1, "unref");
   if (lp->count == 0) return lsl_argerror(L, 1, "unref", "reference count is already 0");
   if (lp->count == 1) {
@@ -405,23 +405,23 @@ static int l_ref_unref(lua_State *L) {
   return 1;
 }
 
-static int l_ref_count(lua_State *L) {
+int lsl_ref_count(lua_State *L) {
   lua_pushinteger(L, l_checkref(L, 1, "count")->count);
   return 1;
 }
 
-static int l_ref_get(lua_State *L) { return l_nodeget(L, l_checkref(L, 1, "get")); }
+int lsl_ref_get(lua_State *L) { return l_nodeget(L, l_checkref(L, 1, "get")); }
 
-static int l_ref_is_empty(lua_State *L) {
+int lsl_ref_is_empty(lua_State *L) {
   return l_nodeempty(L, l_checkref(L, 1, "is_empty"));
 }
 
-static int l_ref_delete(lua_State *L) {
+int lsl_ref_delete(lua_State *L) {
   l_persdelete(L, l_checkref(L, 1, "delete"));
   return 0;
 }
 
-static int l_ref_is_deleted(lua_State *L) {
+int lsl_ref_is_deleted(lua_State *L) {
   lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, 1, UP_REFERENCE);
   if (lp == NULL) return lsl_typeerror(L, 1, "is_deleted", REFERENCE_MT);
   lua_pushboolean(L, lp->deleted || lp->li->iso == NULL);
@@ -431,7 +431,7 @@ static int l_ref_is_deleted(lua_State *L) {
 
 /* ================================================================ eternal */
 
-static int l_iso_eternal(lua_State *L) {
+int lsl_iso_eternal(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "eternal");
   lsl_local *lo = lsl_checklocalof(L, li, 2, "eternal", 0);
   size_t index;
@@ -441,7 +441,7 @@ static int l_iso_eternal(lua_State *L) {
   return 1;
 }
 
-static int l_iso_eternal_get(lua_State *L) {
+int lsl_iso_eternal_get(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "eternal_get");
   lua_Integer i = lsl_checkint(L, 2, "eternal_get");
   size_t n = sl_eternal_count(li->iso);
@@ -455,41 +455,3 @@ static int l_iso_eternal_get(lua_State *L) {
   lsl_pushlocal(L, li, 1, out, "eternal_get");
   return 1;
 }
-
-const lsl_reg lsl_global_reg[] = {
-  {UP_PERSISTENT, "__gc", l_node_gc},
-  {UP_PERSISTENT, "__close", l_node_gc},
-  {UP_PERSISTENT, "__tostring", l_node_tostring},
-  {UP_PERSISTENT, "__eq", l_node_eq},
-  {UP_PERSISTENT, "get", l_pers_get},
-  {UP_PERSISTENT, "reset", l_pers_reset},
-  {UP_PERSISTENT, "is_empty", l_pers_is_empty},
-  {UP_PERSISTENT, "set_weak", l_pers_set_weak},
-  {UP_PERSISTENT, "clear_weak", l_pers_clear_weak},
-  {UP_PERSISTENT, "is_weak", l_pers_is_weak},
-  {UP_PERSISTENT, "is_global", l_pers_is_global},
-  {UP_PERSISTENT, "delete", l_pers_delete},
-  {UP_PERSISTENT, "site", l_node_site},
-  {UP_PERSISTENT, "held_id", l_node_held_id},
-  {UP_PERSISTENT, "in_heap", l_node_in_heap},
-  {UP_REFERENCE, "__gc", l_node_gc},
-  {UP_REFERENCE, "__close", l_node_gc},
-  {UP_REFERENCE, "__tostring", l_node_tostring},
-  {UP_REFERENCE, "__eq", l_node_eq},
-  {UP_REFERENCE, "ref", l_ref_ref},
-  {UP_REFERENCE, "unref", l_ref_unref},
-  {UP_REFERENCE, "count", l_ref_count},
-  {UP_REFERENCE, "get", l_ref_get},
-  {UP_REFERENCE, "is_empty", l_ref_is_empty},
-  {UP_REFERENCE, "delete", l_ref_delete},
-  {UP_REFERENCE, "is_deleted", l_ref_is_deleted},
-  {UP_REFERENCE, "site", l_node_site},
-  {UP_REFERENCE, "held_id", l_node_held_id},
-  {UP_REFERENCE, "in_heap", l_node_in_heap},
-  {UP_ISOLATE, "persistent", l_iso_persistent},
-  {UP_ISOLATE, "global", l_iso_global},
-  {UP_ISOLATE, "reference", l_iso_reference},
-  {UP_ISOLATE, "eternal", l_iso_eternal},
-  {UP_ISOLATE, "eternal_get", l_iso_eternal_get},
-  {0, NULL, NULL}
-};

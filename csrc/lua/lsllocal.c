@@ -147,7 +147,7 @@ static inline int l_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_s
 }
 
 /* iso:integer(i) is the hot path: one userdata, no table lookups. */
-static int l_iso_integer(lua_State *L) {
+int lsl_iso_integer(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "integer");
   lua_Integer v = lsl_checkint(L, 2, "integer");
   uint64_t cb0;
@@ -155,7 +155,7 @@ static int l_iso_integer(lua_State *L) {
   return l_madelocal(L, li, lo, sl_integer(li->iso, (int64_t)v, &lo->h), cb0, "integer");
 }
 
-static int l_iso_number(lua_State *L) {
+int lsl_iso_number(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "number");
   uint64_t cb0;
   lsl_local *lo;
@@ -166,7 +166,7 @@ static int l_iso_number(lua_State *L) {
   return l_madelocal(L, li, lo, sl_number(li->iso, v, &lo->h), cb0, "number");
 }
 
-static int l_iso_string(lua_State *L) {
+int lsl_iso_string(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "string");
   uint64_t cb0;
   lsl_local *lo;
@@ -178,7 +178,7 @@ static int l_iso_string(lua_State *L) {
   return l_madelocal(L, li, lo, sl_string(li->iso, s, len, &lo->h), cb0, "string");
 }
 
-static int l_iso_array(lua_State *L) {
+int lsl_iso_array(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "array");
   lua_Integer n = lsl_checkint(L, 2, "array");
   uint64_t cb0;
@@ -199,7 +199,7 @@ static int l_iso_array(lua_State *L) {
 #define LSL_ARRAYOF_STACK 8     /* elements gathered on the C stack */
 #endif
 
-static int l_iso_array_of(lua_State *L) {
+int lsl_iso_array_of(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "array_of");
   int n = lua_gettop(L) - 1, i;
   sl_local small[LSL_ARRAYOF_STACK], *elems = small;
@@ -237,7 +237,7 @@ static lsl_local *l_self(lua_State *L, const char *op) {
   return lo;
 }
 
-static int l_local_value(lua_State *L) {
+int lsl_local_value(lua_State *L) {
   lsl_local *lo = l_self(L, "value");
   sl_isolate *iso = lo->li->iso;
   sl_kind k;
@@ -275,12 +275,12 @@ static int l_describe(lua_State *L, int what) {
   return 1;
 }
 
-static int l_local_kind(lua_State *L) { return l_describe(L, D_KIND); }
-static int l_local_id(lua_State *L) { return l_describe(L, D_ID); }
-static int l_local_address(lua_State *L) { return l_describe(L, D_ADDRESS); }
-static int l_local_generation(lua_State *L) { return l_describe(L, D_GENERATION); }
+int lsl_local_kind(lua_State *L) { return l_describe(L, D_KIND); }
+int lsl_local_id(lua_State *L) { return l_describe(L, D_ID); }
+int lsl_local_address(lua_State *L) { return l_describe(L, D_ADDRESS); }
+int lsl_local_generation(lua_State *L) { return l_describe(L, D_GENERATION); }
 
-static int l_local_is_valid(lua_State *L) {
+int lsl_local_is_valid(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   if (lo == NULL) return lsl_typeerror(L, 1, "is_valid", LOCAL_MT);
   lua_pushboolean(L, lo->li->iso != NULL && sl_local_check(lo->li->iso, lo->h) == SL_OK);
@@ -305,8 +305,8 @@ static int l_local_held(lua_State *L, const char *op, int inheap) {
   return lsl_pushheld(L, lo->li, lo->id, inheap);
 }
 
-static int l_local_held_id(lua_State *L) { return l_local_held(L, "held_id", 0); }
-static int l_local_in_heap(lua_State *L) { return l_local_held(L, "in_heap", 1); }
+int lsl_local_held_id(lua_State *L) { return l_local_held(L, "held_id", 0); }
+int lsl_local_in_heap(lua_State *L) { return l_local_held(L, "in_heap", 1); }
 
 /* A 1-based index into array 'lo' at 'arg', returned 0-based. */
 static size_t l_checkindex(lua_State *L, lsl_local *lo, int arg, const char *op) {
@@ -328,7 +328,7 @@ static size_t l_checkindex(lua_State *L, lsl_local *lo, int arg, const char *op)
 ** core call changes nothing, so running it again there is harmless. */
 static int l_local_get_checked(lua_State *L);
 
-static int l_local_get(lua_State *L) {
+int lsl_local_get(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   sl_local out;
   if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2) &&
@@ -379,7 +379,7 @@ static int l_unpackrange(lua_State *L, int nargs, size_t n, lua_Integer *pi,
 ** innermost scope, nil for an empty element, like table.unpack: one call where
 ** a:get(i) for each would take one method dispatch each. An empty element costs
 ** no userdata: the core call comes first, as in a:get(i). */
-static int l_local_unpack(lua_State *L) {
+int lsl_local_unpack(lua_State *L) {
   int nargs = lua_gettop(L);
   lsl_local *lo = (lsl_local *)lua_touserdata(L, 1);
   lsl_isolate *li;
@@ -419,7 +419,7 @@ static int l_local_unpack(lua_State *L) {
 
 static int l_local_set_checked(lua_State *L);
 
-static int l_local_set(lua_State *L) {
+int lsl_local_set(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2)) {
     lsl_local *v = NULL;
@@ -442,7 +442,7 @@ static int l_local_set_checked(lua_State *L) {
   return 0;
 }
 
-static int l_local_len(lua_State *L) {
+int lsl_local_len(lua_State *L) {
   lsl_local *lo = l_self(L, "__len");
   size_t n;
   if (sl_array_length(lo->li->iso, lo->h, &n) != SL_OK) return l_notarray(L, lo, "__len");
@@ -451,7 +451,7 @@ static int l_local_len(lua_State *L) {
 }
 
 /* h1 == h2: same object. Handles of different isolates are never equal. */
-static int l_local_eq(lua_State *L) {
+int lsl_local_eq(lua_State *L) {
   lsl_local *a = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   lsl_local *b = (lsl_local *)lsl_testud(L, 2, UP_LOCAL);
   int same = 0;
@@ -465,7 +465,7 @@ static int l_local_eq(lua_State *L) {
   return 1;
 }
 
-static int l_local_tostring(lua_State *L) {
+int lsl_local_tostring(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   sl_kind k;
   uint64_t id;
@@ -482,29 +482,3 @@ static int l_local_tostring(lua_State *L) {
   }
   return 1;
 }
-
-/* A Local has no __gc or __close: its slot belongs to its scope, so finalising
-** it would do nothing and would only slow down the hot path (every finalisable
-** userdata costs the Lua collector a separate pass). */
-const lsl_reg lsl_local_reg[] = {
-  {UP_LOCAL, "__tostring", l_local_tostring},
-  {UP_LOCAL, "__eq", l_local_eq},
-  {UP_LOCAL, "__len", l_local_len},
-  {UP_LOCAL, "value", l_local_value},
-  {UP_LOCAL, "kind", l_local_kind},
-  {UP_LOCAL, "id", l_local_id},
-  {UP_LOCAL, "address", l_local_address},
-  {UP_LOCAL, "generation", l_local_generation},
-  {UP_LOCAL, "is_valid", l_local_is_valid},
-  {UP_LOCAL, "get", l_local_get},
-  {UP_LOCAL, "set", l_local_set},
-  {UP_LOCAL, "unpack", l_local_unpack},
-  {UP_LOCAL, "held_id", l_local_held_id},
-  {UP_LOCAL, "in_heap", l_local_in_heap},
-  {UP_ISOLATE, "integer", l_iso_integer},
-  {UP_ISOLATE, "number", l_iso_number},
-  {UP_ISOLATE, "string", l_iso_string},
-  {UP_ISOLATE, "array", l_iso_array},
-  {UP_ISOLATE, "array_of", l_iso_array_of},
-  {0, NULL, NULL}
-};

@@ -13,7 +13,7 @@
 
 #include "lsltypes.h"
 
-static int l_iso_probe(lua_State *L) {
+int lsl_iso_probe(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "probe");
   lsl_local *lo = lsl_checklocalof(L, li, 2, "probe", 0);
   lsl_probe *pr = (lsl_probe *)lua_newuserdatauv(L, sizeof *pr, 1);
@@ -39,39 +39,39 @@ static sl_probe_info l_probeinfo(lua_State *L, const char *op) {
   return in;
 }
 
-static int l_probe_alive(lua_State *L) {
+int lsl_probe_alive(lua_State *L) {
   lua_pushboolean(L, l_probeinfo(L, "alive").alive);
   return 1;
 }
 
-static int l_probe_address(lua_State *L) {
+int lsl_probe_address(lua_State *L) {
   sl_probe_info in = l_probeinfo(L, "address");
   if (in.alive) lua_pushinteger(L, (lua_Integer)in.address); else lua_pushnil(L);
   return 1;
 }
 
-static int l_probe_moves(lua_State *L) {
+int lsl_probe_moves(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)l_probeinfo(L, "moves").moves);
   return 1;
 }
 
-static int l_probe_id(lua_State *L) {
+int lsl_probe_id(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)l_probeinfo(L, "id").id);
   return 1;
 }
 
-static int l_probe_kind(lua_State *L) {
+int lsl_probe_kind(lua_State *L) {
   lua_pushstring(L, sl_kind_name(l_probeinfo(L, "kind").kind));
   return 1;
 }
 
-static int l_probe_generation(lua_State *L) {
+int lsl_probe_generation(lua_State *L) {
   sl_probe_info in = l_probeinfo(L, "generation");
   if (in.alive) lua_pushstring(L, lsl_genname(in.generation)); else lua_pushnil(L);
   return 1;
 }
 
-static int l_probe_get(lua_State *L) {
+int lsl_probe_get(lua_State *L) {
   lsl_probe *pr = lsl_checkprobe(L, 1, "get");
   sl_local out;
   sl_status st = sl_probe_get(pr->li->iso, pr->p, &out);
@@ -86,24 +86,24 @@ static void l_probedelete(lsl_probe *pr) {
   pr->deleted = 1;
 }
 
-static int l_probe_delete(lua_State *L) {
+int lsl_probe_delete(lua_State *L) {
   l_probedelete(lsl_checkprobe(L, 1, "delete"));
   return 0;
 }
 
-static int l_probe_gc(lua_State *L) {
+int lsl_probe_gc(lua_State *L) {
   l_probedelete((lsl_probe *)lsl_testud(L, 1, UP_PROBE));
   return 0;
 }
 
-static int l_probe_eq(lua_State *L) {
+int lsl_probe_eq(lua_State *L) {
   lsl_probe *a = (lsl_probe *)lsl_testud(L, 1, UP_PROBE);
   lsl_probe *b = (lsl_probe *)lsl_testud(L, 2, UP_PROBE);
   lua_pushboolean(L, a && b && a->p.node == b->p.node && a->p.serial == b->p.serial);
   return 1;
 }
 
-static int l_probe_tostring(lua_State *L) {
+int lsl_probe_tostring(lua_State *L) {
   lsl_probe *pr = (lsl_probe *)lsl_testud(L, 1, UP_PROBE);
   sl_probe_info in;
   if (pr == NULL) return lsl_typeerror(L, 1, "__tostring", PROBE_MT);
@@ -118,20 +118,3 @@ static int l_probe_tostring(lua_State *L) {
     lua_pushfstring(L, PROBE_MT ": %s#%I (dead)", sl_kind_name(in.kind), (lua_Integer)in.id);
   return 1;
 }
-
-const lsl_reg lsl_probe_reg[] = {
-  {UP_PROBE, "__gc", l_probe_gc},
-  {UP_PROBE, "__close", l_probe_gc},
-  {UP_PROBE, "__tostring", l_probe_tostring},
-  {UP_PROBE, "__eq", l_probe_eq},
-  {UP_PROBE, "alive", l_probe_alive},
-  {UP_PROBE, "address", l_probe_address},
-  {UP_PROBE, "moves", l_probe_moves},
-  {UP_PROBE, "id", l_probe_id},
-  {UP_PROBE, "kind", l_probe_kind},
-  {UP_PROBE, "generation", l_probe_generation},
-  {UP_PROBE, "get", l_probe_get},
-  {UP_PROBE, "delete", l_probe_delete},
-  {UP_ISOLATE, "probe", l_iso_probe},
-  {0, NULL, NULL}
-};

@@ -79,13 +79,13 @@ static int l_openscope(lua_State *L, sl_scope_kind kind, const char *op) {
   return 1;
 }
 
-static int l_iso_handle_scope(lua_State *L) {
+int lsl_iso_handle_scope(lua_State *L) {
   return l_openscope(L, SL_SCOPE_HANDLE, "handle_scope");
 }
-static int l_iso_escapable_scope(lua_State *L) {
+int lsl_iso_escapable_scope(lua_State *L) {
   return l_openscope(L, SL_SCOPE_ESCAPABLE, "escapable_handle_scope");
 }
-static int l_iso_seal_scope(lua_State *L) {
+int lsl_iso_seal_scope(lua_State *L) {
   return l_openscope(L, SL_SCOPE_SEAL, "seal_handle_scope");
 }
 
@@ -136,7 +136,7 @@ static int l_scope_tryclose(lua_State *L) {
   return 0;
 }
 
-static int l_scope_close(lua_State *L) {
+int lsl_scope_close(lua_State *L) {
   if (l_scope_tryclose(L)) return 0;
   l_scopeclose(L, l_checkscope(L, 1, "close"), "close");
   return 0;
@@ -145,7 +145,7 @@ static int l_scope_close(lua_State *L) {
 /* __close(self, err): with an error in flight, scopes left open inside this one
 ** are closed too, so an error never leaves the isolate with open scopes; on a
 ** normal exit an inner scope still open is an out-of-order close (an error). */
-static int l_scope_gcclose(lua_State *L) {
+int lsl_scope_gcclose(lua_State *L) {
   lsl_scope *sc;
   if (l_scope_tryclose(L)) return 0;
   sc = l_checkscope(L, 1, "__close");
@@ -170,7 +170,7 @@ static int l_scope_escape_checked(lua_State *L);
 
 /* s:escape(h) on the plain case (h a Local of the same isolate) tries the core at
 ** once: its SL_OK means the scope is open, escapable, not yet escaped and h live. */
-static int l_scope_escape(lua_State *L) {
+int lsl_scope_escape(lua_State *L) {
   lsl_scope *sc = (lsl_scope *)lsl_testud(L, 1, UP_SCOPE);
   lsl_local *lo;
   sl_local out;
@@ -207,34 +207,34 @@ static int l_scope_escape_checked(lua_State *L) {
   return 1;
 }
 
-static int l_scope_is_open(lua_State *L) {
+int lsl_scope_is_open(lua_State *L) {
   lua_pushboolean(L, l_isopen(l_checkscope(L, 1, "is_open")));
   return 1;
 }
 
-static int l_scope_kind(lua_State *L) {
+int lsl_scope_kind(lua_State *L) {
   lua_pushstring(L, lsl_scopekind(l_checkscope(L, 1, "kind")->kind));
   return 1;
 }
 
-static int l_scope_level(lua_State *L) {
+int lsl_scope_level(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)l_checkscope(L, 1, "level")->level);
   return 1;
 }
 
-static int l_scope_depth(lua_State *L) {
+int lsl_scope_depth(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)sl_scope_token_depth(&l_checkscope(L, 1, "depth")->s));
   return 1;
 }
 
-static int l_scope_site(lua_State *L) {
+int lsl_scope_site(lua_State *L) {
   lsl_scope *sc = l_checkscope(L, 1, "site");
   lua_getiuservalue(L, 1, UV_ISO);
   lsl_pushsite(L, lua_gettop(L), sc->site);
   return 1;
 }
 
-static int l_scope_handles(lua_State *L) {
+int lsl_scope_handles(lua_State *L) {
   lsl_scope *sc = l_checkscope(L, 1, "handles");
   sl_scope_info in;
   if (!l_isopen(sc)) return lsl_argerror(L, 1, "handles", "scope is closed");
@@ -243,7 +243,7 @@ static int l_scope_handles(lua_State *L) {
   return 1;
 }
 
-static int l_scope_tostring(lua_State *L) {
+int lsl_scope_tostring(lua_State *L) {
   lsl_scope *sc = l_checkscope(L, 1, "__tostring");
   const char *where;
   lua_getiuservalue(L, 1, UV_ISO);
@@ -260,21 +260,3 @@ static int l_scope_tostring(lua_State *L) {
   }
   return 1;
 }
-
-const lsl_reg lsl_scope_reg[] = {
-  {UP_SCOPE, "__close", l_scope_gcclose},
-  {UP_SCOPE, "__tostring", l_scope_tostring},
-  {UP_SCOPE, "__len", l_scope_handles},
-  {UP_SCOPE, "close", l_scope_close},
-  {UP_SCOPE, "escape", l_scope_escape},
-  {UP_SCOPE, "is_open", l_scope_is_open},
-  {UP_SCOPE, "kind", l_scope_kind},
-  {UP_SCOPE, "level", l_scope_level},
-  {UP_SCOPE, "depth", l_scope_depth},
-  {UP_SCOPE, "site", l_scope_site},
-  {UP_SCOPE, "handles", l_scope_handles},
-  {UP_ISOLATE, "handle_scope", l_iso_handle_scope},
-  {UP_ISOLATE, "escapable_handle_scope", l_iso_escapable_scope},
-  {UP_ISOLATE, "seal_handle_scope", l_iso_seal_scope},
-  {0, NULL, NULL}
-};

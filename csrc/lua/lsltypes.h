@@ -14,8 +14,10 @@
 **   lscopelab.c  the isolate (lifetime, options), registration, luaopen
 **
 ** Cross-file names begin with 'lsl_' and are hidden from the module's exports;
-** file-local helpers are short 'l_' words. The type checks are static inline
-** here: they sit on every hot path (a:get, a:set, s:close, iso:integer).
+** file-local helpers are short 'l_' words. Every function of the Lua API is
+** listed once, in LSL_API below (which declares it, and which lscopelab.c
+** registers), and defined in its mechanism's file. The type checks are static
+** inline here: they sit on every hot path (a:get, a:set, s:close, iso:integer).
 */
 
 #ifndef LSLTYPES_H
@@ -213,17 +215,118 @@ LSL_FUNC void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintpt
 
 /* ---------------------------------------------------------------- registration */
 
-/* What each file provides, for lscopelab.c to register: function 'f' under
-** 'name' in the metatable of type 'up' if the name begins with "__" (a
-** metamethod), else in its __index table. Each list ends with a NULL name. */
-typedef struct lsl_reg {
-  int up;
-  const char *name;
-  lua_CFunction f;
-} lsl_reg;
+/* The Lua API: every function as (metatable, name, C function), where its file
+** defines it; lscopelab.c registers them all ("__" names in the metatable, the
+** others in its __index table). */
+#define LSL_API(X) \
+  /* lscopelab.c */ \
+  X(UP_ISOLATE, "__gc", lsl_iso_gc) \
+  X(UP_ISOLATE, "__close", lsl_iso_dispose) \
+  X(UP_ISOLATE, "__tostring", lsl_iso_tostring) \
+  X(UP_ISOLATE, "__len", lsl_iso_number_of_handles) \
+  X(UP_ISOLATE, "dispose", lsl_iso_dispose) \
+  X(UP_ISOLATE, "is_disposed", lsl_iso_is_disposed) \
+  X(UP_ISOLATE, "number_of_handles", lsl_iso_number_of_handles) \
+  /* lsllocal.c */ \
+  X(UP_LOCAL, "__tostring", lsl_local_tostring) \
+  X(UP_LOCAL, "__eq", lsl_local_eq) \
+  X(UP_LOCAL, "__len", lsl_local_len) \
+  X(UP_LOCAL, "value", lsl_local_value) \
+  X(UP_LOCAL, "kind", lsl_local_kind) \
+  X(UP_LOCAL, "id", lsl_local_id) \
+  X(UP_LOCAL, "address", lsl_local_address) \
+  X(UP_LOCAL, "generation", lsl_local_generation) \
+  X(UP_LOCAL, "is_valid", lsl_local_is_valid) \
+  X(UP_LOCAL, "get", lsl_local_get) \
+  X(UP_LOCAL, "set", lsl_local_set) \
+  X(UP_LOCAL, "unpack", lsl_local_unpack) \
+  X(UP_LOCAL, "held_id", lsl_local_held_id) \
+  X(UP_LOCAL, "in_heap", lsl_local_in_heap) \
+  X(UP_ISOLATE, "integer", lsl_iso_integer) \
+  X(UP_ISOLATE, "number", lsl_iso_number) \
+  X(UP_ISOLATE, "string", lsl_iso_string) \
+  X(UP_ISOLATE, "array", lsl_iso_array) \
+  X(UP_ISOLATE, "array_of", lsl_iso_array_of) \
+  /* lslscope.c */ \
+  X(UP_SCOPE, "__close", lsl_scope_gcclose) \
+  X(UP_SCOPE, "__tostring", lsl_scope_tostring) \
+  X(UP_SCOPE, "__len", lsl_scope_handles) \
+  X(UP_SCOPE, "close", lsl_scope_close) \
+  X(UP_SCOPE, "escape", lsl_scope_escape) \
+  X(UP_SCOPE, "is_open", lsl_scope_is_open) \
+  X(UP_SCOPE, "kind", lsl_scope_kind) \
+  X(UP_SCOPE, "level", lsl_scope_level) \
+  X(UP_SCOPE, "depth", lsl_scope_depth) \
+  X(UP_SCOPE, "site", lsl_scope_site) \
+  X(UP_SCOPE, "handles", lsl_scope_handles) \
+  X(UP_ISOLATE, "handle_scope", lsl_iso_handle_scope) \
+  X(UP_ISOLATE, "escapable_handle_scope", lsl_iso_escapable_scope) \
+  X(UP_ISOLATE, "seal_handle_scope", lsl_iso_seal_scope) \
+  /* lslglobal.c */ \
+  X(UP_PERSISTENT, "__gc", lsl_node_gc) \
+  X(UP_PERSISTENT, "__close", lsl_node_gc) \
+  X(UP_PERSISTENT, "__tostring", lsl_node_tostring) \
+  X(UP_PERSISTENT, "__eq", lsl_node_eq) \
+  X(UP_PERSISTENT, "get", lsl_pers_get) \
+  X(UP_PERSISTENT, "reset", lsl_pers_reset) \
+  X(UP_PERSISTENT, "is_empty", lsl_pers_is_empty) \
+  X(UP_PERSISTENT, "set_weak", lsl_pers_set_weak) \
+  X(UP_PERSISTENT, "clear_weak", lsl_pers_clear_weak) \
+  X(UP_PERSISTENT, "is_weak", lsl_pers_is_weak) \
+  X(UP_PERSISTENT, "is_global", lsl_pers_is_global) \
+  X(UP_PERSISTENT, "delete", lsl_pers_delete) \
+  X(UP_PERSISTENT, "site", lsl_node_site) \
+  X(UP_PERSISTENT, "held_id", lsl_node_held_id) \
+  X(UP_PERSISTENT, "in_heap", lsl_node_in_heap) \
+  X(UP_REFERENCE, "__gc", lsl_node_gc) \
+  X(UP_REFERENCE, "__close", lsl_node_gc) \
+  X(UP_REFERENCE, "__tostring", lsl_node_tostring) \
+  X(UP_REFERENCE, "__eq", lsl_node_eq) \
+  X(UP_REFERENCE, "ref", lsl_ref_ref) \
+  X(UP_REFERENCE, "unref", lsl_ref_unref) \
+  X(UP_REFERENCE, "count", lsl_ref_count) \
+  X(UP_REFERENCE, "get", lsl_ref_get) \
+  X(UP_REFERENCE, "is_empty", lsl_ref_is_empty) \
+  X(UP_REFERENCE, "delete", lsl_ref_delete) \
+  X(UP_REFERENCE, "is_deleted", lsl_ref_is_deleted) \
+  X(UP_REFERENCE, "site", lsl_node_site) \
+  X(UP_REFERENCE, "held_id", lsl_node_held_id) \
+  X(UP_REFERENCE, "in_heap", lsl_node_in_heap) \
+  X(UP_ISOLATE, "persistent", lsl_iso_persistent) \
+  X(UP_ISOLATE, "global", lsl_iso_global) \
+  X(UP_ISOLATE, "reference", lsl_iso_reference) \
+  X(UP_ISOLATE, "eternal", lsl_iso_eternal) \
+  X(UP_ISOLATE, "eternal_get", lsl_iso_eternal_get) \
+  /* lslprobe.c */ \
+  X(UP_PROBE, "__gc", lsl_probe_gc) \
+  X(UP_PROBE, "__close", lsl_probe_gc) \
+  X(UP_PROBE, "__tostring", lsl_probe_tostring) \
+  X(UP_PROBE, "__eq", lsl_probe_eq) \
+  X(UP_PROBE, "alive", lsl_probe_alive) \
+  X(UP_PROBE, "address", lsl_probe_address) \
+  X(UP_PROBE, "moves", lsl_probe_moves) \
+  X(UP_PROBE, "id", lsl_probe_id) \
+  X(UP_PROBE, "kind", lsl_probe_kind) \
+  X(UP_PROBE, "generation", lsl_probe_generation) \
+  X(UP_PROBE, "get", lsl_probe_get) \
+  X(UP_PROBE, "delete", lsl_probe_delete) \
+  X(UP_ISOLATE, "probe", lsl_iso_probe) \
+  /* lsldiag.c */ \
+  X(UP_PATH, "__tostring", lsl_path_tostring) \
+  X(UP_ISOLATE, "collect", lsl_iso_collect) \
+  X(UP_ISOLATE, "stats", lsl_iso_stats) \
+  X(UP_ISOLATE, "verify", lsl_iso_verify) \
+  X(UP_ISOLATE, "retainers", lsl_iso_retainers) \
+  X(UP_ISOLATE, "snapshot", lsl_iso_snapshot) \
+  X(UP_ISOLATE, "handle_report", lsl_iso_handle_report) \
+  X(UP_ISOLATE, "watch_handles", lsl_iso_watch_handles) \
+  X(UP_ISOLATE, "persistent_report", lsl_iso_persistent_report) \
+  X(UP_ISOLATE, "moves", lsl_iso_moves) \
+  X(UP_ISOLATE, "weak_log", lsl_iso_weak_log)
 
-LSL_DATA const lsl_reg lsl_local_reg[], lsl_scope_reg[], lsl_global_reg[], lsl_probe_reg[],
-                       lsl_diag_reg[];
+#define LSL_PROTO(up, name, f) LSL_FUNC int f(lua_State *L);
+LSL_API(LSL_PROTO)
+#undef LSL_PROTO
 
 
 /* ---------------------------------------------------------------- inline checks */
