@@ -834,7 +834,7 @@ function RUN.eget(st, op)
   local ok, r = pcall(st.iso.eternal_get, st.iso, op.i)
   local mr, cls
   if op.i > #st.m.eternals then cls = "eternal_range"
-  else mr, cls = st.m:new_local(st.m.eternals[op.i]) end
+  else mr = st.m:eternal_local(st.m.eternals[op.i]) end
   local d = expect("eternal_get", cls, ok, r)
   if d then return d end
   if ok then

@@ -195,6 +195,14 @@ function M.clear_weak(_, p)
   p.weak, p.cb = false, nil
 end
 
+-- eternal_get's Local is bound to the eternal slot itself (V8's Eternal::Get):
+-- it makes no handle, needs no scope (a seal refuses nothing) and never goes stale.
+local ETERNAL_SLOTS = { open = true, locals = {} }
+
+function M.eternal_local(_, o)
+  return { obj = o, scope = ETERNAL_SLOTS }
+end
+
 function M:eternal(l)
   self.eternals[#self.eternals + 1] = l.obj
   return #self.eternals
