@@ -74,7 +74,7 @@ $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/lua/%.o: csrc/lua/%.c $(CORE_HDR)
+$(BUILD)/obj/lua/%.o: csrc/lua/%.c $(CORE_HDR) $(wildcard csrc/lua/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -c $< -o $@
 
