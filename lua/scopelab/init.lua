@@ -61,6 +61,11 @@ function M.isolate(opts)
   return iso
 end
 
+-- The Node.js addon lab (issue 15), loaded on first use: scopelab.loop(iso [, opts]) is
+-- require("scopelab.loop")(iso [, opts]), scopelab.napi(iso, loop [, opts]) likewise.
+function M.loop(iso, opts) return require("scopelab.loop").new(iso, opts) end
+function M.napi(iso, loop, opts) return require("scopelab.napi").new(iso, loop, opts) end
+
 require("scopelab.diag").install(M)   -- diff, to_json; snapshot:json() (issue 6)
 
 return M
