@@ -295,12 +295,10 @@ local function flush_tasks(self)
   return ran
 end
 
--- Runs 'execute' as the threadpool thread would: the isolate in worker mode.
+-- Runs 'execute' as the threadpool thread would: the binding's worker switch makes
+-- every heap or handle call raise "isolate used from a worker thread" meanwhile.
 local function in_worker(iso, fn)
-  iso:enter_worker()
-  local ok, err = pcall(fn)
-  iso:leave_worker()
-  if not ok then error(err, 0) end
+  iso:_run_as_worker(fn)
 end
 
 local function run_timers(self)
