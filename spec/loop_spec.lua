@@ -265,6 +265,145 @@ describe("the event loop", function()
     end)
   end)
 
+  describe("queue_work", function()
+    it("runs execute as a worker thread: heap and handle calls raise, native blocks do not", function()
+      local loop = scopelab.loop(iso)
+      local results = {}
+      local block
+      loop:queue_work(function()
+        results.smi = select(2, pcall(iso.smi, iso, 1))
+        results.scope = select(2, pcall(iso.handle_scope, iso))
+        results.stats = select(2, pcall(iso.stats, iso))
+        block = iso:native_alloc(4096, "worker buffer")     -- malloc is fine on a thread
+      end, function(status)
+        results.status = status
+        local scope <close> = iso:handle_scope()            -- back on the loop thread
+        results.after = iso:string("done"):value()
+        block:free()
+      end)
+      loop:run()
+      assert.matches("isolate used from a worker thread", results.smi)
+      assert.matches("isolate used from a worker thread", results.scope)
+      assert.matches("isolate used from a worker thread", results.stats)
+      assert.equal(0, results.status)
+      assert.equal("done", results.after)
+      assert.is_true(block:is_freed())
+    end)
+
+    it("propagates an error of execute out of run, with the isolate usable again", function()
+      local loop = scopelab.loop(iso)
+      loop:queue_work(function() iso:object() end, function() end)
+      local ok, err = pcall(loop.run, loop)
+      assert.is_false(ok)
+      assert.matches("isolate used from a worker thread", err)
+      local scope <close> = iso:handle_scope()
+      assert.equal("object", iso:object():kind())
+    end)
+  end)
+
+  describe("isolate tasks", function()
+    it("runs pending isolate tasks as part of the loop, in a HandleScope", function()
+      local loop = scopelab.loop(iso)
+      local made
+      iso:post_task(function() made = iso:string("from a task"):value() end)
+      assert.is_true(loop:alive())
+      assert.equal(0, loop:run())                         -- tasks are not counted
+      assert.equal("from a task", made)
+      assert.equal(1, loop:stats().tasks_run)
+      assert.is_false(loop:alive())
+    end)
+
+    it("runs a task posted by a timer in the poll phase of the same iteration", function()
+      local loop = scopelab.loop(iso)
+      local seen = {}
+      loop:set_timeout(0, function()
+        iso:post_task(function() seen[#seen + 1] = "task" end)
+      end)
+      loop:set_immediate(function() seen[#seen + 1] = "immediate" end)
+      loop:run()
+      assert.same({ "task", "immediate" }, seen)
+    end)
+
+    it("runs the second pass of a collection a callback's allocation started", function()
+      local small = scopelab.isolate { young_size = 4096, gc_interval = 0 }
+      local loop = scopelab.loop(small)
+      local passes = {}
+      loop:set_immediate(function()
+        do
+          local scope <close> = small:handle_scope()
+          local p = small:persistent(small:object())
+          p:set_weak { parameter = p, first_pass = function(info)
+            info:parameter():reset()
+            passes[#passes + 1] = "first"
+            info:set_second_pass_callback(function() passes[#passes + 1] = "second" end)
+          end }
+        end
+        for i = 1, 2000 do local s <close> = small:handle_scope(); small:integer(i) end
+        passes[#passes + 1] = "callback done"
+      end)
+      loop:run()
+      assert.same({ "first", "callback done", "second" }, passes)
+      small:dispose()
+    end)
+  end)
+
+  describe("make_callback", function()
+    it("calls the function in V8's implicit scope: its Locals die, the result is the caller's", function()
+      local loop = scopelab.loop(iso)
+      local scope <close> = iso:handle_scope()
+      local inside
+      local fn = iso:func(function(info)
+        for i = 1, 10 do iso:integer(i) end
+        inside = loop:stats().callback_scope_depth
+        info:set_return_value(iso:string("result"))
+      end)
+      local before = #iso
+      local r = loop:make_callback(fn, iso:object())
+      assert.equal(before + 2, #iso)                      -- the receiver and the result
+      assert.equal("result", r:value())
+      assert.equal(1, inside)
+      assert.equal(0, loop:stats().callback_scope_depth)
+      assert.equal(1, loop:stats().make_callbacks)
+    end)
+
+    it("fails before the callee runs when the caller is under the seal with no scope of its own", function()
+      local loop = scopelab.loop(iso)
+      local fn, ran
+      do
+        local scope <close> = iso:handle_scope()
+        fn = iso:persistent(iso:func(function() ran = true end))
+      end
+      local err
+      loop:set_immediate(function()
+        err = select(2, pcall(function() loop:make_callback(fn:get(), iso:undefined()) end))
+      end)
+      loop:run()
+      assert.matches("seal scope", err)
+      assert.is_nil(ran)
+      loop:set_immediate(function()
+        local scope <close> = iso:handle_scope()            -- the fix: a scope in the uv callback
+        loop:make_callback(fn:get(), iso:undefined())
+      end)
+      loop:run()
+      assert.is_true(ran)
+      assert.equal(0, loop:stats().callback_scope_depth)
+    end)
+
+    it("nests, and keeps its depth right when the callee raises", function()
+      local loop = scopelab.loop(iso)
+      local scope <close> = iso:handle_scope()
+      local depths = {}
+      local inner = iso:func(function() depths[#depths + 1] = loop:stats().callback_scope_depth; error("inner") end)
+      local outer = iso:func(function()
+        depths[#depths + 1] = loop:stats().callback_scope_depth
+        pcall(loop.make_callback, loop, inner, iso:undefined())
+      end)
+      loop:make_callback(outer, iso:undefined())
+      assert.same({ 1, 2 }, depths)
+      assert.equal(0, loop:stats().callback_scope_depth)
+    end)
+  end)
+
   describe("misuse", function()
     it("refuses to run from inside one of its callbacks", function()
       local loop = scopelab.loop(iso)

@@ -6,14 +6,15 @@
 --
 -- What it models, and from where (read the sources for the details):
 --
--- * The phases of one iteration, libuv's uv_run (src/unix/core.c): due timers, then the
---   poll phase, then the check phase. The poll phase is where uv_async handles fire:
---   first the threadpool's ('wq_async': every finished uv_queue_work item has its
---   after-work callback called), then Node's platform ('flush_tasks_': the isolate's
---   foreground tasks run, NodePlatform's FlushForegroundTasksInternal). The check phase
---   runs Node's immediates (Environment::CheckImmediate: the native ones first, then
+-- * The phases, libuv's uv_run (src/unix/core.c, libuv >= 1.45): run() first runs the
+--   due timers, then each iteration is the poll phase, the check phase, and the timers
+--   due by then. The poll phase is where uv_async handles fire: first the threadpool's
+--   ('wq_async': every finished uv_queue_work item has its after-work callback
+--   called), then Node's platform ('flush_tasks_': the isolate's foreground tasks run,
+--   NodePlatform's FlushForegroundTasksInternal). The check phase runs Node's
+--   immediates (Environment::CheckImmediate: the native ones first, then
 --   setImmediate's). A timer, immediate or work item added while its phase runs waits
---   for the next iteration (libuv >= 1.45 takes the due timers first, then runs them).
+--   for the next iteration (uv__run_timers takes the due timers first, then runs them).
 -- * Virtual time, in integer milliseconds from 0. It moves only where uv_run would
 --   block: in the poll phase, when nothing is ready (no immediates, no finished work,
 --   no isolate task), it jumps to the earliest timer, as epoll_wait's timeout would.
@@ -32,8 +33,8 @@
 -- * queue_work(execute, complete) is uv_queue_work: 'execute' stands for the threadpool
 --   thread (the isolate is in worker mode while it runs: every heap or handle call
 --   raises "isolate used from a worker thread"), 'complete(status)' is the after-work
---   callback, on the loop, in the poll phase of the iteration after the one that
---   queued it (status 0, or UV_ECANCELED = -125 after cancel_work).
+--   callback, on the loop, in the next poll phase (status 0, or UV_ECANCELED = -125
+--   after cancel_work).
 -- * make_callback(fn, receiver, ...) is node::MakeCallback (src/api/callback.cc): an
 --   InternalCallbackScope (the async callback scope depth, its own short-lived
 --   HandleScopes) around a plain Function::Call: the callee's Locals die with V8's
