@@ -651,7 +651,7 @@ function Env:wrap(obj, native, finalize_cb, hint, want_ref)
   checkenv(self, "wrap")
   checkobject(self, obj, "wrap", WRAPPABLE)
   checkcallable(self, finalize_cb, "wrap", "finalize_cb", not want_ref)
-  if wrapped_reference(self, obj) then
+  if obj:has(WRAPPER_KEY) then              -- HasPrivate: no handle made
     fail(self, "napi_invalid_arg", "wrap", "object is already wrapped")
   end
   local rec
@@ -664,7 +664,10 @@ function Env:wrap(obj, native, finalize_cb, hint, want_ref)
     rec = new_reference(self, obj, 0, "runtime", "wrap", nil)   -- ReferenceWithData
     rec.data = native
   end
-  obj:set(WRAPPER_KEY, self.iso:external(rec.block))
+  -- SetPrivate(wrapper, External::New(reference)): one handle in the current scope,
+  -- so under a seal this raises as V8 would abort; the reference goes with it
+  local ok, err = pcall(function() obj:set(WRAPPER_KEY, self.iso:external(rec.block)) end)
+  if not ok then destroy(rec); error(err, 0) end
   clear(self)
   if want_ref then return rec end
 end
