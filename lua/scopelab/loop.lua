@@ -443,7 +443,7 @@ local function guarded(self, op, body)
     error(("cannot '%s' now (the loop is already running)"):format(op), 3)
   end
   self.running = true
-  local before = self.counts.callbacks_run
+  local ran_before = self.counts.callbacks_run
   local ok, st = pcall(open_scopes, self)
   if not ok then self.running = false; error(st, 3) end
   local ok2, err = pcall(body, self)
@@ -451,7 +451,7 @@ local function guarded(self, op, body)
   self.running = false
   if not ok2 then error(err, 0) end
   if not ok3 then error(cerr, 0) end
-  return self.counts.callbacks_run - before
+  return self.counts.callbacks_run - ran_before
 end
 
 local function spin(self)

@@ -136,9 +136,10 @@ local function checkenv(env, op)
 end
 
 -- The kind of a Local (nil for anything else, or for a Local whose scope closed).
+local function getkind(v) return v:kind() end
 local function kind_of(v)
   if type(v) ~= "userdata" then return nil end
-  local ok, k = pcall(function() return v:kind() end)
+  local ok, k = pcall(getkind, v)
   return ok and k or nil
 end
 
