@@ -22,6 +22,14 @@ describe("Node-API", function()
     if scope:is_open() then scope:close() end
   end)
 
+  -- A reference of 'count' to a new object that no Local holds any more.
+  local function unheld_reference(count)
+    local s = env:open_handle_scope()
+    local ref = env:create_reference(env:create_object(), count)
+    env:close_handle_scope(s)
+    return ref
+  end
+
   describe("handle scopes", function()
     it("opens and closes napi handle scopes, and their Locals die with them", function()
       local s = env:open_handle_scope()
@@ -114,12 +122,7 @@ describe("Node-API", function()
     end)
 
     it("keeps its object alive while the count is above 0, across minor and major collections", function()
-      local ref
-      do
-        local s = env:open_handle_scope()
-        ref = env:create_reference(env:create_object(), 1)
-        env:close_handle_scope(s)
-      end
+      local ref = unheld_reference(1)
       iso:collect("minor"); iso:verify()
       iso:collect("major"); iso:verify()
       local v = env:get_reference_value(ref)
@@ -159,12 +162,7 @@ describe("Node-API", function()
     end)
 
     it("answers 0 to ref and unref once its object was collected", function()
-      local ref
-      do
-        local s = env:open_handle_scope()
-        ref = env:create_reference(env:create_object(), 0)
-        env:close_handle_scope(s)
-      end
+      local ref = unheld_reference(0)
       iso:collect("full"); iso:verify()
       assert.equal(0, env:reference_ref(ref))
       assert.is_nil(env:get_reference_value(ref))

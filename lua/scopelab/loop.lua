@@ -201,14 +201,20 @@ function Loop:set_timeout(ms, cb)
   return t
 end
 
+-- Cancels a timer or immediate 'h' of kind 'kind' whose count of active ones is
+-- self[counter]: true if it was still pending.
+local function cancel(self, h, kind, counter, op)
+  checkloop(self, op)
+  if type(h) ~= "table" or h.kind ~= kind then argerror(2, op, kind .. " expected") end
+  if h.cancelled or h.ran then return false end
+  h.cancelled = true
+  self[counter] = self[counter] - 1
+  return true
+end
+
 --- clear_timeout(timer) -> true if it was still pending (uv_timer_stop).
 function Loop:clear_timeout(t)
-  checkloop(self, "clear_timeout")
-  if type(t) ~= "table" or t.kind ~= "timer" then argerror(2, "clear_timeout", "timer expected") end
-  if t.cancelled or t.ran then return false end
-  t.cancelled = true
-  self.active_timers = self.active_timers - 1
-  return true
+  return cancel(self, t, "timer", "active_timers", "clear_timeout")
 end
 
 --- set_immediate(cb) -> immediate: cb() runs in the next check phase.
@@ -222,14 +228,7 @@ function Loop:set_immediate(cb)
 end
 
 function Loop:clear_immediate(im)
-  checkloop(self, "clear_immediate")
-  if type(im) ~= "table" or im.kind ~= "immediate" then
-    argerror(2, "clear_immediate", "immediate expected")
-  end
-  if im.cancelled or im.ran then return false end
-  im.cancelled = true
-  self.active_immediates = self.active_immediates - 1
-  return true
+  return cancel(self, im, "immediate", "active_immediates", "clear_immediate")
 end
 
 --- native_immediate(fn): Environment::SetImmediate, the queue of native callbacks Node
