@@ -237,6 +237,8 @@ end
 
 -- env->CallIntoModule: clears the last error, runs 'fn', and checks that the module
 -- closed every napi handle scope it opened (a CHECK in Node: a fatal error).
+-- An exception still pending when the module returns is thrown on into JavaScript:
+-- here, raised out of the iso:call (or loop callback) that entered the module.
 local function call_into_module(env, fn, ...)
   local before = env.open_handle_scopes
   clear(env)
@@ -244,6 +246,20 @@ local function call_into_module(env, fn, ...)
   if env.open_handle_scopes ~= before then
     error(("FATAL ERROR: napi_env: CHECK_EQ(open_handle_scopes, open_handle_scopes_before)"
       .. " failed: %d != %d (a napi handle scope left open)"):format(env.open_handle_scopes, before), 0)
+  end
+  local exc = env.last_exception
+  if exc ~= nil then
+    env.last_exception = nil
+    error(exc, 0)
+  end
+end
+
+-- NAPI_PREAMBLE: the calls that may run JavaScript refuse while an exception is
+-- pending or once the environment cannot call into JavaScript (teardown).
+local function preamble(env, op)
+  if env.last_exception ~= nil or not env.can_call_into_js then
+    fail(env, "napi_pending_exception", op, env.can_call_into_js and "an exception is pending"
+      or "the environment cannot call into JavaScript (it is being torn down)")
   end
 end
 
@@ -566,6 +582,7 @@ end
 --- create_function(name, cb [, data]) -> Local: cb(env, cbinfo) returns a Local or nil.
 function Env:create_function(name, cb, data)
   checkenv(self, "create_function")
+  preamble(self, "create_function")
   if name ~= nil and type(name) ~= "string" then
     fail(self, "napi_invalid_arg", "create_function", "name must be a string or nil")
   end
@@ -615,10 +632,7 @@ end
 -- the callee is the pending exception: napi_pending_exception.
 function Env:call_function(recv, fn, ...)
   checkenv(self, "call_function")
-  if not self.can_call_into_js or self.last_exception ~= nil then
-    fail(self, "napi_pending_exception", "call_function",
-      self.can_call_into_js and "an exception is pending" or "the environment is shutting down")
-  end
+  preamble(self, "call_function")
   checkvalue(self, recv, "call_function", "recv")
   if checkvalue(self, fn, "call_function", "func") ~= "function" then
     fail(self, "napi_invalid_arg", "call_function", "func is not a function")
@@ -626,6 +640,7 @@ function Env:call_function(recv, fn, ...)
   local ok, r = pcall(self.iso.call, self.iso, fn, recv, ...)
   if not ok then
     if precondition_error(r) then error(r, 0) end
+    self.last_exception = r                -- v8impl::TryCatch keeps it for the module
     fail(self, "napi_pending_exception", "call_function", tostring(r))
   end
   clear(self)
@@ -650,6 +665,7 @@ local WRAPPABLE = { object = true }   -- scopelab keeps named properties on obje
 --- wrap(object, native, finalize_cb [, hint [, want_ref]]) -> napi_ref (want_ref) or nil.
 function Env:wrap(obj, native, finalize_cb, hint, want_ref)
   checkenv(self, "wrap")
+  preamble(self, "wrap")
   checkobject(self, obj, "wrap", WRAPPABLE)
   checkcallable(self, finalize_cb, "wrap", "finalize_cb", not want_ref)
   if obj:has(WRAPPER_KEY) then              -- HasPrivate: no handle made
@@ -675,6 +691,7 @@ end
 
 local function unwrap(env, obj, op, remove)
   checkenv(env, op)
+  preamble(env, op)
   checkobject(env, obj, op, IS_OBJECT)
   local rec = kind_of(obj) == "object" and wrapped_reference(env, obj) or nil
   if rec == nil then fail(env, "napi_invalid_arg", op, "object is not wrapped") end
@@ -700,6 +717,7 @@ function Env:remove_wrap(obj) return unwrap(self, obj, "remove_wrap", true) end
 --- create_external(native, finalize_cb [, hint]) -> Local of an external.
 function Env:create_external(native, finalize_cb, hint)
   checkenv(self, "create_external")
+  preamble(self, "create_external")
   checkcallable(self, finalize_cb, "create_external", "finalize_cb", true)
   local ok, ext = pcall(self.iso.external, self.iso, native)
   if not ok then fail(self, "napi_invalid_arg", "create_external", tostring(ext)) end
@@ -782,6 +800,23 @@ function Env:remove_env_cleanup_hook(fn, arg)
     if h.fn == fn and h.arg == arg then table.remove(self.cleanup_hooks, i); break end
   end
   clear(self)
+end
+
+--- is_exception_pending() -> boolean
+function Env:is_exception_pending()
+  checkenv(self, "is_exception_pending")
+  clear(self)
+  return self.last_exception ~= nil
+end
+
+--- get_and_clear_last_exception() -> the pending exception (the Lua error value the
+-- callee raised), or nil; it is no longer pending.
+function Env:get_and_clear_last_exception()
+  checkenv(self, "get_and_clear_last_exception")
+  local exc = self.last_exception
+  self.last_exception = nil
+  clear(self)
+  return exc
 end
 
 --- get_last_error_info() -> {error_code, error_message, engine_error_code, status}
