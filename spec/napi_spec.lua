@@ -549,6 +549,14 @@ describe("Node-API", function()
       assert.equal("napi_invalid_arg", status_of(env.call_function, env, iso:undefined(), env:create_object()))
     end)
 
+    it("refuses a callback info once its call returned, and a callback that is not a function", function()
+      local kept
+      local fn = env:create_function("keep", function(_, info) kept = info end)
+      env:call_function(iso:undefined(), fn)
+      assert.equal("napi_invalid_arg", status_of(env.get_cb_info, env, kept))
+      assert.equal("napi_invalid_arg", status_of(env.create_function, env, "f", 42))
+    end)
+
     it("stops a callback that returns with a napi scope still open (a CHECK in Node)", function()
       local fn = env:create_function("leaky", function(e) e:open_handle_scope() end)
       local ok, err = pcall(env.call_function, env, iso:undefined(), fn)
@@ -613,6 +621,36 @@ describe("Node-API", function()
       env:teardown()
       assert.matches("seal scope", errs.handle)
       assert.matches("^napi_pending_exception", errs.call)
+    end)
+
+    it("removes a cleanup hook by function and argument, and refuses the same pair twice", function()
+      local ran = {}
+      local function hook(arg) ran[#ran + 1] = arg end
+      env:add_env_cleanup_hook(hook, "a")
+      env:add_env_cleanup_hook(hook, "b")
+      assert.has_error(function() env:add_env_cleanup_hook(hook, "a") end,
+        "FATAL ERROR: node::AddEnvironmentCleanupHook: CHECK(insertion_info.second) failed"
+        .. " (the same hook and argument added twice)")
+      env:remove_env_cleanup_hook(hook, "a")
+      assert.equal(1, env:stats().cleanup_hooks)
+      scope:close()
+      env:teardown()
+      assert.same({ "b" }, ran)
+    end)
+
+    it("runs at teardown the finalizers queued while the loop was closed", function()
+      local ran = false
+      do
+        local s = env:open_handle_scope()
+        env:wrap(env:create_object(), 1, function() ran = true end)
+        env:close_handle_scope(s)
+      end
+      loop:close()
+      iso:collect("full")
+      assert.equal(1, env:stats().pending_finalizers)
+      scope:close()
+      env:teardown()
+      assert.is_true(ran)
     end)
 
     it("is unusable once torn down", function()
