@@ -184,6 +184,10 @@ sl_status sl_adjust_external_memory(sl_isolate *iso, int64_t delta, int64_t *tot
       (delta < 0 && iso->external < INT64_MIN - delta))
     return slI_error(iso, SL_EARG, "adjust_external_memory: the total would overflow");
   iso->external += delta;
+  /* The mark is the lowest total since the last full collection (V8's
+  ** low_since_mark_compact): memory freed after it, by the weak callbacks of the
+  ** very collection that set it, lowers it, or every cycle would start higher. */
+  if (iso->external < iso->external_at_full) iso->external_at_full = iso->external;
   if (iso->external - iso->external_at_full > (int64_t)iso->opt.external_memory_limit &&
       iso->gc_request == 0) {
     iso->gc_request = SL_GC_EXTERNAL_MEMORY;

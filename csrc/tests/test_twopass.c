@@ -194,6 +194,46 @@ void test_external_memory_past_its_limit_runs_a_full_collection(void) {
   sl_isolate_dispose(iso);
 }
 
+/* A wrapper's native megabyte, reported to the isolate and given back by its
+** first pass (an addon's Buffer). */
+static void give_back(const sl_weak_info *info) {
+  sl_persistent *p = sl_weak_info_parameter(info);
+  sl_isolate *iso = sl_weak_info_isolate(info);
+  sl_persistent_delete(iso, *p);
+  sl_adjust_external_memory(iso, -(1 << 20), NULL);
+}
+
+void test_external_memory_freed_after_a_full_collection_lowers_its_mark(void) {
+  enum { N = 64 };
+  sl_options o = t_options();
+  o.external_memory_limit = 4 << 20;
+  o.gc_interval = 0;
+  sl_isolate *iso = t_new(&o);
+  sl_persistent wraps[N];
+  sl_scope s;
+  int64_t total = 0, peak = 0;
+  sl_heap_stats st;
+  sl_set_gc_hook(iso, note_reason, NULL);
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < N; i++) {             /* 64 MiB through wrappers that die at once */
+    sl_scope inner;
+    sl_local obj;
+    OK(sl_scope_open(iso, &inner));
+    OK(sl_object_new(iso, 1, &obj));
+    OK(sl_persistent_new(iso, obj, &wraps[i]));
+    OK(sl_persistent_set_weak_two_pass(iso, wraps[i], give_back, &wraps[i], SL_WEAK_PARAMETER));
+    OK(sl_adjust_external_memory(iso, 1 << 20, &total));
+    if (total > peak) peak = total;
+    OK(sl_scope_close(&inner));
+  }
+  sl_heap_stats_of(iso, &st);
+  /* each cycle starts from what the last one's first passes left, not from its peak */
+  CHECK(peak <= (5 << 20) + (1 << 20));
+  CHECK(st.major_collections >= N / 6 && last_major_reason == SL_GC_EXTERNAL_MEMORY);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
 void test_old_space_growing_past_the_factor_runs_a_full_collection(void) {
   sl_options o = t_options();
   o.young_size = 1 << 16;                   /* 16 KiB arrays are born old */

@@ -74,6 +74,7 @@
   X(test_a_second_pass_waits_as_a_task_after_an_allocation_collects) \
   X(test_a_first_pass_that_keeps_its_handle_fails_the_collection_after_it) \
   X(test_external_memory_past_its_limit_runs_a_full_collection) \
+  X(test_external_memory_freed_after_a_full_collection_lowers_its_mark) \
   X(test_old_space_growing_past_the_factor_runs_a_full_collection) \
   X(test_sl_checked_sends_every_inline_call_through_the_thread_check) \
   X(test_a_small_function_born_old_remembers_its_young_data) \
