@@ -100,7 +100,7 @@ describe("collect and stats", function()
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.equal(2, #lines)
     assert.matches("^%[scopelab 0x%x+%] #1 Scavenge: [%d.]+ ms, %d+ %-> %d+ bytes, moved %d+, promoted %d+, "
-      .. "handles scanned %d+, weak cleared %d+$", lines[1])
+      .. "handles scanned %d+, weak cleared %d+, requested$", lines[1])
     assert.matches("^%[scopelab 0x%x+%] #2 Mark%-Compact: ", lines[2])
   end)
 end)

@@ -19,7 +19,7 @@ local function lines(s)
 end
 
 local PATTERN = "^%[scopelab 0?x?%x+%] #(%d+) ([%a%-]+): ([%d%.]+) ms, (%d+) %-> (%d+) bytes, "
-  .. "moved (%d+), promoted (%d+), handles scanned (%d+), weak cleared (%d+)$"
+  .. "moved (%d+), promoted (%d+), handles scanned (%d+), weak cleared (%d+), ([%a ]+)$"
 
 describe("the GC trace", function()
   it("prints one line per collection with the numbers the collection returned", function()
@@ -35,18 +35,19 @@ p:set_weak()
 for _, kind in ipairs { "minor", "minor", "major" } do
   local st = iso:collect(kind)
   print(st.number, st.kind, st.bytes_before, st.bytes_after, st.moved, st.promoted,
-        st.handles_scanned, st.weak_cleared)
+        st.handles_scanned, st.weak_cleared, st.reason)
 end
 ]])
     local trace, want = lines(err), lines(out)
     assert.equal(3, #trace)
     for i, line in ipairs(trace) do
-      local n, kind, ms, before, after, moved, promoted, scanned, cleared = line:match(PATTERN)
+      local n, kind, ms, before, after, moved, promoted, scanned, cleared, reason =
+        line:match(PATTERN)
       assert.truthy(n, "not a trace line: " .. line)
       assert.truthy(tonumber(ms))
       local expect = lines(want[i]:gsub("\t", "\n"))
       assert.same(expect, { n, kind == "Scavenge" and "minor" or kind == "Mark-Compact" and "major"
-        or kind, before, after, moved, promoted, scanned, cleared })
+        or kind, before, after, moved, promoted, scanned, cleared, reason })
     end
     assert.truthy(trace[1]:find(" Scavenge: ", 1, true))
     assert.truthy(trace[3]:find(" Mark-Compact: ", 1, true))
@@ -62,7 +63,10 @@ print(iso:stats().collections)
     local n = tonumber(out)
     assert.is_true(n > 0)
     assert.equal(n, #lines(err))
-    for _, line in ipairs(lines(err)) do assert.truthy(line:match(PATTERN), line) end
+    for _, line in ipairs(lines(err)) do
+      assert.truthy(line:match(PATTERN), line)
+      assert.equal("allocation failure", select(10, line:match(PATTERN)))
+    end
   end)
 
   it("prints nothing without the option", function()

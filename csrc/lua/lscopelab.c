@@ -72,6 +72,8 @@
 static int l_release(lsl_isolate *li) {
   if (sl_isolate_dispose(li->iso) != SL_OK) return 0;
   li->iso = NULL;
+  lsl_native_freeall(li);                      /* what an addon's exit would free */
+  lsl_func_freeall(li);
   free(li->moves);
   li->moves = NULL;
   li->nmoves = li->capmoves = 0;
@@ -79,6 +81,7 @@ static int l_release(lsl_isolate *li) {
 }
 
 static int l_disposeop(lua_State *L, lsl_isolate *li, int isoidx, const char *op) {
+  if (li->worker_iso != NULL) return lsl_argerror(L, isoidx, op, LSL_WORKER_MSG);
   if (li->iso == NULL) return 0;               /* disposing twice is harmless */
   if (!l_release(li)) return lsl_fail(L, li, SL_ESTATE, 1, op, NULL);
   lua_newtable(L);                             /* let go of weak persistents and callbacks */
@@ -119,7 +122,7 @@ static int l_guard_gc(lua_State *L) {
 int lsl_iso_is_disposed(lua_State *L) {
   const lsl_isolate *li = (const lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   if (li != NULL) {
-    lua_pushboolean(L, li->iso == NULL);
+    lua_pushboolean(L, lsl_disposed(li));
     return 1;
   }
   return lsl_typeerror(L, 1, "is_disposed", ISOLATE_MT);
@@ -134,7 +137,9 @@ int lsl_iso_number_of_handles(lua_State *L) {
 int lsl_iso_tostring(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, 1, UP_ISOLATE);
   if (li == NULL) return lsl_typeerror(L, 1, "__tostring", ISOLATE_MT);
-  if (li->iso == NULL)
+  if (li->worker_iso != NULL)
+    lua_pushfstring(L, ISOLATE_MT ": %p (in a worker)", (void *)li);
+  else if (li->iso == NULL)
     lua_pushfstring(L, ISOLATE_MT ": %p (disposed)", (void *)li);
   else
     lua_pushfstring(L, ISOLATE_MT ": %p (live, %I handles, scope level %d)", (void *)li,
@@ -152,12 +157,13 @@ typedef struct l_optvals {
   int trace_gc, record_moves, record_weak;
 } l_optvals;
 
-enum { O_SIZE, O_UINT, O_BOOL, O_KIND, O_FUNC, O_LIST };
+enum { O_SIZE, O_UINT, O_BOOL, O_KIND, O_FUNC, O_LIST, O_NUM };
 
 typedef struct l_option {
   const char *name;
   int type;               /* O_SIZE (size_t), O_UINT (unsigned), O_BOOL, O_KIND (int),
-                             O_FUNC (kept as the isolate's UV_WARN), O_LIST (gc_at) */
+                             O_FUNC (kept as the isolate's UV_WARN), O_LIST (gc_at),
+                             O_NUM (double; the core checks its range) */
   lua_Integer max;        /* O_SIZE and O_UINT: the value is in 0..max */
   size_t field;           /* offsetof(l_optvals, ...) */
 } l_option;
@@ -179,6 +185,9 @@ static const l_option l_options[] = {
   {"record_weak", O_BOOL, 0, l_field(record_weak)},
   {"warn", O_FUNC, 0, 0},
   {"gc_at", O_LIST, 0, l_field(o.gc_at)},
+  {"external_memory_limit", O_SIZE, LUA_MAXINTEGER, l_field(o.external_memory_limit)},
+  {"heap_growing_factor", O_NUM, 0, l_field(o.heap_growing_factor)},
+  {"check_thread", O_BOOL, 0, l_field(o.check_thread)},
   {NULL, 0, 0, 0}
 };
 
@@ -281,6 +290,12 @@ static void l_parseopts(lua_State *L, l_optvals *v) {
             l_opterror(L, op, "must be a function");
           break;
         case O_LIST: l_optlist(L, op, &v->o); break;
+        case O_NUM:
+          if (lua_type(L, -1) != LUA_TNUMBER)
+            l_opterror(L, op, lua_pushfstring(L, "must be a number, got %s",
+                                                luaL_typename(L, -1)));
+          *(double *)field = (double)lua_tonumber(L, -1);
+          break;
         default:
           if (!lua_isboolean(L, -1))
             l_opterror(L, op, lua_pushfstring(L, "must be a boolean, got %s",
@@ -392,7 +407,8 @@ static void l_register(lua_State *L, int first) {
 
 int luaopen_scopelab_core(lua_State *L) {
   static const char *const names[NUP] = {
-    ISOLATE_MT, LOCAL_MT, SCOPE_MT, PERSISTENT_MT, PROBE_MT, REFERENCE_MT, PATH_MT
+    ISOLATE_MT, LOCAL_MT, SCOPE_MT, PERSISTENT_MT, PROBE_MT, REFERENCE_MT, NATIVE_MT,
+    CALLINFO_MT, WEAKINFO_MT, PATH_MT
   };
   int i, first;
   /* every metatable first (re-used when busted opens the module again), all

@@ -18,7 +18,7 @@
 
 #include "lsltypes.h"
 
-const char lsl_tags[8];
+const char lsl_tags[16];
 
 /* ================================================================ errors */
 
@@ -30,12 +30,13 @@ int lsl_argerror(lua_State *L, int arg, const char *op, const char *msg) {
 /* The type name of a userdata of ours at 'arg' by its tag alone, or NULL. */
 static const char *l_tagname(lua_State *L, int arg) {
   static const char *const names[] = {
-    NULL, ISOLATE_MT, LOCAL_MT, SCOPE_MT, PERSISTENT_MT, PROBE_MT, REFERENCE_MT
+    NULL, ISOLATE_MT, LOCAL_MT, SCOPE_MT, PERSISTENT_MT, PROBE_MT, REFERENCE_MT, NATIVE_MT,
+    CALLINFO_MT, WEAKINFO_MT
   };
   const lsl_head *p = (const lsl_head *)lua_touserdata(L, arg);
   int up;
   if (p == NULL) return NULL;
-  for (up = UP_ISOLATE; up <= UP_REFERENCE; up++)
+  for (up = UP_ISOLATE; up <= UP_WEAKINFO; up++)
     if (lua_rawlen(L, arg) == lsl_udsize(up) && p->tag == lsl_tag(up)) return names[up];
   return NULL;
 }
@@ -116,14 +117,15 @@ const char *lsl_scopedesc(lua_State *L, lsl_isolate *li, uint32_t level, uint32_
   return lua_pushfstring(L, "level %d", (int)level);
 }
 
-/* The core's message without its leading "op: " (we name the operation ourselves)
-** and, for heap exhaustion, without the words "heap exhausted (...)" around it. */
+/* The core's message without its leading "op: " (we name the operation ourselves:
+** "open a scope: " too) and, for heap exhaustion, without the words "heap
+** exhausted (...)" around it. */
 static const char *l_coremsg(lua_State *L, lsl_isolate *li) {
   const char *m, *p;
   size_t n;
   if (li->iso == NULL) return "";
   m = p = sl_last_error(li->iso);
-  while ((*p >= 'a' && *p <= 'z') || *p == '_') p++;
+  while ((*p >= 'a' && *p <= 'z') || *p == '_' || (*p == ' ' && p > m && p[1] != ' ')) p++;
   if (p > m && p[0] == ':' && p[1] == ' ') m = p + 2;
   n = strlen(m);
   if (strncmp(m, "heap exhausted (", 16) == 0 && n > 17 && m[n - 1] == ')')
@@ -173,7 +175,11 @@ int lsl_fail(lua_State *L, lsl_isolate *li, sl_status st, int arg, const char *o
     case SL_ENOMEM:
       return luaL_error(L, "heap exhausted in '%s' (%s)", op, *core ? core : "out of memory");
     case SL_ESTATE:
+      if (strcmp(core, "Handle not reset in first callback") == 0)  /* it did collect */
+        return luaL_error(L, "%s (in '%s')", core, op);
       return luaL_error(L, "cannot '%s' now (%s)", op, *core ? core : "not allowed");
+    case SL_ECALLBACK:
+      return luaL_error(L, "error in '%s' (%s)", op, core);
     case SL_ECORRUPT:
       return luaL_error(L, "heap corrupt after '%s' (%s)", op, core);
     default:
@@ -213,7 +219,7 @@ void lsl_flushwatch_(lua_State *L, lsl_isolate *li, const char *op) {
   lua_pushcfunction(L, l_warn_body);
   lua_pushlightuserdata(L, li);
   (void)lua_pcall(L, 1, 0, 0);
-  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
+  if (li->iso == NULL) lsl_argerror(L, 1, op, lsl_gone(li, "isolate is disposed"));
 }
 
 
@@ -223,7 +229,8 @@ void lsl_flushwatch_(lua_State *L, lsl_isolate *li, const char *op) {
 lsl_local *lsl_checklocal(lua_State *L, int arg, const char *op) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, arg, UP_LOCAL);
   if (lo == NULL) { lsl_typeerror(L, arg, op, LOCAL_MT); return NULL; }  /* does not return */
-  if (lo->li->iso == NULL) lsl_argerror(L, arg, op, "handle of a disposed isolate");
+  if (lo->li->iso == NULL)
+    lsl_argerror(L, arg, op, lsl_gone(lo->li, "handle of a disposed isolate"));
   return lo;
 }
 
@@ -243,7 +250,8 @@ lsl_local *lsl_checklocalof(lua_State *L, lsl_isolate *li, int arg, const char *
 lsl_probe *lsl_checkprobe(lua_State *L, int arg, const char *op) {
   lsl_probe *pr = (lsl_probe *)lsl_testud(L, arg, UP_PROBE);
   if (pr == NULL) { lsl_typeerror(L, arg, op, PROBE_MT); return NULL; }  /* does not return */
-  if (pr->li->iso == NULL) lsl_argerror(L, arg, op, "probe of a disposed isolate");
+  if (pr->li->iso == NULL)
+    lsl_argerror(L, arg, op, lsl_gone(pr->li, "probe of a disposed isolate"));
   if (pr->deleted) lsl_argerror(L, arg, op, "probe is deleted");
   return pr;
 }
@@ -257,15 +265,35 @@ static int l_findid(const sl_object_info *o, void *ud) {
   return 1;
 }
 
+/* The read-only roots live in no space (no heap walk sees them) and never
+** die: their identities are asked of the roots themselves. */
+static int l_isroot(sl_isolate *iso, uint64_t id) {
+  sl_local r[4];
+  int i;
+  r[0] = sl_undefined(iso);
+  r[1] = sl_null(iso);
+  r[2] = sl_boolean(iso, 0);
+  r[3] = sl_boolean(iso, 1);
+  for (i = 0; i < 4; i++) {
+    uint64_t rid;
+    if (sl_identity(iso, r[i], &rid) == SL_OK && rid == id) return 1;
+  }
+  return 0;
+}
+
 int lsl_inheap(lsl_isolate *li, uint64_t id) {
   if (id == 0 || li->iso == NULL) return 0;
+  if (l_isroot(li->iso, id)) return 1;
   sl_heap_foreach(li->iso, l_findid, &id);
   return id == 0;
 }
 
 /* h:held_id() (inheap 0) and h:in_heap() (inheap 1) of a handle whose object
-** had identity 'id' (0: it never held one; both give nil then). */
+** had identity 'id' (0: it never held one; both give nil then). in_heap walks
+** the heap: a worker may not. */
 int lsl_pushheld(lua_State *L, lsl_isolate *li, uint64_t id, int inheap) {
+  if (inheap && li->worker_iso != NULL)
+    return lsl_argerror(L, 1, "in_heap", LSL_WORKER_MSG);
   if (id == 0) lua_pushnil(L);
   else if (inheap) lua_pushboolean(L, lsl_inheap(li, id));
   else lua_pushinteger(L, (lua_Integer)id);

@@ -22,9 +22,12 @@
 /* ================================================================ collection */
 
 static void l_pushgcstats(lua_State *L, const sl_gc_stats *s, uint64_t errors) {
-  lua_createtable(L, 0, 14);
+  lua_createtable(L, 0, 16);
   lua_pushstring(L, s->kind == SL_MINOR ? "minor" : "major");
   lua_setfield(L, -2, "kind");
+  lua_pushstring(L, sl_gc_reason_name(s->reason));
+  lua_setfield(L, -2, "reason");
+  lsl_setint(L, "first_passes_run", s->first_passes_run);
   lsl_setint(L, "number", s->number);
   lsl_setint(L, "moved", s->moved);
   lsl_setint(L, "promoted", s->promoted);
@@ -60,6 +63,8 @@ int lsl_iso_collect(lua_State *L) {
   memset(&gs, 0, sizeof gs);
   li->L = L;
   st = sl_collect(li->iso, kinds, &gs);
+  li->L = L;
+  lsl_func_sweep(L, li);
   if (st != SL_OK) return lsl_fail(L, li, st, 1, "collect", NULL);
   l_pushgcstats(L, &gs, li->cb_errors - errs);
   return 1;
@@ -69,7 +74,7 @@ int lsl_iso_stats(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "stats");
   sl_heap_stats s;
   sl_heap_stats_of(li->iso, &s);
-  lua_createtable(L, 0, 24);
+  lua_createtable(L, 0, 32);
   lsl_setint(L, "handles", s.handles);
   lsl_setint(L, "scope_level", s.scope_level);
   lsl_setint(L, "scope_depth", s.scope_depth);
@@ -93,6 +98,26 @@ int lsl_iso_stats(lua_State *L) {
   lsl_setint(L, "objects_moved", s.objects_moved);
   lsl_setint(L, "weak_callbacks_run", s.weak_callbacks_run);
   lsl_setint(L, "callback_errors", li->cb_errors);
+  lsl_setint(L, "external_memory", s.external_memory);
+  lsl_setint(L, "pending_tasks", s.pending_tasks);
+  lsl_setint(L, "tasks_run", s.tasks_run);
+  lsl_setint(L, "names", s.names);
+  lsl_setint(L, "native_bytes", li->native_bytes);
+  lsl_setint(L, "native_blocks", li->native_blocks);
+  lsl_setint(L, "internal_handles", li->nfuncs);   /* the functions' probes (lslcall.c) */
+  lsl_setint(L, "probes", s.probes - li->nfuncs);
+  return 1;
+}
+
+/* iso:adjust_external_memory(delta) -> the new total (V8's
+** AdjustAmountOfExternalAllocatedMemory). */
+int lsl_iso_adjust_external_memory(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "adjust_external_memory");
+  lua_Integer d = lsl_checkint(L, 2, "adjust_external_memory");
+  int64_t total = 0;
+  sl_status st = sl_adjust_external_memory(li->iso, (int64_t)d, &total);
+  if (st != SL_OK) return lsl_fail(L, li, st, 2, "adjust_external_memory", NULL);
+  lua_pushinteger(L, (lua_Integer)total);
   return 1;
 }
 
@@ -104,19 +129,22 @@ int lsl_iso_verify(lua_State *L) {
   return 1;
 }
 
-/* The gc hook may not call the API nor Lua: it counts and traces only. */
+/* The gc hook may not call the API nor Lua: it counts, traces, and marks the
+** function records for a sweep (lslcall.c). The reason ends the trace line,
+** as in V8's --trace-gc. */
 void lsl_gc_hook(sl_isolate *iso, const sl_gc_stats *s, void *ud) {
   lsl_isolate *li = (lsl_isolate *)ud;
   (void)iso;
   li->collections = s->number;
+  if (li->nfuncs > 0) li->sweep = 1;
   if (li->trace_gc)
     fprintf(stderr, "[scopelab %p] #%llu %s: %.3f ms, %lu -> %lu bytes, moved %lu, "
-            "promoted %lu, handles scanned %lu, weak cleared %lu\n", (void *)li,
+            "promoted %lu, handles scanned %lu, weak cleared %lu, %s\n", (void *)li,
             (unsigned long long)s->number, s->kind == SL_MINOR ? "Scavenge" : "Mark-Compact",
             (double)s->duration_ns / 1e6, (unsigned long)s->bytes_before,
             (unsigned long)s->bytes_after, (unsigned long)s->moved,
             (unsigned long)s->promoted, (unsigned long)s->handles_scanned,
-            (unsigned long)s->weak_cleared);
+            (unsigned long)s->weak_cleared, sl_gc_reason_name(s->reason));
 }
 
 void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintptr_t to,

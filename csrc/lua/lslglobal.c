@@ -37,8 +37,8 @@ static lsl_persistent *l_checknode(lua_State *L, int arg, const char *op, int up
     return NULL;                                /* not reached */
   }
   if (lp->li->iso == NULL)
-    lsl_argerror(L, arg, op, isref ? "reference of a disposed isolate"
-                                   : "handle of a disposed isolate");
+    lsl_argerror(L, arg, op, lsl_gone(lp->li, isref ? "reference of a disposed isolate"
+                                                     : "handle of a disposed isolate"));
   if (lp->deleted)
     lsl_argerror(L, arg, op, isref ? "reference is deleted" : "persistent handle is deleted");
   return lp;
@@ -92,7 +92,7 @@ int lsl_iso_global(lua_State *L) { return l_newpers(L, P_GLOBAL, "global"); }
 int lsl_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "reference"); }
 
 /* Drops the entry that keeps a weak persistent and its callback alive. */
-static void l_unregister(lua_State *L, lsl_persistent *lp) {
+void lsl_unregister(lua_State *L, lsl_persistent *lp) {
   if (lsl_pushiso(L, lp->li)) {
     lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
     lua_pushnil(L);
@@ -104,7 +104,7 @@ static void l_unregister(lua_State *L, lsl_persistent *lp) {
 
 static void l_persdelete(lua_State *L, lsl_persistent *lp) {
   if (lp->deleted || lp->li->iso == NULL) return;
-  l_unregister(L, lp);
+  lsl_unregister(L, lp);
   if (lp->li->iso == NULL) return;             /* a finalizer run by Lua disposed it */
   sl_persistent_delete(lp->li->iso, lp->p);
   lp->deleted = 1;
@@ -182,7 +182,8 @@ int lsl_node_tostring(lua_State *L) {
   lsl_pushsite(L, lua_gettop(L), lp->site);
   where = lua_isnil(L, -1) ? "?" : lua_tostring(L, -1);
   if (lp->li->iso == NULL)
-    lua_pushfstring(L, "%s: %s (isolate disposed)", name, type);
+    lua_pushfstring(L, "%s: %s (%s)", name, type,
+                    lsl_disposed(lp->li) ? "isolate disposed" : "isolate in a worker");
   else if (lp->deleted)
     lua_pushfstring(L, "%s: %s (deleted)", name, type);
   else {
@@ -215,7 +216,7 @@ int lsl_pers_reset(lua_State *L) {
   sl_status st = sl_persistent_reset(lp->li->iso, lp->p, lo ? lo->h : SL_EMPTY_LOCAL);
   if (st != SL_OK) return lsl_fail(L, lp->li, st, 2, "reset", lo);
   if (lo) lp->id = lo->id;                     /* reset(nil) keeps the last one held */
-  l_unregister(L, lp);                         /* Reset makes it strong again */
+  lsl_unregister(L, lp);                         /* Reset makes it strong again */
   return 0;
 }
 
@@ -225,10 +226,13 @@ static int l_tostring_body(lua_State *L) {
 }
 
 /* Appends the callback just run to the weak log (option 'record_weak'); the
-** Persistent is at 'pidx', the error text (or NULL) in 'err'. */
-static void l_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const char *err) {
+** Persistent is at 'pidx', the error text (or NULL) in 'err'; 'pass' is
+** "first" or "second" for a two-pass callback, NULL for a single pass. */
+void lsl_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const char *err,
+                 const char *pass) {
   lsl_getuvtable(L, iso, UV_WEAKLOG);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
+  if (pass) { lua_pushstring(L, pass); lua_setfield(L, -2, "pass"); }
   lua_pushvalue(L, pidx);
   lua_setfield(L, -2, "handle");
   lua_pushinteger(L, (lua_Integer)li->collections);
@@ -239,10 +243,10 @@ static void l_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const ch
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 }
 
-/* The error on top, raised by a weak callback: counted and warned. Its text is
-** returned (the error object's own __tostring may fail too: converted under
-** pcall). */
-static const char *l_weakerror(lua_State *L, lsl_isolate *li) {
+/* The error on top, raised by a weak callback (or a task: 'what'): counted and
+** warned. Its text is returned (the error object's own __tostring may fail
+** too: converted under pcall). */
+const char *lsl_weakerror(lua_State *L, lsl_isolate *li, const char *what) {
   const char *err;
   li->cb_errors++;
   lua_pushcfunction(L, l_tostring_body);
@@ -252,49 +256,63 @@ static const char *l_weakerror(lua_State *L, lsl_isolate *li) {
     lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
   }
   err = lua_tostring(L, -1);
-  lsl_warn(L, li, lua_pushfstring(L, "scopelab: error in weak callback: %s", err));
+  lsl_warn(L, li, lua_pushfstring(L, "scopelab: error in %s: %s", what, err));
   return err;
 }
 
-/* The Lua side of a weak callback (see the note on top): 1 is the isolate
-** struct, 2 the node, 3 the serial of the persistent whose object died. */
-static int l_weak_body(lua_State *L) {
-  lsl_isolate *li = (lsl_isolate *)lua_touserdata(L, 1);
-  const void *node = lua_touserdata(L, 2);
-  uint64_t serial = (uint64_t)lua_tointeger(L, 3);
+/* Pushes the isolate of 'li' (at 'iso') and, for the persistent of 'node' and
+** 'serial' registered in its UV_WEAK, that table and the Persistent, which it
+** unregisters (the callback may make it weak again). NULL when the persistent
+** is no longer registered (cleared meanwhile). */
+const lsl_persistent *lsl_takeweak(lua_State *L, lsl_isolate *li, const void *node,
+                                   uint64_t serial, int *iso) {
   const lsl_persistent *lp;
-  int iso, rc;
-  const char *err = NULL;
-  if (!lsl_pushiso(L, li)) return luaL_error(L, "its isolate is not in the registry map");
-  iso = lua_gettop(L);
-  lsl_getuvtable(L, iso, UV_WEAK);
+  if (!lsl_pushiso(L, li)) luaL_error(L, "its isolate is not in the registry map");
+  *iso = lua_gettop(L);
+  lsl_getuvtable(L, *iso, UV_WEAK);
   lua_rawgetp(L, -1, node);
   lp = (const lsl_persistent *)lsl_testud(L, -1, UP_PERSISTENT);
   if (lp == NULL || lp->li != li || (const void *)lp->p.node != node ||
       lp->p.serial != serial)
-    return 0;                                  /* cleared meanwhile */
-  /* unregister before the call: the callback may make p weak again */
+    return NULL;
   lua_pushnil(L);
   lua_rawsetp(L, -3, node);
+  return lp;
+}
+
+/* A weak callback runs: its order after its collection, and the count that
+** tells a constructor to re-check its new Local. */
+void lsl_weakran(lsl_isolate *li) {
   if (li->cb_collection != li->collections) {
     li->cb_collection = li->collections;
     li->cb_order = 0;
   }
   li->cb_order++;
   li->cb_total++;
+}
+
+/* The Lua side of a weak callback (see the note on top): 1 is the isolate
+** struct, 2 the node, 3 the serial of the persistent whose object died. */
+static int l_weak_body(lua_State *L) {
+  lsl_isolate *li = (lsl_isolate *)lua_touserdata(L, 1);
+  int iso, rc;
+  const char *err = NULL;
+  if (lsl_takeweak(L, li, lua_touserdata(L, 2), (uint64_t)lua_tointeger(L, 3), &iso) == NULL)
+    return 0;                                  /* cleared meanwhile */
+  lsl_weakran(li);
   lua_getiuservalue(L, -1, UV_CALLBACK);
   lua_pushvalue(L, -2);
   rc = lua_pcall(L, 1, 0, 0);
   li->L = L;                                   /* nested calls may have changed it */
-  if (rc != LUA_OK) err = l_weakerror(L, li);
-  if (li->record_weak) l_logweak(L, li, iso, iso + 2, err);
+  if (rc != LUA_OK) err = lsl_weakerror(L, li, "weak callback");
+  if (li->record_weak) lsl_logweak(L, li, iso, iso + 2, err, NULL);
   return 0;
 }
 
 /* A weak callback that could not run at all (no Lua stack left, or l_weak_body
 ** itself failed): counted and warned like an error inside one. With no stack
 ** to call the 'warn' option on, lua_warning takes it (it needs no stack). */
-static void l_weakdropped(lua_State *L, lsl_isolate *li, const char *why) {
+void lsl_weakdropped(lua_State *L, lsl_isolate *li, const char *why) {
   li->cb_errors++;
   if (lua_checkstack(L, 8)) {
     lsl_warn(L, li, lua_pushfstring(L, "scopelab: weak callback not run: %s", why));
@@ -310,26 +328,28 @@ static void l_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
   int top;
   (void)iso;
   if (L == NULL) return;
-  if (!lua_checkstack(L, 5)) { l_weakdropped(L, li, "Lua stack overflow"); return; }
+  if (!lua_checkstack(L, 5)) { lsl_weakdropped(L, li, "Lua stack overflow"); return; }
   top = lua_gettop(L);
   lua_pushcfunction(L, l_weak_body);
   lua_pushlightuserdata(L, li);
   lua_pushlightuserdata(L, (void *)p.node);
   lua_pushinteger(L, (lua_Integer)p.serial);
   if (lua_pcall(L, 3, 0, 0) != LUA_OK)
-    l_weakdropped(L, li, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
+    lsl_weakdropped(L, li, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
   li->L = L;
   lua_settop(L, top);
 }
 
+/* p:set_weak([cb]); p:set_weak{first_pass = f, ...} is lslweak.c's. */
 int lsl_pers_set_weak(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "set_weak");
   lsl_isolate *li = lp->li;
   int hascb = !lua_isnoneornil(L, 2);
   sl_status st;
+  if (lua_istable(L, 2)) return lsl_pers_set_weak_two_pass(L, lp);
   if (hascb && lua_type(L, 2) != LUA_TFUNCTION)
     return lsl_typeerror(L, 2, "set_weak", "function");
-  l_unregister(L, lp);
+  lsl_unregister(L, lp);
   if (hascb) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_CALLBACK);
@@ -341,7 +361,7 @@ int lsl_pers_set_weak(lua_State *L) {
   }
   lsl_stilllive(L, li, "set_weak");            /* the table stores may have run a finalizer */
   st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? li : NULL);
-  if (st != SL_OK) { l_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
+  if (st != SL_OK) { lsl_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
   return 0;
 }
 
@@ -350,7 +370,7 @@ int lsl_pers_clear_weak(lua_State *L) {
   void *param = NULL;
   sl_status st = sl_persistent_clear_weak(lp->li->iso, lp->p, &param);
   if (st != SL_OK) return lsl_fail(L, lp->li, st, 1, "clear_weak", NULL);
-  l_unregister(L, lp);
+  lsl_unregister(L, lp);
   return 0;
 }
 
@@ -424,7 +444,7 @@ int lsl_ref_delete(lua_State *L) {
 int lsl_ref_is_deleted(lua_State *L) {
   lsl_persistent *lp = (lsl_persistent *)lsl_testud(L, 1, UP_REFERENCE);
   if (lp == NULL) return lsl_typeerror(L, 1, "is_deleted", REFERENCE_MT);
-  lua_pushboolean(L, lp->deleted || lp->li->iso == NULL);
+  lua_pushboolean(L, lp->deleted || lsl_disposed(lp->li));
   return 1;
 }
 
@@ -452,6 +472,6 @@ int lsl_iso_eternal_get(lua_State *L) {
                         "(there are %I)", i, (lua_Integer)n));
   st = sl_eternal_get(li->iso, (size_t)(i - 1), &out);
   if (st != SL_OK) return lsl_fail(L, li, st, 1, "eternal_get", NULL);
-  lsl_pushlocal(L, li, 1, out, "eternal_get");
+  lsl_pushrootlocal(L, li, 1, out);
   return 1;
 }

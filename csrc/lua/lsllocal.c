@@ -1,6 +1,9 @@
 /*
 ** lsllocal.c: Locals ("scopelab.Local") and the Isolate methods that make them
-** (iso:integer, iso:number, iso:string, iso:array, iso:array_of).
+** (iso:integer, iso:number, iso:string, iso:array, iso:array_of, iso:smi, and
+** the read-only roots iso:undefined, iso:null, iso:boolean). The methods of
+** objects, functions and externals are in lslobject.c; a:get / a:set hand a
+** string key to it.
 **
 ** A Local is the hottest object of the binding: every experiment makes millions.
 ** So it has no user value (what keeps its isolate alive is its metatable, one
@@ -93,6 +96,15 @@ void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h, const ch
   lsl_flushwatch(L, li, op);
 }
 
+/* Pushes a Local bound to a root or eternal slot (depth 0 in its stamp): it
+** belongs to no scope, so it has no level or site and is never stale. */
+void lsl_pushrootlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h) {
+  lsl_local *lo;
+  lsl_pushlocalof(L, li, hidx, h);
+  lo = (lsl_local *)lua_touserdata(L, -1);
+  lo->site = lo->level = 0;
+}
+
 
 /* ================================================================ constructors */
 
@@ -102,7 +114,7 @@ void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h, const ch
 static void l_recheck(lua_State *L, lsl_isolate *li, lsl_local *lo, const char *op) {
   uint32_t depth;
   sl_scope_info in;
-  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
+  if (li->iso == NULL) lsl_argerror(L, 1, op, lsl_gone(li, "isolate is disposed"));
   if (sl_local_check(li->iso, lo->h) != SL_OK)
     lsl_argerror(L, 1, op, "a weak callback closed the scope the new handle was made in");
   sl_local_scope(lo->h, &depth, NULL);
@@ -118,7 +130,7 @@ static void l_recheck(lua_State *L, lsl_isolate *li, lsl_local *lo, const char *
 static inline lsl_local *l_newlocal(lua_State *L, lsl_isolate *li, const char *op,
                                     uint64_t *cb0) {
   lsl_local *lo = (lsl_local *)lua_newuserdatauv(L, sizeof *lo, 0);
-  if (li->iso == NULL) lsl_argerror(L, 1, op, "isolate is disposed");
+  if (li->iso == NULL) lsl_argerror(L, 1, op, lsl_gone(li, "isolate is disposed"));
   li->L = L;
   *cb0 = li->cb_total;
   return lo;
@@ -146,6 +158,17 @@ static inline int l_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_s
   return 1;
 }
 
+/* For the constructors of the other files (lslobject.c, lslcall.c): the head
+** and the tail of every constructor, out of line. */
+lsl_local *lsl_newlocal(lua_State *L, lsl_isolate *li, const char *op, uint64_t *cb0) {
+  return l_newlocal(L, li, op, cb0);
+}
+
+int lsl_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_status st, uint64_t cb0,
+                  const char *op) {
+  return l_madelocal(L, li, lo, st, cb0, op);
+}
+
 /* iso:integer(i) is the hot path: one userdata, no table lookups. */
 int lsl_iso_integer(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "integer");
@@ -154,6 +177,36 @@ int lsl_iso_integer(lua_State *L) {
   lsl_local *lo = l_newlocal(L, li, "integer", &cb0);
   return l_madelocal(L, li, lo, sl_integer(li->iso, (int64_t)v, &lo->h), cb0, "integer");
 }
+
+/* iso:smi(i): the value lives in the slot (no object); out of V8's 31-bit
+** range it is refused here, before the core sees a truncated int32. */
+int lsl_iso_smi(lua_State *L) {
+  lsl_isolate *li = lsl_checkiso(L, 1, "smi");
+  lua_Integer v = lsl_checkint(L, 2, "smi");
+  uint64_t cb0;
+  lsl_local *lo;
+  if (v < SL_SMI_MIN || v > SL_SMI_MAX)
+    return lsl_argerror(L, 2, "smi", lua_pushfstring(L, "%I is out of range (%d .. %d)", v,
+                        (int)SL_SMI_MIN, (int)SL_SMI_MAX));
+  lo = l_newlocal(L, li, "smi", &cb0);
+  return l_madelocal(L, li, lo, sl_smi(li->iso, (int32_t)v, &lo->h), cb0, "smi");
+}
+
+/* iso:undefined(), iso:null(), iso:boolean(b): Locals bound to the isolate's
+** root slots (v8::Undefined): no handle, no scope needed, never stale. */
+static int l_root(lua_State *L, const char *op, int which) {
+  lsl_isolate *li = lsl_checkiso(L, 1, op);
+  sl_local h = which == 0 ? sl_undefined(li->iso) : which == 1 ? sl_null(li->iso)
+             : sl_boolean(li->iso, lua_toboolean(L, 2));
+  if (which == 2 && lua_type(L, 2) != LUA_TBOOLEAN)
+    return lsl_typeerror(L, 2, op, "boolean");
+  lsl_pushrootlocal(L, li, 1, h);
+  return 1;
+}
+
+int lsl_iso_undefined(lua_State *L) { return l_root(L, "undefined", 0); }
+int lsl_iso_null(lua_State *L) { return l_root(L, "null", 1); }
+int lsl_iso_boolean(lua_State *L) { return l_root(L, "boolean", 2); }
 
 int lsl_iso_number(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "number");
@@ -249,8 +302,15 @@ int lsl_local_value(lua_State *L) {
                       lua_pushnumber(L, (lua_Number)v); return 1; }
     case SL_STRING: { const char *b; size_t n; sl_string_value(iso, lo->h, &b, &n);
                       lua_pushlstring(L, b, n); return 1; }  /* copies before any GC */
+    case SL_SMI: { int32_t v; sl_smi_value(iso, lo->h, &v);
+                   lua_pushinteger(L, (lua_Integer)v); return 1; }
+    case SL_BOOLEAN: { int b; sl_boolean_value(iso, lo->h, &b);
+                       lua_pushboolean(L, b); return 1; }
+    case SL_UNDEFINED: case SL_NULL: lua_pushnil(L); return 1;
     default:
-      return lsl_argerror(L, 1, "value", "an array has no Lua value");
+      return lsl_argerror(L, 1, "value", lua_pushfstring(L, "%s %s has no Lua value",
+                          k == SL_ARRAY || k == SL_OBJECT || k == SL_EXTERNAL ? "an" : "a",
+                          sl_kind_name(k)));
   }
 }
 
@@ -262,16 +322,18 @@ static int l_describe(lua_State *L, int what) {
   static const char *const ops[] = { "kind", "id", "address", "generation" };
   lsl_local *lo = l_self(L, ops[what]);
   sl_isolate *iso = lo->li->iso;
-  sl_kind k;
-  uint64_t id;
-  uintptr_t a;
-  sl_generation g;
-  switch (what) {
-    case D_KIND: sl_kind_of(iso, lo->h, &k); lua_pushstring(L, sl_kind_name(k)); break;
-    case D_ID: sl_identity(iso, lo->h, &id); lua_pushinteger(L, (lua_Integer)id); break;
-    case D_ADDRESS: sl_address(iso, lo->h, &a); lua_pushinteger(L, (lua_Integer)a); break;
-    default: sl_generation_of(iso, lo->h, &g); lua_pushstring(L, lsl_genname(g));
+  sl_kind k = SL_INTEGER;
+  uint64_t id = 0;
+  uintptr_t a = 0;
+  sl_generation g = SL_YOUNG;
+  sl_status st;
+  switch (what) {   /* a Smi has no identity, address or generation: the core says so */
+    case D_KIND: st = sl_kind_of(iso, lo->h, &k); lua_pushstring(L, sl_kind_name(k)); break;
+    case D_ID: st = sl_identity(iso, lo->h, &id); lua_pushinteger(L, (lua_Integer)id); break;
+    case D_ADDRESS: st = sl_address(iso, lo->h, &a); lua_pushinteger(L, (lua_Integer)a); break;
+    default: st = sl_generation_of(iso, lo->h, &g); lua_pushstring(L, lsl_genname(g));
   }
+  if (st != SL_OK) return lsl_fail(L, lo->li, st, 1, ops[what], lo);
   return 1;
 }
 
@@ -283,6 +345,7 @@ int lsl_local_generation(lua_State *L) { return l_describe(L, D_GENERATION); }
 int lsl_local_is_valid(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   if (lo == NULL) return lsl_typeerror(L, 1, "is_valid", LOCAL_MT);
+  if (lo->li->worker_iso != NULL) return lsl_argerror(L, 1, "is_valid", LSL_WORKER_MSG);
   lua_pushboolean(L, lo->li->iso != NULL && sl_local_check(lo->li->iso, lo->h) == SL_OK);
   return 1;
 }
@@ -325,25 +388,47 @@ static size_t l_checkindex(lua_State *L, lsl_local *lo, int arg, const char *op)
 ** isolate or nil) and trust its SL_OK, which implies every check below passed;
 ** anything else, including a failure, takes the checked path, which runs the
 ** checks in their order and so raises the same message as always. A failed
-** core call changes nothing, so running it again there is harmless. */
+** core call changes nothing, so running it again there is harmless. A string
+** key is an object's property (o:get(key), o:set(key, v)): the same, with the
+** core's _named calls, which make no handle for the key. */
 static int l_local_get_checked(lua_State *L);
 
 int lsl_local_get(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
-  sl_local out;
-  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2) &&
-      sl_array_get(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, &out) == SL_OK) {
-    if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
-    lsl_pushlocalof(L, lo->li, 1, out);
-    lsl_flushwatch(L, lo->li, "get");
-    return 1;
+  sl_local out = SL_EMPTY_LOCAL;
+  if (lo != NULL && lo->li->iso != NULL) {
+    sl_status st = SL_EARG;
+    if (lua_isinteger(L, 2)) {
+      st = sl_array_get(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, &out);
+    } else if (lua_type(L, 2) == LUA_TSTRING) {
+      size_t n;
+      const char *k = lua_tolstring(L, 2, &n);
+      st = sl_object_get_named(lo->li->iso, lo->h, k, n, &out);
+    }
+    if (st == SL_OK) {
+      if (sl_local_is_empty(out)) { lua_pushnil(L); return 1; }
+      lsl_pushlocalof(L, lo->li, 1, out);
+      lsl_flushwatch(L, lo->li, "get");
+      return 1;
+    }
   }
   return l_local_get_checked(L);
 }
 
+/* 1 when the live 'lo' is an object: its keys are strings (raised for
+** anything else), where an array's are integers. */
+static int l_isobject(lua_State *L, lsl_local *lo, const char *op) {
+  sl_kind k;
+  if (sl_kind_of(lo->li->iso, lo->h, &k) != SL_OK || k != SL_OBJECT) return 0;
+  if (lua_type(L, 2) != LUA_TSTRING) lsl_typeerror(L, 2, op, "string");
+  return 1;
+}
+
 static int l_local_get_checked(lua_State *L) {
   lsl_local *lo = l_self(L, "get");
-  size_t i = l_checkindex(L, lo, 2, "get");
+  size_t i;
+  if (l_isobject(L, lo, "get")) return lsl_object_get_checked(L, lo);
+  i = l_checkindex(L, lo, 2, "get");
   sl_local out;
   sl_status st = sl_array_get(lo->li->iso, lo->h, i, &out);
   if (st != SL_OK) return lsl_fail(L, lo->li, st, 1, "get", lo);
@@ -421,13 +506,19 @@ static int l_local_set_checked(lua_State *L);
 
 int lsl_local_set(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
-  if (lo != NULL && lo->li->iso != NULL && lua_isinteger(L, 2)) {
-    lsl_local *v = NULL;
-    /* the core cannot tell another isolate's Local: check that here */
-    if (lua_isnil(L, 3) || (v = lsl_tolocalof(L, 3, lo->li)) != NULL) {
-      if (sl_array_set(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1,
-                       v ? v->h : SL_EMPTY_LOCAL) == SL_OK)
+  lsl_local *v = NULL;
+  /* the core cannot tell another isolate's Local: check that here */
+  if (lo != NULL && lo->li->iso != NULL &&
+      (lua_isnil(L, 3) || (v = lsl_tolocalof(L, 3, lo->li)) != NULL)) {
+    sl_local h = v ? v->h : SL_EMPTY_LOCAL;
+    if (lua_isinteger(L, 2)) {
+      if (sl_array_set(lo->li->iso, lo->h, (size_t)lua_tointeger(L, 2) - 1, h) == SL_OK)
         return 0;
+    } else if (lua_type(L, 2) == LUA_TSTRING) {
+      size_t n;
+      const char *k = lua_tolstring(L, 2, &n);
+      lo->li->L = L;                          /* a new key may collect: callbacks run */
+      if (sl_object_set_named(lo->li->iso, lo->h, k, n, h) == SL_OK) return 0;
     }
   }
   return l_local_set_checked(L);
@@ -435,8 +526,11 @@ int lsl_local_set(lua_State *L) {
 
 static int l_local_set_checked(lua_State *L) {
   lsl_local *lo = l_self(L, "set");
-  size_t i = l_checkindex(L, lo, 2, "set");
-  lsl_local *v = lsl_checklocalof(L, lo->li, 3, "set", 1);
+  size_t i;
+  lsl_local *v;
+  if (l_isobject(L, lo, "set")) return lsl_object_set_checked(L, lo);
+  i = l_checkindex(L, lo, 2, "set");
+  v = lsl_checklocalof(L, lo->li, 3, "set", 1);
   sl_status st = sl_array_set(lo->li->iso, lo->h, i, v ? v->h : SL_EMPTY_LOCAL);
   if (st != SL_OK) return lsl_fail(L, lo->li, st, 3, "set", v);
   return 0;
@@ -458,27 +552,51 @@ int lsl_local_eq(lua_State *L) {
   sl_status st;
   /* Lua calls __eq for any two userdata: anything but two Locals is unequal. */
   if (a == NULL || b == NULL || b->li != a->li) { lua_pushboolean(L, 0); return 1; }
-  if (a->li->iso == NULL) return lsl_argerror(L, 1, "__eq", "handle of a disposed isolate");
+  if (a->li->iso == NULL)
+    return lsl_argerror(L, 1, "__eq", lsl_gone(a->li, "handle of a disposed isolate"));
   st = sl_same(a->li->iso, a->h, b->h, &same);
   if (st != SL_OK) return lsl_fail(L, a->li, st, 2, "__eq", b);
   lua_pushboolean(L, same);
   return 1;
 }
 
+/* "smi 5", "boolean true", "undefined", "integer#57": a value, a root or an
+** object of the live Local 'lo'. */
+static const char *l_valuedesc(lua_State *L, lsl_local *lo, sl_kind k) {
+  sl_isolate *iso = lo->li->iso;
+  uint64_t id = 0;
+  int32_t v = 0;
+  int b = 0;
+  switch (k) {
+    case SL_SMI: sl_smi_value(iso, lo->h, &v); return lua_pushfstring(L, "smi %d", (int)v);
+    case SL_BOOLEAN: sl_boolean_value(iso, lo->h, &b);
+                     return b ? "boolean true" : "boolean false";
+    case SL_UNDEFINED: case SL_NULL: return sl_kind_name(k);
+    default:
+      sl_identity(iso, lo->h, &id);
+      return lua_pushfstring(L, "%s#%I", sl_kind_name(k), (lua_Integer)id);
+  }
+}
+
 int lsl_local_tostring(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   sl_kind k;
-  uint64_t id;
+  uint32_t depth;
   if (lo == NULL) return lsl_typeerror(L, 1, "__tostring", LOCAL_MT);
   if (lo->li->iso == NULL)
-    lua_pushliteral(L, LOCAL_MT ": (isolate disposed)");
+    lua_pushfstring(L, LOCAL_MT ": (%s)", lsl_disposed(lo->li) ? "isolate disposed"
+                                                                : "isolate in a worker");
   else if (sl_local_check(lo->li->iso, lo->h) != SL_OK)
     lua_pushfstring(L, LOCAL_MT ": (scope %d, closed)", (int)lo->level);
   else {
     sl_kind_of(lo->li->iso, lo->h, &k);
-    sl_identity(lo->li->iso, lo->h, &id);
-    lua_pushfstring(L, LOCAL_MT ": %s#%I (scope %d, live)", sl_kind_name(k),
-                    (lua_Integer)id, (int)lo->level);
+    sl_local_scope(lo->h, &depth, NULL);
+    if (depth == 0)                            /* bound to a root or eternal slot */
+      lua_pushfstring(L, LOCAL_MT ": %s (%s)", l_valuedesc(L, lo, k),
+                      k == SL_UNDEFINED || k == SL_NULL || k == SL_BOOLEAN ? "root" : "eternal");
+    else
+      lua_pushfstring(L, LOCAL_MT ": %s (scope %d, live)", l_valuedesc(L, lo, k),
+                      (int)lo->level);
   }
   return 1;
 }

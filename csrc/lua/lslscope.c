@@ -24,6 +24,7 @@
 static lsl_scope *l_checkscope(lua_State *L, int arg, const char *op) {
   lsl_scope *sc = (lsl_scope *)lsl_testud(L, arg, UP_SCOPE);
   if (sc == NULL) lsl_typeerror(L, arg, op, SCOPE_MT);
+  else if (sc->li->worker_iso != NULL) lsl_argerror(L, arg, op, LSL_WORKER_MSG);
   return sc;
 }
 
@@ -189,7 +190,8 @@ static int l_scope_escape_checked(lua_State *L) {
   lsl_local *lo;
   sl_local out;
   sl_status st;
-  if (li->iso == NULL) return lsl_argerror(L, 1, "escape", "scope of a disposed isolate");
+  if (li->iso == NULL)
+    return lsl_argerror(L, 1, "escape", lsl_gone(li, "scope of a disposed isolate"));
   if (sc->kind != SL_SCOPE_ESCAPABLE)
     return lsl_argerror(L, 1, "escape", lua_pushfstring(L, "%s scope is not escapable",
                         lsl_scopekind(sc->kind)));

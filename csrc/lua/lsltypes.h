@@ -10,6 +10,11 @@
 **   lslglobal.c  persistent and global handles, references, eternal handles,
 **                weak callbacks
 **   lslprobe.c   probes
+**   lslobject.c  objects (properties, internal fields), externals, Smis and
+**                the read-only roots
+**   lslnative.c  native blocks (malloc as an addon does) and their report
+**   lslcall.c    functions, iso:call and the callback info
+**   lslweak.c    two-pass weak callbacks, tasks, the worker switch
 **   lsldiag.c    collect, stats, verify, the gc/move/watch hooks, diagnostics
 **   lscopelab.c  the isolate (lifetime, options), registration, luaopen
 **
@@ -44,6 +49,9 @@
 #define PERSISTENT_MT "scopelab.Persistent"
 #define PROBE_MT      "scopelab.Probe"
 #define REFERENCE_MT  "scopelab.Reference"
+#define NATIVE_MT     "scopelab.NativeBlock"
+#define CALLINFO_MT   "scopelab.CallbackInfo"
+#define WEAKINFO_MT   "scopelab.WeakCallbackInfo"
 #define PATH_MT       "scopelab.Path"
 #define GUARD_MT      "scopelab.IsolateGuard"
 #define ISOLATES_KEY  "scopelab.isolates"
@@ -51,7 +59,7 @@
 /* Every function of the module shares these upvalues: the metatables, so that a
 ** new object gets its metatable with no table lookup. */
 enum { UP_ISOLATE = 1, UP_LOCAL, UP_SCOPE, UP_PERSISTENT, UP_PROBE, UP_REFERENCE,
-       UP_PATH, NUP = UP_PATH };
+       UP_NATIVE, UP_CALLINFO, UP_WEAKINFO, UP_PATH, NUP = UP_PATH };
 
 /* User values of an Isolate userdata. */
 enum { UV_SITES = 1,   /* site number -> "file:line" */
@@ -63,7 +71,11 @@ enum { UV_SITES = 1,   /* site number -> "file:line" */
        UV_LOCALMT,     /* the metatable of this isolate's Locals (see lsllocal.c) */
        UV_GUARD,       /* a userdata whose __gc disposes the isolate, so that one
                           whose metatable debug.setmetatable removed is still freed */
-       NUV_ISOLATE = UV_GUARD };
+       UV_FUNCS,       /* lightuserdata(lsl_func*) -> the Lua callback of a function */
+       UV_NATIVE,      /* lightuserdata(block bytes) -> NativeBlock, until freed */
+       UV_SECOND,      /* persistent serial -> {second pass, parameter}, queued */
+       UV_TASKS,       /* the Lua tasks posted, a queue: [task_head..task_tail) */
+       NUV_ISOLATE = UV_TASKS };
 
 /* Every user value of an Isolate is read through lsl_getuvtable or checked for
 ** its type where it is read: the debug library can replace any of them. */
@@ -92,17 +104,26 @@ typedef struct lsl_siteentry {
 ** size and a pointer compare, with no metatable fetched (debug.setmetatable can
 ** give any userdata any metatable: the tag, not the metatable, says what it is).
 ** Handles continue with their isolate, which user value 1 keeps alive. */
-LSL_DATA const char lsl_tags[8];
+LSL_DATA const char lsl_tags[16];
 #define lsl_tag(up) ((const void *)&lsl_tags[(up)])
+
+/* What "used from a worker thread" says (see lslweak.c, the worker switch). */
+#define LSL_WORKER_MSG "isolate used from a worker thread"
 
 typedef struct lsl_head {
   const void *tag;
   struct lsl_isolate *li;       /* handles only */
 } lsl_head;
 
+struct lsl_block;
+struct lsl_func;
+struct lsl_callctx;
+
 typedef struct lsl_isolate {
   const void *tag;        /* lsl_tag(UP_ISOLATE) */
-  sl_isolate *iso;        /* NULL once disposed */
+  sl_isolate *iso;        /* NULL once disposed, and while a worker runs */
+  sl_isolate *worker_iso; /* while a worker runs: the isolate, 'iso' being NULL so
+                             that every check of the binding refuses it (lslweak.c) */
   lua_State *L;           /* the thread of the call that may run callbacks */
   uint32_t nsites;        /* sites registered in UV_SITES */
   uint32_t cur_site;      /* site and level of the innermost open scope, */
@@ -126,6 +147,15 @@ typedef struct lsl_isolate {
   size_t watch_threshold;
   int watch_pending;
   sl_scope_info watch_info;
+  /* native blocks (lslnative.c): a list the isolate frees when disposed */
+  struct lsl_block *blocks;
+  size_t native_bytes, native_blocks;
+  /* functions (lslcall.c): the records their callbacks hang off */
+  struct lsl_func *funcs;
+  size_t nfuncs;          /* records, each with a probe: stats() leaves them out */
+  int sweep;              /* a collection ran since the records were last swept */
+  struct lsl_callctx *callctx;  /* the innermost iso:call in progress */
+  lua_Integer task_head, task_tail;  /* UV_TASKS: the Lua tasks not yet run */
   lsl_siteentry sitecache[LSL_SITECACHE];
 } lsl_isolate;
 
@@ -173,6 +203,31 @@ typedef struct lsl_probe {
   int deleted;
 } lsl_probe;
 
+/* A native block (lslnative.c): the userdata names the C block, which the
+** isolate owns; 'b' is NULL once freed. */
+typedef struct lsl_native {
+  const void *tag;        /* lsl_tag(UP_NATIVE) */
+  lsl_isolate *li;
+  struct lsl_block *b;
+} lsl_native;
+
+/* The info of a call (lslcall.c); 'ci' is NULL once the call returned. */
+typedef struct lsl_callinfo {
+  const void *tag;        /* lsl_tag(UP_CALLINFO) */
+  lsl_isolate *li;
+  const sl_call_info *ci;
+  uint32_t site, level;   /* the implicit scope's: given to the frame's Locals */
+} lsl_callinfo;
+
+/* The info of a two-pass weak callback (lslweak.c); 'w' is NULL once the pass
+** returned. User value 2 is the parameter. */
+typedef struct lsl_weakinfo {
+  const void *tag;        /* lsl_tag(UP_WEAKINFO) */
+  lsl_isolate *li;
+  const sl_weak_info *w;
+  uint64_t serial;        /* of the persistent whose object died */
+} lsl_weakinfo;
+
 #define lsl_setint(L, name, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
 
 
@@ -206,6 +261,43 @@ LSL_FUNC void lsl_pushlocalof(lua_State *L, lsl_isolate *li, int hidx, sl_local 
 LSL_FUNC void lsl_pushlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h,
                             const char *op);
 LSL_FUNC void lsl_pushlocalmt(lua_State *L, int isoidx);
+LSL_FUNC void lsl_pushrootlocal(lua_State *L, lsl_isolate *li, int hidx, sl_local h);
+LSL_FUNC lsl_local *lsl_newlocal(lua_State *L, lsl_isolate *li, const char *op, uint64_t *cb0);
+LSL_FUNC int lsl_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_status st,
+                           uint64_t cb0, const char *op);
+
+/* ---------------------------------------------------------------- lslobject.c */
+
+LSL_FUNC int lsl_object_get_checked(lua_State *L, lsl_local *lo);
+LSL_FUNC int lsl_object_set_checked(lua_State *L, lsl_local *lo);
+
+/* ---------------------------------------------------------------- lslnative.c */
+
+LSL_FUNC void lsl_native_freeall(lsl_isolate *li);
+LSL_FUNC int lsl_pushblock(lua_State *L, lsl_isolate *li, void *p);
+LSL_FUNC lsl_native *lsl_checknative(lua_State *L, int arg, const char *op);
+LSL_FUNC void *lsl_topointer(lua_State *L, const lsl_isolate *li, int arg, const char *op);
+LSL_FUNC void lsl_pushpointer(lua_State *L, lsl_isolate *li, void *p);
+
+/* ---------------------------------------------------------------- lslcall.c */
+
+LSL_FUNC void lsl_func_freeall(lsl_isolate *li);
+LSL_FUNC void lsl_func_sweep(lua_State *L, lsl_isolate *li);
+
+/* ---------------------------------------------------------------- lslglobal.c */
+
+LSL_FUNC void lsl_unregister(lua_State *L, lsl_persistent *lp);
+LSL_FUNC const lsl_persistent *lsl_takeweak(lua_State *L, lsl_isolate *li, const void *node,
+                                            uint64_t serial, int *iso);
+LSL_FUNC void lsl_weakran(lsl_isolate *li);
+LSL_FUNC const char *lsl_weakerror(lua_State *L, lsl_isolate *li, const char *what);
+LSL_FUNC void lsl_weakdropped(lua_State *L, lsl_isolate *li, const char *why);
+LSL_FUNC void lsl_logweak(lua_State *L, lsl_isolate *li, int iso, int pidx, const char *err,
+                          const char *pass);
+
+/* ---------------------------------------------------------------- lslweak.c */
+
+LSL_FUNC int lsl_pers_set_weak_two_pass(lua_State *L, lsl_persistent *lp);
 
 /* ---------------------------------------------------------------- lsldiag.c */
 
@@ -247,6 +339,49 @@ LSL_FUNC void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintpt
   X(UP_ISOLATE, "string", lsl_iso_string) \
   X(UP_ISOLATE, "array", lsl_iso_array) \
   X(UP_ISOLATE, "array_of", lsl_iso_array_of) \
+  X(UP_ISOLATE, "smi", lsl_iso_smi) \
+  X(UP_ISOLATE, "undefined", lsl_iso_undefined) \
+  X(UP_ISOLATE, "null", lsl_iso_null) \
+  X(UP_ISOLATE, "boolean", lsl_iso_boolean) \
+  /* lslobject.c */ \
+  X(UP_LOCAL, "has", lsl_object_has) \
+  X(UP_LOCAL, "delete", lsl_object_delete) \
+  X(UP_LOCAL, "keys", lsl_object_keys) \
+  X(UP_LOCAL, "internal_field_count", lsl_object_internal_field_count) \
+  X(UP_LOCAL, "set_internal_field", lsl_object_set_internal_field) \
+  X(UP_LOCAL, "get_internal_field", lsl_object_get_internal_field) \
+  X(UP_LOCAL, "set_aligned_pointer", lsl_object_set_aligned_pointer) \
+  X(UP_LOCAL, "get_aligned_pointer", lsl_object_get_aligned_pointer) \
+  X(UP_LOCAL, "external_value", lsl_external_value) \
+  X(UP_ISOLATE, "object", lsl_iso_object) \
+  X(UP_ISOLATE, "external", lsl_iso_external) \
+  /* lslnative.c */ \
+  X(UP_NATIVE, "__tostring", lsl_native_tostring) \
+  X(UP_NATIVE, "__eq", lsl_native_eq) \
+  X(UP_NATIVE, "size", lsl_native_size) \
+  X(UP_NATIVE, "pointer", lsl_native_pointer) \
+  X(UP_NATIVE, "free", lsl_native_free) \
+  X(UP_NATIVE, "is_freed", lsl_native_is_freed) \
+  X(UP_ISOLATE, "native_alloc", lsl_iso_native_alloc) \
+  X(UP_ISOLATE, "native_report", lsl_iso_native_report) \
+  /* lslcall.c */ \
+  X(UP_CALLINFO, "__tostring", lsl_info_tostring) \
+  X(UP_CALLINFO, "this", lsl_info_this) \
+  X(UP_CALLINFO, "length", lsl_info_length) \
+  X(UP_CALLINFO, "arg", lsl_info_arg) \
+  X(UP_CALLINFO, "data", lsl_info_data) \
+  X(UP_CALLINFO, "isolate", lsl_info_isolate) \
+  X(UP_CALLINFO, "set_return_value", lsl_info_set_return_value) \
+  X(UP_ISOLATE, "func", lsl_iso_func) \
+  X(UP_ISOLATE, "call", lsl_iso_call) \
+  /* lslweak.c */ \
+  X(UP_WEAKINFO, "__tostring", lsl_winfo_tostring) \
+  X(UP_WEAKINFO, "parameter", lsl_winfo_parameter) \
+  X(UP_WEAKINFO, "internal_field", lsl_winfo_internal_field) \
+  X(UP_WEAKINFO, "set_second_pass_callback", lsl_winfo_set_second_pass_callback) \
+  X(UP_ISOLATE, "post_task", lsl_iso_post_task) \
+  X(UP_ISOLATE, "run_tasks", lsl_iso_run_tasks) \
+  X(UP_ISOLATE, "_run_as_worker", lsl_iso_run_as_worker) \
   /* lslscope.c */ \
   X(UP_SCOPE, "__close", lsl_scope_gcclose) \
   X(UP_SCOPE, "__tostring", lsl_scope_tostring) \
@@ -314,6 +449,7 @@ LSL_FUNC void lsl_move_hook(sl_isolate *iso, uint64_t id, uintptr_t from, uintpt
   /* lsldiag.c */ \
   X(UP_PATH, "__tostring", lsl_path_tostring) \
   X(UP_ISOLATE, "collect", lsl_iso_collect) \
+  X(UP_ISOLATE, "adjust_external_memory", lsl_iso_adjust_external_memory) \
   X(UP_ISOLATE, "stats", lsl_iso_stats) \
   X(UP_ISOLATE, "verify", lsl_iso_verify) \
   X(UP_ISOLATE, "retainers", lsl_iso_retainers) \
@@ -340,6 +476,9 @@ static inline size_t lsl_udsize(int up) {
     case UP_SCOPE: return sizeof(lsl_scope);
     case UP_PERSISTENT: case UP_REFERENCE: return sizeof(lsl_persistent);
     case UP_PROBE: return sizeof(lsl_probe);
+    case UP_NATIVE: return sizeof(lsl_native);
+    case UP_CALLINFO: return sizeof(lsl_callinfo);
+    case UP_WEAKINFO: return sizeof(lsl_weakinfo);
     default: return 0;                          /* not checked */
   }
 }
@@ -383,16 +522,23 @@ static inline lsl_local *lsl_tolocalof(lua_State *L, int idx, const lsl_isolate 
          p->li == li ? p : NULL;
 }
 
+/* Why 'li->iso' is NULL: 'msg' (disposed), or a worker runs (lslweak.c). Every
+** check of the binding reads 'li->iso', so a worker needs no check of its own. */
+#define lsl_gone(li, msg) ((li)->worker_iso != NULL ? LSL_WORKER_MSG : (msg))
+/* 1 once the isolate of 'li' is disposed (not while a worker runs). */
+#define lsl_disposed(li) ((li)->iso == NULL && (li)->worker_iso == NULL)
+
 /* Lua allocations may run finalizers, and a finalizer may dispose the isolate:
 ** re-check right before the core call that follows them. */
 #define lsl_stilllive(L, li, op) \
-  do { if ((li)->iso == NULL) return lsl_argerror(L, 1, (op), "isolate is disposed"); } while (0)
+  do { if ((li)->iso == NULL) \
+         return lsl_argerror(L, 1, (op), lsl_gone(li, "isolate is disposed")); } while (0)
 
 /* A live isolate at 'arg'. */
 static inline lsl_isolate *lsl_checkiso(lua_State *L, int arg, const char *op) {
   lsl_isolate *li = (lsl_isolate *)lsl_testud(L, arg, UP_ISOLATE);
   if (li == NULL) { lsl_typeerror(L, arg, op, ISOLATE_MT); return NULL; }  /* does not return */
-  if (li->iso == NULL) lsl_argerror(L, arg, op, "isolate is disposed");
+  if (li->iso == NULL) lsl_argerror(L, arg, op, lsl_gone(li, "isolate is disposed"));
   return li;
 }
 
