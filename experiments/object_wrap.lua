@@ -3,33 +3,37 @@
 local scopelab = require "scopelab"
 local N, BYTES = 20, 64 * 1024
 
--- Node's ObjectWrap (src/node_object_wrap.h), for a class Image whose pixels are native:
+-- Node's ObjectWrap (src/node_object_wrap.h), under a class Image whose pixels are native:
 --
--- class Image : public node::ObjectWrap {
---   void* pixels_ = malloc(kBytes);
---   static void New(const FunctionCallbackInfo<Value>& info) {   // new Image() from JavaScript
---     Image* image = new Image();
---     image->Wrap(info.This());   // this->SetAlignedPointerInInternalField(0, image);
---   }                             // handle_.Reset(isolate, object); MakeWeak();
--- };
+-- void ObjectWrap::Wrap(Local<Object> handle) {      // from Image's constructor callback
+--   handle->SetAlignedPointerInInternalField(0, this);
+--   persistent().Reset(isolate, handle);
+--   MakeWeak();
+-- }
 -- void ObjectWrap::MakeWeak() {
---   handle_.SetWeak(this, WeakCallback, WeakCallbackType::kInternalFields);
+--   persistent().SetWeak(this, WeakCallback, WeakCallbackType::kParameter);
+-- }
+-- static void ObjectWrap::WeakCallback(const WeakCallbackInfo<ObjectWrap>& data) {
+--   ObjectWrap* wrap = data.GetParameter();
+--   wrap->handle_.Reset();
+--   delete wrap;                                       // ~Image() frees the pixels
 -- }
 --
--- Node's WeakCallback resets the handle and deletes the wrap in one callback; gin's
--- WrappableBase (Chromium, gin/wrappable.cc) splits it the way V8's documentation asks
--- (include/v8-weak-callback-info.h): the first pass, which runs inside the collection,
--- only resets the handle and asks for a second pass; the second pass, which may use the
--- whole API, deletes the native object.
+-- Node deletes the wrap in that one (first-pass) callback. gin's WrappableBase
+-- (Chromium, gin/wrappable.cc) splits it the way V8's documentation asks
+-- (include/v8-weak-callback-info.h), and finds its object through the internal field:
 --
--- static void FirstWeakCallback(const WeakCallbackInfo<Image>& data) {
+-- SetWeak(this, FirstWeakCallback, WeakCallbackType::kInternalFields);
+-- static void FirstWeakCallback(const WeakCallbackInfo<Image>& data) {  // inside the GC
 --   Image* image = static_cast<Image*>(data.GetInternalField(0));
 --   image->handle_.Reset();
 --   data.SetSecondPassCallback(SecondWeakCallback);
 -- }
--- static void SecondWeakCallback(const WeakCallbackInfo<Image>& data) {
---   delete static_cast<Image*>(data.GetInternalField(0));      // frees pixels_
+-- static void SecondWeakCallback(const WeakCallbackInfo<Image>& data) { // the whole API
+--   delete static_cast<Image*>(data.GetInternalField(0));
 -- }
+--
+-- The Image below does the latter.
 
 -- The C++ Image object: its persistent handle and its native pixels, found from what
 -- the wrapper's internal field holds (as C++ casts the pointer back to Image*). A
@@ -72,9 +76,7 @@ local function image_class(iso, with_callback)
 end
 
 local function run(name, with_callback)
-  -- gc_interval = 0: the wrappers must still be young and alive when the script lets
-  -- go of them, also under `scopelab run --stress`.
-  local iso <close> = scopelab.isolate { gc_interval = 0 }
+  local iso <close> = scopelab.isolate()
   local new_image, images, log = image_class(iso, with_callback)
   local outer <close> = iso:handle_scope()
   local kept, kept_image = new_image(0)              -- one image the program keeps using
