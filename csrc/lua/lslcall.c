@@ -123,8 +123,9 @@ static sl_status l_trampoline(sl_isolate *iso, const sl_call_info *ci) {
   lsl_isolate *li = f->li;
   lsl_callctx *cx = li->callctx;
   l_frame fr;
-  uint32_t site, level;
+  uint32_t site, level, depth = sl_scope_depth(iso);
   sl_scope implicit;
+  sl_scope_info in;
   lua_State *L;
   int top, rc;
   if (cx == NULL) return sl_set_error(iso, SL_ECALLBACK, "call: not called from Lua");
@@ -132,8 +133,7 @@ static sl_status l_trampoline(sl_isolate *iso, const sl_call_info *ci) {
   if (!lua_checkstack(L, 8)) return sl_set_error(iso, SL_ECALLBACK, "call: Lua stack overflow");
   site = li->cur_site;
   level = li->cur_level;
-  if (sl_scope_at(iso, sl_scope_depth(iso), &implicit) == SL_OK)
-    sl_scope_set_site(&implicit, cx->site);
+  if (sl_scope_at(iso, depth, &implicit) == SL_OK) sl_scope_set_site(&implicit, cx->site);
   li->cur_site = cx->site;
   li->cur_level = level + 1;
   fr.ci = ci;
@@ -148,6 +148,13 @@ static sl_status l_trampoline(sl_isolate *iso, const sl_call_info *ci) {
   if (fr.info != NULL) fr.info->ci = NULL;     /* refused from now on */
   li->cur_site = site;
   li->cur_level = level;
+  if (sl_scope_depth(iso) < depth) {           /* it closed the implicit scope, and more */
+    li->cur_site = li->cur_level = 0;
+    if (sl_scope_info_at(iso, sl_scope_depth(iso), &in) == SL_OK) {
+      li->cur_site = in.site;
+      li->cur_level = in.level;
+    }
+  }
   li->L = L;
   if (rc == LUA_OK) { lua_settop(L, top); return SL_OK; }
   cx->raised = 1;                              /* the error object stays on top */

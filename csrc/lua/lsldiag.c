@@ -183,6 +183,7 @@ static const char *l_rootkind(sl_root_kind k) {
     case SL_ROOT_PERSISTENT: return "persistent";
     case SL_ROOT_ETERNAL: return "eternal";
     case SL_ROOT_REMEMBERED: return "remembered";
+    case SL_ROOT_FRAME: return "frame";
     default: return "?";
   }
 }
@@ -245,26 +246,46 @@ static void l_pushrootdesc(lua_State *L, int root) {
     lua_pushfstring(L, site ? "persistent #%I (created at %s)" : "persistent #%I", idx, site);
   else if (strcmp(k, "eternal") == 0)
     lua_pushfstring(L, "eternal #%I", idx);
+  else if (strcmp(k, "frame") == 0)
+    lua_pushliteral(L, "call frame");
   else
     lua_pushstring(L, k);
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
 }
 
-/* Pushes the text of step 'i' of the list at 'steps': "[index] -> kind#id". */
+/* Pushes how the step at 'step' is held by the one before it: ".name" (a
+** property), "[key 'name']" (a property's key itself), "[field 2]" (an
+** internal field), "[data]" and "[name]" (a function's), "[3]" (an element,
+** and any step with an index but no edge), or "". */
+static const char *l_edgedesc(lua_State *L, int step) {
+  const char *edge = l_rawfield(L, step, "edge") == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  const char *name = l_rawfield(L, step, "name") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  int hasindex = l_rawfield(L, step, "index") == LUA_TNUMBER;
+  lua_Integer index = lua_tointeger(L, -1);
+  if (strcmp(edge, "property") == 0 && name != NULL)
+    return l_rawfield(L, step, "key") == LUA_TBOOLEAN && lua_toboolean(L, -1)
+      ? lua_pushfstring(L, "[key '%s']", name) : lua_pushfstring(L, ".%s", name);
+  if (strcmp(edge, "internal_field") == 0 && hasindex)
+    return lua_pushfstring(L, "[field %I]", index);
+  if (strcmp(edge, "data") == 0 || strcmp(edge, "name") == 0)
+    return lua_pushfstring(L, "[%s]", edge);
+  if (hasindex) return lua_pushfstring(L, "[%I]", index);
+  return "";
+}
+
+/* Pushes the text of step 'i' of the list at 'steps': "<edge> -> kind#id". */
 static void l_pushstepdesc(lua_State *L, int steps, lua_Integer i) {
   int top = lua_gettop(L), step = top + 1;
-  const char *kind;
+  const char *kind, *edge;
   lua_Integer id;
   if (lua_rawgeti(L, steps, i) != LUA_TTABLE) l_badpath(L, "a step is not a table");
   if (l_rawfield(L, step, "kind") != LUA_TSTRING) l_badpath(L, "a step has no 'kind'");
   kind = lua_tostring(L, -1);
   if (l_rawfield(L, step, "id") != LUA_TNUMBER) l_badpath(L, "a step has no 'id'");
   id = lua_tointeger(L, -1);
-  if (l_rawfield(L, step, "index") == LUA_TNUMBER && i > 1)
-    lua_pushfstring(L, "[%I] -> %s#%I", lua_tointeger(L, -1), kind, id);
-  else
-    lua_pushfstring(L, " -> %s#%I", kind, id);
+  edge = i > 1 ? l_edgedesc(L, step) : "";
+  lua_pushfstring(L, "%s -> %s#%I", edge, kind, id);
   lua_replace(L, step);
   lua_settop(L, step);
 }
@@ -309,47 +330,107 @@ static void l_pushroot(lua_State *L, int isoidx, const sl_root_info *r) {
   }
 }
 
+static const char *l_edgename(sl_edge_kind e) {
+  switch (e) {
+    case SL_EDGE_ELEMENT: return "element";
+    case SL_EDGE_PROPERTY: return "property";
+    case SL_EDGE_INTERNAL_FIELD: return "internal_field";
+    case SL_EDGE_DATA: return "data";
+    case SL_EDGE_NAME: return "name";
+    default: return "?";
+  }
+}
+
+/* A path copied out of the core's memory, into one Lua-owned buffer. */
+typedef struct l_pathcopy {
+  sl_object_info *st;
+  size_t *ix;
+  sl_edge_kind *edge;
+  size_t *nameoff;            /* into 'names'; (size_t)-1: none */
+  char *names;
+} l_pathcopy;
+
+static void l_copypath(lua_State *L, const sl_path *path, l_pathcopy *c) {
+  size_t i, n = path->n, bytes = 0, off = 0;
+  for (i = 0; i < n; i++) if (path->name[i]) bytes += strlen(path->name[i]) + 1;
+  c->st = (sl_object_info *)lua_newuserdatauv(L, n * (sizeof *c->st + sizeof *c->ix +
+                                              sizeof *c->edge + sizeof *c->nameoff) + bytes + 1, 0);
+  c->ix = (size_t *)(c->st + n);
+  c->nameoff = c->ix + n;
+  c->edge = (sl_edge_kind *)(c->nameoff + n);
+  c->names = (char *)(c->edge + n);
+  memcpy(c->st, path->steps, n * sizeof *c->st);
+  memcpy(c->ix, path->index, n * sizeof *c->ix);
+  memcpy(c->edge, path->edge, n * sizeof *c->edge);
+  for (i = 0; i < n; i++) {
+    c->nameoff[i] = (size_t)-1;
+    if (path->name[i] == NULL) continue;
+    c->nameoff[i] = off;
+    memcpy(c->names + off, path->name[i], strlen(path->name[i]) + 1);
+    off += strlen(path->name[i]) + 1;
+  }
+}
+
+/* Pushes step 'i' of the copied path: {id, kind, generation} and, after the
+** first, how the step before holds it: 'index' alone for an element (as
+** before issue 14), else 'edge' ("property", "internal_field", "data",
+** "name") with 'index' (a field, 1-based) or 'name' (a property's key; 'key'
+** true when the key string itself is the step). */
+static void l_pushstep(lua_State *L, const l_pathcopy *c, size_t i) {
+  lua_createtable(L, 0, 6);
+  lsl_setint(L, "id", c->st[i].id);
+  lua_pushstring(L, sl_kind_name(c->st[i].kind));
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, lsl_genname(c->st[i].generation));
+  lua_setfield(L, -2, "generation");
+  if (i == 0) return;
+  if (c->edge[i] != SL_EDGE_ELEMENT) {        /* an element is said by its index alone */
+    lua_pushstring(L, l_edgename(c->edge[i]));
+    lua_setfield(L, -2, "edge");
+  }
+  if (c->edge[i] == SL_EDGE_ELEMENT || c->edge[i] == SL_EDGE_INTERNAL_FIELD)
+    lsl_setint(L, "index", c->ix[i] + 1);
+  if (c->edge[i] == SL_EDGE_PROPERTY && c->nameoff[i] != (size_t)-1) {
+    lua_pushstring(L, c->names + c->nameoff[i]);
+    lua_setfield(L, -2, "name");
+    if (c->ix[i] == 1) { lua_pushboolean(L, 1); lua_setfield(L, -2, "key"); }
+  }
+}
+
 int lsl_iso_retainers(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "retainers");
   uint64_t id = l_idof(L, li, 2, "retainers");
   sl_path path;
-  size_t i;
+  l_pathcopy c;
+  sl_root_info root;
+  size_t i, n;
+  int buf;
   memset(&path, 0, sizeof path);
   if (id == 0 || sl_retaining_path(li->iso, id, &path) != SL_OK) {
     sl_path_free(&path);
     lua_pushnil(L);
     return 1;
   }
-  /* copy the path into Lua-owned memory first, so no Lua error leaks it */
-  {
-    size_t n = path.n;
-    sl_root_info root = path.root;
-    sl_object_info *st = (sl_object_info *)lua_newuserdatauv(L, n * sizeof *st + 1, 0);
-    size_t *ix = (size_t *)lua_newuserdatauv(L, n * sizeof *ix + 1, 0);
-    int bufs = lua_gettop(L);
-    memcpy(st, path.steps, n * sizeof *st);
-    memcpy(ix, path.index, n * sizeof *ix);
-    sl_path_free(&path);
-    lua_createtable(L, 0, 2);
-    l_pushroot(L, 1, &root);
-    lua_setfield(L, -2, "root");
-    lua_createtable(L, (int)n, 0);
-    for (i = 0; i < n; i++) {
-      lua_createtable(L, 0, 4);
-      lsl_setint(L, "id", st[i].id);
-      lua_pushstring(L, sl_kind_name(st[i].kind));
-      lua_setfield(L, -2, "kind");
-      lua_pushstring(L, lsl_genname(st[i].generation));
-      lua_setfield(L, -2, "generation");
-      if (i > 0) lsl_setint(L, "index", ix[i] + 1);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, -2, "steps");
-    lua_pushvalue(L, lua_upvalueindex(UP_PATH));
-    lua_setmetatable(L, -2);
-    lua_replace(L, bufs - 1);
-    lua_settop(L, bufs - 1);
+  /* copy the path into Lua-owned memory first (one allocation), so that no
+  ** later Lua error leaks it */
+  n = path.n;
+  root = path.root;
+  l_copypath(L, &path, &c);
+  sl_path_free(&path);
+  buf = lua_gettop(L);
+  lua_createtable(L, 0, 2);
+  l_pushroot(L, 1, &root);
+  lua_setfield(L, -2, "root");
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    l_pushstep(L, &c, i);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+  lua_setfield(L, -2, "steps");
+  lua_pushvalue(L, lua_upvalueindex(UP_PATH));
+  lua_setmetatable(L, -2);
+  lua_replace(L, buf);
+  lua_settop(L, buf);
   return 1;
 }
 
@@ -370,11 +451,11 @@ static int l_fillobj(const sl_object_info *o, void *ud) {
   return 0;
 }
 
-typedef struct l_rootcount { size_t n[5]; } l_rootcount;
+typedef struct l_rootcount { size_t n[6]; } l_rootcount;
 
 static int l_countroot(const sl_root_info *r, const sl_object_info *o, void *ud) {
   (void)o;
-  if (r->kind >= 1 && r->kind <= 4) ((l_rootcount *)ud)->n[r->kind]++;
+  if (r->kind >= 1 && r->kind <= 5) ((l_rootcount *)ud)->n[r->kind]++;
   return 0;
 }
 
@@ -406,34 +487,55 @@ int lsl_iso_snapshot(lua_State *L) {
     bytes += b.o[i].size;
   }
   lua_setfield(L, -2, "objects");
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   for (k = 1; k <= 4; k++) lsl_setint(L, l_rootkind((sl_root_kind)k), rc.n[k]);
+  if (rc.n[SL_ROOT_FRAME] > 0) lsl_setint(L, "frame", rc.n[SL_ROOT_FRAME]);  /* calls running */
   lua_setfield(L, -2, "roots");
   lsl_setint(L, "count", b.n);
   lsl_setint(L, "bytes", bytes);
   return 1;
 }
 
+/* The scopes, read in one pass of sl_scope_foreach into a Lua-owned buffer:
+** linear in the depth, where asking each depth would count the levels below
+** it again. */
+typedef struct l_scopebuf { sl_scope_info *s; size_t n, cap; } l_scopebuf;
+
+static int l_fillscope(const sl_scope_info *scope, void *ud) {
+  l_scopebuf *b = (l_scopebuf *)ud;
+  if (b->n >= b->cap) return 1;
+  b->s[b->n++] = *scope;
+  return 0;
+}
+
 int lsl_iso_handle_report(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "handle_report");
-  uint32_t d, n = sl_scope_depth(li->iso);
-  lua_createtable(L, (int)n, 0);
-  for (d = 1; d <= n; d++) {
-    sl_scope_info in;
-    lsl_stilllive(L, li, "handle_report");     /* each table made may run a finalizer */
-    if (sl_scope_info_at(li->iso, d, &in) != SL_OK) continue;
-    lua_createtable(L, 0, 7);
-    lua_pushstring(L, lsl_scopekind(in.kind));
+  l_scopebuf b;
+  size_t i;
+  b.cap = sl_scope_depth(li->iso);
+  b.n = 0;
+  b.s = (sl_scope_info *)lua_newuserdatauv(L, b.cap * sizeof *b.s + 1, 0);
+  lsl_stilllive(L, li, "handle_report");       /* the allocation may run a finalizer */
+  sl_scope_foreach(li->iso, l_fillscope, &b);
+  lua_createtable(L, (int)b.n, 0);
+  for (i = 0; i < b.n; i++) {
+    const sl_scope_info *in = &b.s[i];
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, lsl_scopekind(in->kind));
     lua_setfield(L, -2, "kind");
-    lsl_setint(L, "level", in.level);
-    lsl_setint(L, "depth", in.depth);
-    lsl_setint(L, "handles", in.handles);
-    lsl_setint(L, "capacity", in.capacity);
-    lua_pushboolean(L, in.escaped);
+    lsl_setint(L, "level", in->level);
+    lsl_setint(L, "depth", in->depth);
+    lsl_setint(L, "handles", in->handles);
+    lsl_setint(L, "capacity", in->capacity);
+    lua_pushboolean(L, in->escaped);
     lua_setfield(L, -2, "escaped");
-    lsl_pushsite(L, 1, in.site);
+    if (in->implicit) {                        /* the HandleScope of an iso:call */
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "implicit");
+    }
+    lsl_pushsite(L, 1, in->site);
     lua_setfield(L, -2, "site");
-    lua_rawseti(L, -2, (lua_Integer)d);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }

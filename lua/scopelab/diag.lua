@@ -166,8 +166,11 @@ end
 
 -- ------------------------------------------------------------------ snapshots
 
-local KINDS = { "integer", "number", "string", "array" }
-local ROOT_KINDS = { "local", "persistent", "eternal", "remembered" }
+local KINDS = { "integer", "number", "string", "array", "object", "properties", "function",
+                "external" }
+-- "frame" (the receivers and arguments of calls running) is counted only when a
+-- call runs: a snapshot leaves it out when 0.
+local ROOT_KINDS = { "local", "persistent", "eternal", "remembered", "frame" }
 
 local function plural(n, word)
   return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
@@ -197,7 +200,8 @@ function Snapshot.__tostring(self)
   end
   local roots = {}
   for _, k in ipairs(ROOT_KINDS) do
-    roots[#roots + 1] = ("%s %d"):format(k, (self.roots or {})[k] or 0)
+    local n = (self.roots or {})[k] or 0
+    if k ~= "frame" or n > 0 then roots[#roots + 1] = ("%s %d"):format(k, n) end
   end
   return ("scopelab.Snapshot: %s, %d bytes%s; roots: %s"):format(
     plural(self.count or #(self.objects or {}), "object"), self.bytes or 0,
@@ -331,8 +335,10 @@ function M.diff(a, b)
   local roots, grown = {}, {}
   for _, k in ipairs(ROOT_KINDS) do
     local x, y = a.roots[k] or 0, b.roots[k] or 0
-    roots[k] = { before = x, after = y, delta = y - x }
-    if y > x then grown[#grown + 1] = k end
+    if k ~= "frame" or x > 0 or y > 0 then
+      roots[k] = { before = x, after = y, delta = y - x }
+      if y > x then grown[#grown + 1] = k end
+    end
   end
   return setmetatable({
     added = added, removed = removed, promoted = promoted,
@@ -357,6 +363,7 @@ function HandleReport.__tostring(self)
     local extra = {}
     if s.capacity and s.capacity > 0 then extra[#extra + 1] = "capacity " .. s.capacity end
     if s.escaped then extra[#extra + 1] = "escaped" end
+    if s.implicit then extra[#extra + 1] = "implicit: opened by iso:call" end
     lines[#lines + 1] = ("  %d. %-9s level %-2d %6d handles  opened at %s%s"):format(
       s.depth, s.kind, s.level, s.handles, s.site or "?",
       #extra > 0 and ("  (" .. table.concat(extra, ", ") .. ")") or "")
@@ -396,6 +403,31 @@ function M.persistent_report(t)
   return t
 end
 
+local NativeReport = { __name = "scopelab.NativeReport" }
+NativeReport.__index = NativeReport
+
+function NativeReport.json(self)
+  local groups = M.json_array({})
+  for i, g in ipairs(self) do groups[i] = g end
+  return M.to_json({ blocks = self.blocks, bytes = self.bytes, groups = groups })
+end
+
+function NativeReport.__tostring(self)
+  local lines = { ("scopelab.NativeReport: %s, %d bytes not freed, %s"):format(
+    plural(self.blocks or 0, "native block"), self.bytes or 0, plural(#self, "allocation site")) }
+  for _, g in ipairs(self) do
+    lines[#lines + 1] = ("  %10d bytes in %s%s  allocated at %s"):format(g.bytes,
+      plural(g.count, "block"), g.label and (" '" .. g.label .. "'") or "", g.site or "? (from C)")
+  end
+  return table.concat(lines, "\n")
+end
+
+--- Gives iso:native_report()'s list its methods. Returns it.
+function M.native_report(t)
+  if getmetatable(t) == nil then setmetatable(t, NativeReport) end
+  return t
+end
+
 -- ------------------------------------------------------------------ install
 
 -- method table -> true once wrapped (weak keys: a table busted dropped goes away).
@@ -405,7 +437,8 @@ local function wrap_methods(methods)
   if wrapped[methods] then return end
   wrapped[methods] = true
   for name, give in pairs { handle_report = M.handle_report,
-                            persistent_report = M.persistent_report } do
+                            persistent_report = M.persistent_report,
+                            native_report = M.native_report } do
     local raw = methods[name]
     if type(raw) == "function" then
       methods[name] = function(...) return give(raw(...)) end
