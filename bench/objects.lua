@@ -22,6 +22,7 @@
 
 local scopelab = require "scopelab"
 local clock = require "bench.clock"
+local rows = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/rows.lua")
 
 local BATCH = 512        -- operations per handle scope on the module sides
 local PROPS = { 1, 4, 8 }
@@ -62,35 +63,20 @@ local function table_setget(p)
   end
 end
 
-local function array_setget(iso, p)
-  local a, v = iso:array(p), iso:integer(1)
-  local mask = p - 1
-  for i = 1, p do a:set(i, v) end
+-- The module's side of the same loop over 'target' (an array or an object): its
+-- elements 1..p or its properties KEYS[1..p], both looked up in a list as the
+-- table side looks up its keys.
+local INDICES = { 1, 2, 3, 4, 5, 6, 7, 8 }
+local function handle_setget(iso, target, keys, p)
+  local v, mask = iso:integer(1), p - 1
+  for i = 1, p do target:set(keys[i], v) end
   return function(n)
     local got
     for b = 0, n - 1, BATCH do
       local scope <close> = iso:handle_scope()
       for i = b, math.min(b + BATCH, n) - 1 do
-        a:set((i & mask) + 1, v)
-        got = a:get(((i + 1) & mask) + 1)
-      end
-      got = got:value()
-    end
-    return got
-  end
-end
-
-local function object_setget(iso, p)
-  local o, v = iso:object(), iso:integer(1)
-  local mask = p - 1
-  for i = 1, p do o:set(KEYS[i], v) end
-  return function(n)
-    local got
-    for b = 0, n - 1, BATCH do
-      local scope <close> = iso:handle_scope()
-      for i = b, math.min(b + BATCH, n) - 1 do
-        o:set(KEYS[(i & mask) + 1], v)
-        got = o:get(KEYS[((i + 1) & mask) + 1])
+        target:set(keys[(i & mask) + 1], v)
+        got = target:get(keys[((i + 1) & mask) + 1])
       end
       got = got:value()
     end
@@ -137,27 +123,6 @@ end
 
 -- ------------------------------------------------------------ running
 
-local function summarise(samples)
-  local v = {}
-  for i, x in ipairs(samples) do v[i] = x end
-  table.sort(v)
-  return { median = v[(#v + 1) // 2], min = v[1], max = v[#v], n = #v }
-end
-
-local function emit(out, kase, impl, unit, s, base, note)
-  local line = ("  %-16s %-28s %-10s median %12.3f  min %12.3f  max %12.3f %-10s"):format(
-    "lua-objects", kase, impl, s.median, s.min, s.max, unit)
-  if base then line = line .. ("  ratio %.2fx"):format(s.median / base.median) end
-  if note then line = line .. "  (" .. note .. ")" end
-  print(line)
-  if out then
-    out:write(table.concat({ "lua-objects", kase, impl, unit,
-      ("%.6g"):format(s.median), ("%.6g"):format(s.min), ("%.6g"):format(s.max),
-      tostring(s.n), note or "" }, "\t"), "\n")
-    out:flush()
-  end
-end
-
 local opts = parse(arg)
 local iso <close> = scopelab.isolate()
 local outer <close> = iso:handle_scope()
@@ -170,8 +135,8 @@ for _, p in ipairs(PROPS) do
     note = "o:set(key, v) + o:get(key'), string keys, a scope per 512",
     sides = {
       { impl = "lua-table", run = table_setget(p), want = opts.n - p },  -- stored p iterations before
-      { impl = "array", run = array_setget(iso, p), want = 1 },
-      { impl = "scopelab", run = object_setget(iso, p), want = 1 },
+      { impl = "array", run = handle_setget(iso, iso:array(p), INDICES, p), want = 1 },
+      { impl = "scopelab", run = handle_setget(iso, iso:object(), KEYS, p), want = 1 },
     },
   }
 end
@@ -215,11 +180,10 @@ end
 
 local out = opts.rows and assert(io.open(opts.rows, "a"))
 for _, c in ipairs(cases) do
-  local base = summarise(c.sides[1].samples)
+  local base = rows.summarise(c.sides[1].samples)
   for i, side in ipairs(c.sides) do
-    local s = summarise(side.samples)
-    if side.impl == "scopelab" then emit(out, c.name, side.impl, c.unit, s, base, c.note)
-    else emit(out, c.name, side.impl, c.unit, s, i > 1 and base or nil) end
+    rows.emit(out, "lua-objects", c.name, side.impl, c.unit, rows.summarise(side.samples),
+      i > 1 and base or nil, side.impl == "scopelab" and c.note or nil)
   end
 end
 if out then out:close() end
