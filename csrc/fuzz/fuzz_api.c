@@ -4,11 +4,12 @@
 ** The input is a program: the first bytes choose the isolate's options (small
 ** spaces so exhaustion happens, tiny handle blocks, stress collections as often
 ** as every allocation), every following byte picks an operation and the bytes
-** after it its operands. The operation set is the Lua fuzzer's (fuzz/fuzz.lua):
+** after it its operands. The operations (the Lua fuzzer's, fuzz/fuzz.lua, and more):
 **   - scopes of each kind opened, closed (in or out of order, twice), escaped
 **     (twice, from closed scopes);
-**   - values of each kind, arrays from elements on both paths of sl_array_from
-**     (n <= 4 inline, n > 4 out of line), array set/get;
+**   - values of each kind (strings also from another string's bytes, which the
+**     allocation may move), arrays from elements on both paths of sl_array_from
+**     and sl_array_unpack (n <= 4 inline, n > 4 out of line), array set/get;
 **   - persistent new/reset/delete/get, weak with or without a callback, eternal,
 **     probes; "arm": a value made weak with a callback in a scope closed at once,
 **     so the next collection queues its callback;
@@ -37,7 +38,8 @@
 **     closed its scope and its operands were usable ("<op>: a weak callback
 **     closed the scope the new handle was made in" is the only such refusal);
 **     one that succeeds though a callback closed the scope of its new Local;
-**   - an array from elements whose element i is not the object of operand i;
+**   - an array from elements whose element i is not the object of operand i,
+**     an unpack that disagrees with array_get;
 **   - a value read back through a live Local that differs from what was stored:
 **     every integer, number and string is fingerprinted by identity at creation,
 **     so an object that moved wrong or a slot that points at the wrong object shows;
@@ -59,8 +61,9 @@
 **     slH_extend (heap-use-after-free). The watch hook's own doc says it may not
 **     call the API, so the harness keeps to that until the two agree.
 **
-** Build: make fuzz-c (clang -fsanitize=fuzzer,address,undefined). State lives in
-** one struct per input; there is no global mutable state.
+** Build: make fuzz-c (clang -fsanitize=fuzzer,address,undefined); -DFZ_TRACE=1
+** prints what an input does. State lives in one struct per input; there is no
+** global mutable state.
 */
 
 #include <stdint.h>
