@@ -247,10 +247,11 @@ static void fz_after_gc(fz *f) {
   }
 }
 
-/* Statuses every call may legitimately return under this harness. */
+/* Statuses every call may legitimately return under this harness (one thread:
+** never SL_ETHREAD). */
 static void fz_status(fz *f, sl_status st, const char *op) {
-  if (st == SL_ECORRUPT) fz_fail(f, op, st);
-  if ((int)st < SL_OK || (int)st > SL_ECORRUPT) fz_fail(f, "status out of range", st);
+  if (st == SL_ECORRUPT || st == SL_ETHREAD) fz_fail(f, op, st);
+  if ((int)st < SL_OK || (int)st > SL_ECALLBACK) fz_fail(f, "status out of range", st);
 }
 
 /* A handle of B or C passed to the isolate: refused as foreign, nothing else. */
@@ -732,22 +733,24 @@ typedef struct fz_walk {
   const sl_isolate *iso;
 } fz_walk;
 
-static int fz_valid_info(const sl_object_info *o) {
-  return o->id != 0 && o->kind >= SL_INTEGER && o->kind <= SL_ARRAY && o->size > 0 &&
+/* 'last': the last kind the walk may show (heap walks: no read-only root). */
+static int fz_valid_info(const sl_object_info *o, sl_kind last) {
+  return o->id != 0 && o->kind >= SL_INTEGER && o->kind <= last && o->size > 0 &&
          (o->generation == SL_YOUNG || o->generation == SL_OLD) && o->address != 0;
 }
 
 static int fz_visit_object(const sl_object_info *o, void *ud) {
   fz_walk *w = (fz_walk *)ud;
   w->n++;
-  if (!fz_valid_info(o)) w->bad = 1;
+  if (!fz_valid_info(o, SL_PROPERTIES)) w->bad = 1;
   return 0;
 }
 
 static int fz_visit_root(const sl_root_info *r, const sl_object_info *o, void *ud) {
   fz_walk *w = (fz_walk *)ud;
   w->n++;
-  if (r->kind < SL_ROOT_LOCAL || r->kind > SL_ROOT_REMEMBERED || !fz_valid_info(o)) w->bad = 1;
+  if (r->kind < SL_ROOT_LOCAL || r->kind > SL_ROOT_FRAME || !fz_valid_info(o, SL_BOOLEAN))
+    w->bad = 1;
   return 0;
 }
 
@@ -771,7 +774,8 @@ static int fz_visit_scope(const sl_scope_info *in, void *ud) {
   sl_scope_info at;
   w->seen++;
   if (sl_scope_info_at(w->f->iso, w->seen, &at) != SL_OK || in->depth != w->seen ||
-      at.kind != in->kind || at.level != in->level || at.serial != in->serial ||
+      at.kind != in->kind || at.implicit != in->implicit || at.level != in->level ||
+      at.serial != in->serial ||
       at.handles != in->handles || at.capacity != in->capacity || at.site != in->site ||
       at.escaped != in->escaped)
     fz_fail(w->f, "scope_foreach disagrees with scope_info_at", SL_OK);
