@@ -15,6 +15,10 @@
 **     so the next collection queues its callback;
 **   - minor and major collections, the diagnostic walks (heap, roots, persistent
 **     nodes, sl_scope_foreach against sl_scope_info_at) and the handle watch;
+**   - sl_call of a new function whose callback may return a value, fail, leave
+**     scopes open, close its implicit scope and the caller's, call again,
+**     collect; objects with aligned-pointer fields made weak with two-pass
+**     callbacks; tasks posted and run;
 **   - Locals, persistents and probes of a second, live isolate (B) and of a
 **     third one disposed at the start (C), and stale Locals, everywhere.
 ** Weak callbacks act as a hostile embedder's may, and run wherever the core
@@ -24,7 +28,11 @@
 ** objects (arrays of more than four elements included), reset or delete other
 ** persistents, collect, run more of the program, pass B's and C's persistents
 ** and probes to the isolate's calls, and every one tries to dispose the isolate.
-** The collection and move hooks try to dispose it too.
+** Second passes and tasks act the same way. A first pass (run at the end of
+** the collection, inside the allocation) tries to close the caller's scope, to
+** open one, allocate, make a persistent, collect and run tasks, all of which
+** must be refused, reads values, and resets its handle or keeps it. The
+** collection and move hooks try to dispose the isolate too.
 **
 ** The harness keeps no model of which Locals and scopes are valid: after every
 ** call that may run callbacks it asks the core (sl_local_check, sl_scope_is_open,
@@ -38,6 +46,14 @@
 **     closed its scope and its operands were usable ("<op>: a weak callback
 **     closed the scope the new handle was made in" is the only such refusal);
 **     one that succeeds though a callback closed the scope of its new Local;
+**   - a call that reports other than what its callback left (its failure, else
+**     SL_ESTATE for a closed implicit scope, else SL_EORDER for scopes left
+**     open, else success with a live result holding the value returned), that
+**     leaves the callback's scopes open, or writes a result when it fails;
+**   - a first pass allowed any of the above or given other pointers than its
+**     object held; SL_ESTATE from an allocation or a collection with no kept
+**     first-pass handle left to report, or a report that does not say "Handle
+**     not reset in first callback";
 **   - an array from elements whose element i is not the object of operand i,
 **     an unpack that disagrees with array_get;
 **   - a value read back through a live Local that differs from what was stored:
@@ -117,7 +133,11 @@ typedef struct fz {
   sl_persistent pers[NPERS];
   sl_probe probe[NPROBE];
   int cb_depth;
-  uint64_t cb_runs;    /* weak callbacks run so far */
+  uint64_t cb_runs;    /* weak callbacks, first and second passes, tasks run so far */
+  int not_reset;       /* a first pass left its handle set: a collection must say so */
+  int call_expect;     /* what the last function callback left sl_call to report */
+  int call_closed;     /*   it closed its implicit scope */
+  uint64_t call_ret;   /*   the identity of the value it returned (0: undefined) */
   uint64_t moves_seen;
   fz_fp fp[NFP];
   size_t nfp;
@@ -206,6 +226,15 @@ static void fz_check_local(fz *f, sl_local h) {
       fp = n;
       break;
     }
+    case SL_OBJECT: {
+      int n;
+      if ((st = sl_object_internal_field_count(iso, h, &n)) != SL_OK)
+        fz_fail(f, "internal_field_count", st);
+      fp = (uint64_t)n;
+      break;
+    }
+    case SL_FUNCTION: case SL_UNDEFINED:
+      break;
     default:
       fz_fail(f, "unknown kind", SL_OK);
   }
@@ -339,14 +368,23 @@ static void fz_close_own(fz *f, sl_scope *s, const char *op) {
 
 /* ------------------------------------------------------------------ constructors */
 
+/* SL_ESTATE from an allocation or a collection: only when a first-pass weak
+** callback left its handle set since the last such report, and saying so (V8
+** CHECK-fails there; the core resets the handle and fails the collection). */
+static void fz_not_reset(fz *f, int says_not_reset, const char *op) {
+  if (!f->not_reset) fz_fail(f, op, SL_ESTATE);
+  if (!says_not_reset) fz_fail(f, "a kept first-pass handle reported without saying so", SL_ESTATE);
+  f->not_reset = 0;
+}
+
 /* What judging a constructor's outcome needs from before the call. */
-typedef struct fz_call {
+typedef struct fz_pre {
   sl_scope top;        /* the innermost scope when the call began */
   int had_top;
   uint64_t cb_runs;
-} fz_call;
+} fz_pre;
 
-static void fz_begin(fz *f, fz_call *c) {
+static void fz_begin(fz *f, fz_pre *c) {
   uint32_t d = sl_scope_depth(f->iso);
   c->had_top = d > 0 && sl_scope_at(f->iso, d, &c->top) == SL_OK;
   c->cb_runs = f->cb_runs;
@@ -361,13 +399,14 @@ static void fz_begin(fz *f, fz_call *c) {
 ** call that ran callbacks, the heap and every register are checked again.
 ** Returns 1 when 'h' is the new Local.
 */
-static int fz_made(fz *f, const fz_call *c, sl_status st, sl_local h, sl_kind k, int bad,
+static int fz_made(fz *f, const fz_pre *c, sl_status st, sl_local h, sl_kind k, int bad,
                    const char *op) {
   sl_isolate *iso = f->iso;
   int closed = c->had_top && !sl_scope_is_open(&c->top);
   /* the reason, before the checks below leave theirs */
   int says_closed = strstr(sl_last_error(iso), "a weak callback closed the scope the new "
                                                "handle was made in") != NULL;
+  int says_not_reset = strstr(sl_last_error(iso), "Handle not reset in first callback") != NULL;
   fz_trace("%*s%s: %s%s\n", 2 * f->cb_depth, "", op, sl_status_name(st),
            closed ? " (a callback closed its scope)" : "");
   fz_status(f, st, op);
@@ -387,6 +426,8 @@ static int fz_made(fz *f, const fz_call *c, sl_status st, sl_local h, sl_kind k,
     } else if (st == SL_ESTALE) {
       if (!closed) fz_fail(f, "a constructor refused usable operands as stale", st);
       if (!says_closed) fz_fail(f, "a callback's close refused without saying so", st);
+    } else if (st == SL_ESTATE) {
+      fz_not_reset(f, says_not_reset, op);
     } else if (st != SL_ENOSCOPE && st != SL_ESEALED && st != SL_ENOMEM && st != SL_ECAPACITY) {
       fz_fail(f, "a constructor failed with an unexpected status", st);
     }
@@ -402,7 +443,7 @@ static void fz_fresh(fz *f, sl_local h, sl_kind k, uint64_t fp) {
 }
 
 static int fz_new_integer(fz *f, int64_t v, sl_local *out) {
-  fz_call c;
+  fz_pre c;
   *out = SL_EMPTY_LOCAL;
   fz_begin(f, &c);
   sl_status st = sl_integer(f->iso, v, out);
@@ -412,7 +453,7 @@ static int fz_new_integer(fz *f, int64_t v, sl_local *out) {
 }
 
 static int fz_new_number(fz *f, double d, sl_local *out) {
-  fz_call c;
+  fz_pre c;
   uint64_t fp;
   *out = SL_EMPTY_LOCAL;
   fz_begin(f, &c);
@@ -426,7 +467,7 @@ static int fz_new_number(fz *f, double d, sl_local *out) {
 /* 'b' may be another string's bytes, which the allocation may move: 'same' is
 ** a copy that stays put, for the fingerprint. */
 static int fz_new_string(fz *f, const char *b, const char *same, size_t n, sl_local *out) {
-  fz_call c;
+  fz_pre c;
   *out = SL_EMPTY_LOCAL;
   fz_begin(f, &c);
   sl_status st = sl_string(f->iso, b, n, out);
@@ -436,7 +477,7 @@ static int fz_new_string(fz *f, const char *b, const char *same, size_t n, sl_lo
 }
 
 static int fz_new_array(fz *f, size_t n, sl_local *out) {
-  fz_call c;
+  fz_pre c;
   *out = SL_EMPTY_LOCAL;
   fz_begin(f, &c);
   sl_status st = sl_array(f->iso, n, out);
@@ -452,7 +493,7 @@ static int fz_new_array(fz *f, size_t n, sl_local *out) {
 static int fz_array_from(fz *f, size_t n, const sl_local *el, sl_local *out) {
   uint64_t id[MAXEL];
   int bad = 0;
-  fz_call c;
+  fz_pre c;
   for (size_t i = 0; i < n; i++) {
     id[i] = 0;
     if (sl_local_is_empty(el[i])) continue;
@@ -611,6 +652,20 @@ static void fz_foreign_checks(fz *f) {
 /* ------------------------------------------------------------------ callbacks */
 
 static void fz_step(fz *f);
+static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param);
+
+/* sl_collect: it runs the weak callbacks and second passes it queued. */
+static void fz_collect(fz *f, int kinds) {
+  sl_gc_stats gs;
+  sl_status st = sl_collect(f->iso, kinds, &gs);
+  fz_status(f, st, "collect");
+  if (st == SL_ESTATE)
+    fz_not_reset(f, strstr(sl_last_error(f->iso), "Handle not reset in first callback") != NULL,
+                 "collect refused");
+  else if (st != SL_OK && st != SL_ENOMEM)
+    fz_fail(f, "collect failed with an unexpected status", st);
+  fz_after_gc(f);
+}
 
 /* In a callback: close the caller's innermost scope, open another in its place
 ** and fill it with new objects, an array of them among them (more than four
@@ -632,23 +687,22 @@ static void fz_reopen_and_fill(fz *f) {
   if (n > 0 && fz_array_from(f, n, el, &a)) f->loc[fz_byte(f) % NLOC] = a;
 }
 
-/* A weak callback: the node is already empty; it may use the whole API and
-** does what a hostile embedder's may. */
-static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
-  fz *f = (fz *)param;
-  int empty = 0;
+/*
+** What embedder code the engine runs (a weak callback, a second pass, a task)
+** may do, as a hostile embedder's would: close the caller's innermost scopes,
+** close one and fill another, reset, delete or re-arm persistents (its own 'p'
+** when 'have_p'), collect, run more of the program, pass another isolate's
+** handles in. 'kind' names the caller in traces.
+*/
+static void fz_hostile(fz *f, sl_persistent p, int have_p, const char *kind) {
+  sl_isolate *iso = f->iso;
   sl_status st;
-  f->cb_runs++;
-  if (iso != f->iso || p.iso != iso) fz_fail(f, "callback for another isolate", SL_OK);
-  st = sl_persistent_is_empty(iso, p, &empty);
-  if (st != SL_OK) fz_fail(f, "a weak callback's own node is refused", st);
-  if (!empty) fz_fail(f, "weak callback sees a non-empty node", SL_OK);
-  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a weak callback", SL_OK);
   if (f->cb_depth >= MAXCB) return;
   f->cb_depth++;
   unsigned what = fz_byte(f);
-  fz_trace("%*sweak callback %u (depth %u)\n", 2 * f->cb_depth, "", what % 10,
+  fz_trace("%*s%s %u (depth %u)\n", 2 * f->cb_depth, "", kind, what % 10,
            (unsigned)sl_scope_depth(iso));
+  (void)kind;
   switch (what % 10) {
     case 0: break;
     case 1: {                  /* a scope of its own with an allocation */
@@ -660,9 +714,11 @@ static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
       }
       break;
     }
-    case 2:                    /* re-target the emptied node: strong again */
-      st = sl_persistent_reset(iso, p, fz_local(f));
-      fz_status(f, st, "reset in a callback");
+    case 2:                    /* re-target its own node: strong again */
+      if (have_p) {
+        st = sl_persistent_reset(iso, p, fz_local(f));
+        fz_status(f, st, "reset in a callback");
+      }
       break;
     case 3:                    /* one more operation of the program, may collect */
       fz_step(f);
@@ -684,13 +740,9 @@ static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
       fz_status(f, st, "persistent in a callback");
       break;
     }
-    case 7: {                  /* collect: queues and runs callbacks of its own */
-      sl_gc_stats gs;
-      st = sl_collect(iso, 1 + (int)(fz_byte(f) % 3), &gs);
-      fz_status(f, st, "collect in a callback");
-      if (st == SL_OK || st == SL_ENOMEM) fz_after_gc(f);
+    case 7:                    /* collect: queues and runs callbacks of its own */
+      fz_collect(f, 1 + (int)(fz_byte(f) % 3));
       break;
-    }
     case 8:                    /* another isolate's handles */
       fz_foreign_checks(f);
       break;
@@ -699,6 +751,301 @@ static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
       fz_step(f);
   }
   f->cb_depth--;
+}
+
+/* A weak callback: the node is already empty; it may use the whole API. */
+static void fz_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
+  fz *f = (fz *)param;
+  int empty = 0;
+  sl_status st;
+  f->cb_runs++;
+  if (iso != f->iso || p.iso != iso) fz_fail(f, "callback for another isolate", SL_OK);
+  st = sl_persistent_is_empty(iso, p, &empty);
+  if (st != SL_OK) fz_fail(f, "a weak callback's own node is refused", st);
+  if (!empty) fz_fail(f, "weak callback sees a non-empty node", SL_OK);
+  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a weak callback", SL_OK);
+  fz_hostile(f, p, 1, "weak callback");
+}
+
+/* The refusal every forbidden call inside a first pass must meet. */
+static void fz_gated(fz *f, sl_status st, const char *op) {
+  if (st != SL_ESTATE) fz_fail(f, op, st);
+  if (strstr(sl_last_error(f->iso), "not allowed in a first-pass weak callback") == NULL)
+    fz_fail(f, "a first pass refused without saying so", st);
+}
+
+/* A second pass (after sl_collect, or as a task): the whole API again. */
+static void fz_second_pass(const sl_weak_info *w) {
+  fz *f = (fz *)sl_weak_info_parameter(w);
+  sl_isolate *iso = sl_weak_info_isolate(w);
+  f->cb_runs++;
+  if (iso != f->iso || !sl_weak_info_is_second_pass(w))
+    fz_fail(f, "a second pass for another isolate, or not told it is one", SL_OK);
+  if (sl_weak_info_set_second_pass(w, fz_second_pass) != SL_ESTATE)
+    fz_fail(f, "a second pass set another", SL_OK);
+  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a second pass", SL_OK);
+  fz_hostile(f, sl_weak_info_handle(w), 1, "second pass");
+}
+
+/*
+** A first pass runs at the end of the collection, inside the allocation that
+** collected (the new object's slot reserved, not yet filled), under the gate:
+** every call that allocates, makes a handle or a persistent, opens or closes a
+** scope or collects must be refused, the caller's scope above all. It may read
+** values and reset persistents, and must reset its own handle: one that keeps
+** it fails the collection. An object's two aligned-pointer fields reach it.
+*/
+static void fz_first_pass(const sl_weak_info *w) {
+  fz *f = (fz *)sl_weak_info_parameter(w);
+  sl_isolate *iso = sl_weak_info_isolate(w);
+  sl_persistent p = sl_weak_info_handle(w);
+  sl_local h, el[5] = { SL_EMPTY_LOCAL, SL_EMPTY_LOCAL, SL_EMPTY_LOCAL, SL_EMPTY_LOCAL,
+                        SL_EMPTY_LOCAL };
+  sl_persistent q;
+  sl_scope s;
+  void *field;
+  unsigned what = fz_byte(f);
+  sl_status st;
+  f->cb_runs++;
+  fz_trace("%*sfirst pass %u (depth %u)\n", 2 * f->cb_depth, "", what % 8,
+           (unsigned)sl_scope_depth(iso));
+  if (iso != f->iso || p.iso != iso || sl_weak_info_is_second_pass(w))
+    fz_fail(f, "a first pass for another isolate, or told it is a second", SL_OK);
+  if (sl_weak_info_internal_field(w, 0, &field) != SL_OK ||
+      (field != NULL && field != (void *)&f->fp[0]) ||
+      sl_weak_info_internal_field(w, 1, &field) != SL_OK ||
+      (field != NULL && field != (void *)&f->fp[1]) ||
+      sl_weak_info_internal_field(w, 2, &field) != SL_EARG)
+    fz_fail(f, "a first pass got pointers its object did not hold", SL_OK);
+  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a first pass", SL_OK);
+  if (sl_scope_depth(iso) > 0) {
+    if ((st = sl_scope_at(iso, sl_scope_depth(iso), &s)) != SL_OK) fz_fail(f, "scope_at", st);
+    fz_gated(f, sl_scope_close(&s), "a first pass closed the caller's scope");
+  }
+  fz_gated(f, sl_scope_open(iso, &s), "a first pass opened a scope");
+  fz_gated(f, sl_integer(iso, 1, &h), "a first pass allocated");
+  fz_gated(f, sl_array_from(iso, 5, el, &h), "a first pass made an array");
+  fz_gated(f, sl_collect(iso, SL_MINOR, NULL), "a first pass collected");
+  fz_gated(f, sl_persistent_new(iso, SL_EMPTY_LOCAL, &q), "a first pass made a persistent");
+  fz_gated(f, sl_run_tasks(iso, NULL), "a first pass ran tasks");
+  fz_check_local(f, f->loc[what % NLOC]);          /* reading is allowed */
+  switch (what % 4) {
+    case 0:                    /* keeps it: the collection must fail, saying why */
+      f->not_reset = 1;
+      break;
+    case 1: st = sl_persistent_reset(iso, p, SL_EMPTY_LOCAL); break;
+    case 2: st = sl_persistent_delete(iso, p); break;
+    default: st = sl_persistent_clear_weak(iso, p, NULL);
+  }
+  if (what % 4 != 0 && st != SL_OK) fz_fail(f, "a first pass could not reset its handle", st);
+  if ((what & 4) && sl_weak_info_set_second_pass(w, fz_second_pass) != SL_OK)
+    fz_fail(f, "set_second_pass", SL_OK);
+}
+
+/* An embedder's task: run by sl_run_tasks, the whole API. */
+static void fz_task(sl_isolate *iso, void *ud) {
+  fz *f = (fz *)ud;
+  f->cb_runs++;
+  if (iso != f->iso) fz_fail(f, "a task for another isolate", SL_OK);
+  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a task", SL_OK);
+  fz_hostile(f, f->pers[0], 0, "task");
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static void fz_call(fz *f);
+
+/*
+** A function's callback (V8's FunctionCallback): inside the HandleScope the
+** engine opened for it, with the receiver and arguments live. It may set a
+** return value, fail, leave scopes open, close its implicit scope and the
+** caller's, call again, collect. At its end it works out from the core's state
+** what sl_call must report: its own failure, else SL_ESTATE when the implicit
+** scope is gone, else SL_EORDER when it left scopes open, else success.
+*/
+static sl_status fz_function(sl_isolate *iso, const sl_call_info *ci) {
+  fz *f = (fz *)sl_call_native(ci);
+  uint32_t d = sl_scope_depth(iso);
+  sl_scope implicit;
+  sl_scope_info in;
+  sl_kind k;
+  sl_local h;
+  uint64_t ret = 0;
+  sl_status st, result = SL_OK;
+  f->cb_runs++;
+  if (iso != f->iso || sl_call_isolate(ci) != iso || sl_call_depth(iso) == 0)
+    fz_fail(f, "a function callback for another isolate, or outside a call", SL_OK);
+  if (d == 0 || sl_scope_info_at(iso, d, &in) != SL_OK || !in.implicit ||
+      in.kind != SL_SCOPE_HANDLE || sl_scope_at(iso, d, &implicit) != SL_OK)
+    fz_fail(f, "a function callback runs outside the scope the call opened", SL_OK);
+  if (sl_local_check(iso, sl_call_this(ci)) != SL_OK ||
+      sl_kind_of(iso, sl_call_callee(ci), &k) != SL_OK || k != SL_FUNCTION ||
+      sl_kind_of(iso, sl_call_arg(ci, sl_call_length(ci)), &k) != SL_OK || k != SL_UNDEFINED)
+    fz_fail(f, "a function callback's receiver, callee or missing argument", SL_OK);
+  for (size_t i = 0; i < sl_call_length(ci); i++) {
+    if (sl_local_check(iso, sl_call_arg(ci, i)) != SL_OK) fz_fail(f, "an argument is dead", SL_OK);
+    fz_check_local(f, sl_call_arg(ci, i));
+  }
+  if (sl_isolate_dispose(iso) != SL_ESTATE) fz_fail(f, "dispose inside a call", SL_OK);
+  f->loc[fz_byte(f) % NLOC] = sl_call_this(ci);    /* a stale Local once the call returns */
+  if (f->cb_depth < MAXCB) {
+    unsigned what = fz_byte(f);
+    f->cb_depth++;
+    fz_trace("%*sfunction %u (depth %u)\n", 2 * f->cb_depth, "", what % 10, (unsigned)d);
+    switch (what % 10) {
+      case 0: break;
+      case 1:                  /* return a new integer */
+        if (fz_new_integer(f, 4242, &h)) {
+          if ((st = sl_call_set_return(ci, h)) != SL_OK) fz_fail(f, "set_return", st);
+          sl_identity(iso, h, &ret);
+        }
+        break;
+      case 2:                  /* return an argument, or undefined */
+        h = sl_call_arg(ci, 0);
+        if ((st = sl_call_set_return(ci, h)) != SL_OK) fz_fail(f, "set_return of an arg", st);
+        if (sl_kind_of(iso, h, &k) == SL_OK && k != SL_UNDEFINED) sl_identity(iso, h, &ret);
+        break;
+      case 3:                  /* fail */
+        result = sl_set_error(iso, SL_EARG, "fuzz: the callback failed");
+        break;
+      case 4: {                /* leave scopes open */
+        sl_scope s;
+        for (unsigned n = 0; n <= (what >> 4) % 2; n++)
+          if (sl_scope_open(iso, &s) == SL_OK) fz_record_scope(f, &s);
+        break;
+      }
+      case 5:                  /* close the implicit scope, and the caller's */
+        for (unsigned n = 0; n <= (what >> 4) % 3; n++) fz_close_innermost(f);
+        break;
+      case 6:                  /* close it and fill another in its place */
+        fz_reopen_and_fill(f);
+        break;
+      case 7:
+        fz_call(f);
+        break;
+      case 8:
+        fz_collect(f, 1 + (int)(fz_byte(f) % 3));
+        break;
+      default:
+        fz_step(f);
+    }
+    f->cb_depth--;
+  }
+  f->call_closed = !sl_scope_is_open(&implicit);
+  f->call_expect = result != SL_OK ? (int)result : f->call_closed ? (int)SL_ESTATE
+                   : sl_scope_depth(iso) > d ? (int)SL_EORDER : (int)SL_OK;
+  f->call_ret = ret;
+  return result;
+}
+
+static int fz_new_function(fz *f, sl_local *out) {
+  fz_pre c;
+  *out = SL_EMPTY_LOCAL;
+  fz_begin(f, &c);
+  sl_status st = sl_function_new(f->iso, fz_function, f, SL_EMPTY_LOCAL, SL_EMPTY_LOCAL, out);
+  if (!fz_made(f, &c, st, *out, SL_FUNCTION, 0, "function")) return 0;
+  fz_check_local(f, *out);
+  return 1;
+}
+
+/*
+** sl_call of a new function with operands that may be unusable: refused before
+** the callback runs (no scope, a seal, a full capacity scope, a bad operand),
+** or it runs and the call reports what the callback left (fz_function). On
+** success the result is a live Local of the caller's scope holding the value
+** returned; the scopes the callback left are closed unless it closed the
+** implicit one, and a failed call writes no result.
+*/
+static void fz_call(fz *f) {
+  sl_isolate *iso = f->iso;
+  sl_local fn, recv = fz_local(f), argv[4], res = SL_EMPTY_LOCAL;
+  sl_local *dst = fz_reg(f);
+  size_t argc = fz_byte(f) % 5;
+  uint32_t calls = sl_call_depth(iso), depth;
+  uint64_t runs;
+  int bad = 0;
+  fz_elements(f, argc, argv);
+  if (!fz_new_function(f, &fn)) return;
+  bad = !sl_local_is_empty(recv) && sl_local_check(iso, recv) != SL_OK;
+  for (size_t i = 0; i < argc; i++)
+    if (!sl_local_is_empty(argv[i]) && sl_local_check(iso, argv[i]) != SL_OK) bad = 1;
+  depth = sl_scope_depth(iso);
+  runs = f->cb_runs;
+  f->call_expect = -1;
+  sl_status st = sl_call(iso, fn, recv, argc, argv, &res);
+  fz_trace("%*scall: %s\n", 2 * f->cb_depth, "", sl_status_name(st));
+  fz_status(f, st, "call");
+  if (f->call_expect == -1) {         /* refused before the callback ran */
+    if (st == SL_OK) fz_fail(f, "a call succeeded without running its callback", st);
+    if (bad ? st != SL_ESTALE && st != SL_EISOLATE && st != SL_EARG
+            : st != SL_ENOSCOPE && st != SL_ESEALED && st != SL_ECAPACITY && st != SL_ENOMEM)
+      fz_fail(f, "a call refused with an unexpected status", st);
+  } else {
+    if (bad) fz_fail(f, "a call ran its callback with an unusable operand", st);
+    if ((int)st != f->call_expect) fz_fail(f, "a call reported other than its callback left", st);
+    if (!f->call_closed && sl_scope_depth(iso) != depth)
+      fz_fail(f, "a call left the callback's scopes open", st);
+  }
+  if (st == SL_OK) {
+    sl_kind k;
+    uint64_t id = 0;
+    if (sl_local_check(iso, res) != SL_OK || sl_kind_of(iso, res, &k) != SL_OK)
+      fz_fail(f, "a call's result is not live", st);
+    if (f->call_ret == 0 ? k != SL_UNDEFINED
+                         : sl_identity(iso, res, &id) != SL_OK || id != f->call_ret)
+      fz_fail(f, "a call's result is not what the callback returned", st);
+    fz_check_local(f, res);
+    *dst = res;
+  } else if (!sl_local_is_empty(res)) {
+    fz_fail(f, "a failed call wrote its result", st);
+  }
+  if (sl_call_depth(iso) != calls) fz_fail(f, "call depth not restored", st);
+  if (f->cb_runs != runs) fz_after_gc(f);
+}
+
+/* An object with two aligned-pointer fields (or none set) made weak with a
+** two-pass callback in a scope closed at once: the first pass must see them. */
+static void fz_arm_two_pass(fz *f) {
+  sl_isolate *iso = f->iso;
+  sl_persistent *p = &f->pers[fz_byte(f) % NPERS];
+  unsigned b = fz_byte(f);
+  sl_scope s;
+  sl_local h;
+  fz_pre c;
+  sl_status st = sl_scope_open(iso, &s);
+  fz_status(f, st, "open for arm_two_pass");
+  if (st != SL_OK) return;
+  fz_begin(f, &c);
+  st = sl_object_new(iso, 2, &h);
+  if (fz_made(f, &c, st, h, SL_OBJECT, 0, "object")) {
+    fz_fresh(f, h, SL_OBJECT, 2);
+    if ((b & 1) && (sl_object_set_aligned_pointer(iso, h, 0, &f->fp[0]) != SL_OK ||
+                    sl_object_set_aligned_pointer(iso, h, 1, &f->fp[1]) != SL_OK))
+      fz_fail(f, "set_aligned_pointer", SL_OK);
+    st = sl_persistent_new(iso, h, p);
+    fz_status(f, st, "persistent_new for arm_two_pass");
+    if (st == SL_OK &&
+        (st = sl_persistent_set_weak_two_pass(iso, *p, fz_first_pass, f,
+                                              (b & 2) ? SL_WEAK_INTERNAL_FIELDS
+                                                      : SL_WEAK_PARAMETER)) != SL_OK)
+      fz_fail(f, "set_weak_two_pass of a fresh persistent", st);
+  }
+  fz_close_own(f, &s, "close after arm_two_pass");
+}
+
+/* Tasks: post one, or run the queue (second passes a collection left too). */
+static void fz_tasks(fz *f) {
+  sl_status st;
+  size_t ran;
+  if (fz_byte(f) & 1) {
+    st = sl_post_task(f->iso, fz_task, f);
+  } else {
+    uint64_t runs = f->cb_runs;
+    st = sl_run_tasks(f->iso, &ran);
+    if (f->cb_runs != runs) fz_after_gc(f);
+  }
+  fz_status(f, st, "tasks");
+  if (st != SL_OK && st != SL_ENOMEM) fz_fail(f, "tasks", st);
 }
 
 /* ------------------------------------------------------------------ hooks */
@@ -827,7 +1174,7 @@ static void fz_step(fz *f) {
   sl_isolate *iso = f->iso;
   sl_status st;
   int foreign;
-  unsigned op = fz_byte(f) % 37;
+  unsigned op = fz_byte(f) % 40;
   fz_trace("%*sop %u (depth %u)\n", 2 * f->cb_depth, "", op, (unsigned)sl_scope_depth(iso));
   switch (op) {
     case 0: case 1: case 2: case 3: {   /* open a scope of each kind */
@@ -989,14 +1336,9 @@ static void fz_step(fz *f) {
       }
       break;
     }
-    case 25: case 26: case 27: {        /* collections */
-      sl_gc_stats gs;
-      int kinds = op == 25 ? SL_MINOR : op == 26 ? SL_MAJOR : SL_MINOR | SL_MAJOR;
-      st = sl_collect(iso, kinds, &gs);
-      fz_status(f, st, "collect");
-      if (st == SL_OK || st == SL_ENOMEM) fz_after_gc(f);
+    case 25: case 26: case 27:          /* collections */
+      fz_collect(f, op == 25 ? SL_MINOR : op == 26 ? SL_MAJOR : SL_MINOR | SL_MAJOR);
       break;
-    }
     case 28: {                          /* retaining path of a probe's object */
       sl_probe_info in;
       sl_path path;
@@ -1054,6 +1396,15 @@ static void fz_step(fz *f) {
     }
     case 35:                            /* verify; every register reads right */
       fz_after_gc(f);
+      break;
+    case 37:
+      fz_call(f);
+      break;
+    case 38:
+      fz_arm_two_pass(f);
+      break;
+    case 39:
+      fz_tasks(f);
       break;
     default: {                          /* unpack n elements (n > 4: out of line) */
       sl_local a = fz_local(f), out[8];
