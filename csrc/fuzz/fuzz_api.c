@@ -1003,34 +1003,26 @@ static void fz_call(fz *f) {
   if (f->cb_runs != runs) fz_after_gc(f);
 }
 
-/* An object with two aligned-pointer fields (or none set) made weak with a
-** two-pass callback in a scope closed at once: the first pass must see them. */
-static void fz_arm_two_pass(fz *f) {
+/* An object with two aligned-pointer fields (or none set), its persistent in
+** 'p' made weak with a two-pass callback: the first pass must see them. */
+static void fz_arm_two_pass(fz *f, sl_persistent *p, unsigned b) {
   sl_isolate *iso = f->iso;
-  sl_persistent *p = &f->pers[fz_byte(f) % NPERS];
-  unsigned b = fz_byte(f);
-  sl_scope s;
   sl_local h;
   fz_pre c;
-  sl_status st = sl_scope_open(iso, &s);
-  fz_status(f, st, "open for arm_two_pass");
-  if (st != SL_OK) return;
   fz_begin(f, &c);
-  st = sl_object_new(iso, 2, &h);
-  if (fz_made(f, &c, st, h, SL_OBJECT, 0, "object")) {
-    fz_fresh(f, h, SL_OBJECT, 2);
-    if ((b & 1) && (sl_object_set_aligned_pointer(iso, h, 0, &f->fp[0]) != SL_OK ||
-                    sl_object_set_aligned_pointer(iso, h, 1, &f->fp[1]) != SL_OK))
-      fz_fail(f, "set_aligned_pointer", SL_OK);
-    st = sl_persistent_new(iso, h, p);
-    fz_status(f, st, "persistent_new for arm_two_pass");
-    if (st == SL_OK &&
-        (st = sl_persistent_set_weak_two_pass(iso, *p, fz_first_pass, f,
-                                              (b & 2) ? SL_WEAK_INTERNAL_FIELDS
-                                                      : SL_WEAK_PARAMETER)) != SL_OK)
-      fz_fail(f, "set_weak_two_pass of a fresh persistent", st);
-  }
-  fz_close_own(f, &s, "close after arm_two_pass");
+  sl_status st = sl_object_new(iso, 2, &h);
+  if (!fz_made(f, &c, st, h, SL_OBJECT, 0, "object")) return;
+  fz_fresh(f, h, SL_OBJECT, 2);
+  if ((b & 1) && (sl_object_set_aligned_pointer(iso, h, 0, &f->fp[0]) != SL_OK ||
+                  sl_object_set_aligned_pointer(iso, h, 1, &f->fp[1]) != SL_OK))
+    fz_fail(f, "set_aligned_pointer", SL_OK);
+  st = sl_persistent_new(iso, h, p);
+  fz_status(f, st, "persistent_new for arm_two_pass");
+  if (st == SL_OK &&
+      (st = sl_persistent_set_weak_two_pass(iso, *p, fz_first_pass, f,
+                                            (b & 2) ? SL_WEAK_INTERNAL_FIELDS
+                                                    : SL_WEAK_PARAMETER)) != SL_OK)
+    fz_fail(f, "set_weak_two_pass of a fresh persistent", st);
 }
 
 /* Tasks: post one, or run the queue (second passes a collection left too). */
@@ -1143,10 +1135,11 @@ static void fz_watch_hook(sl_isolate *iso, const sl_scope_info *scope, void *ud)
 
 /* ------------------------------------------------------------------ operations */
 
-/* A value made weak with the harness's callback in a scope closed at once: the
-** next collection that reaches it queues the callback. The allocation itself
-** may run callbacks that close the scope first. */
-static void fz_arm(fz *f) {
+/* A value made weak in a scope closed at once, so the next collection that
+** reaches it queues its callback: the harness's single-pass callback, or with
+** 'two_pass' an object's two-pass one. The allocation itself may run callbacks
+** that close the scope first. */
+static void fz_arm(fz *f, int two_pass) {
   sl_isolate *iso = f->iso;
   sl_persistent *p = &f->pers[fz_byte(f) % NPERS];
   unsigned b = fz_byte(f);
@@ -1155,7 +1148,10 @@ static void fz_arm(fz *f) {
   sl_status st = sl_scope_open(iso, &s);
   fz_status(f, st, "open for arm");
   if (st != SL_OK) return;
-  if ((b & 1) ? fz_new_integer(f, (int64_t)b, &h) : fz_new_string(f, "weak", "weak", 4, &h)) {
+  if (two_pass) {
+    fz_arm_two_pass(f, p, b);
+  } else if ((b & 1) ? fz_new_integer(f, (int64_t)b, &h)
+                     : fz_new_string(f, "weak", "weak", 4, &h)) {
     st = sl_persistent_new(iso, h, p);
     fz_status(f, st, "persistent_new for arm");
     if (st == SL_OK) {
@@ -1381,7 +1377,7 @@ static void fz_step(fz *f) {
       break;
     }
     case 32:
-      fz_arm(f);
+      fz_arm(f, 0);
       break;
     case 33:
       fz_foreign_checks(f);
@@ -1401,7 +1397,7 @@ static void fz_step(fz *f) {
       fz_call(f);
       break;
     case 38:
-      fz_arm_two_pass(f);
+      fz_arm(f, 1);
       break;
     case 39:
       fz_tasks(f);
