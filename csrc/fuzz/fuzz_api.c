@@ -76,6 +76,13 @@
 **     neither 'in_gc' nor 'in_callbacks' set: dispose frees the isolate under
 **     slH_extend (heap-use-after-free). The watch hook's own doc says it may not
 **     call the API, so the harness keeps to that until the two agree.
+**   FZ_CALL_REOPENS_OVER_ITS_SCOPE  a function callback (or a callback run
+**     inside it) that closed the implicit scope may leave scopes it opened
+**     after that. When they hold no handle, the failed sl_call gives its result
+**     slot back ('hs->next--') from under them: the scope above reports
+**     SIZE_MAX handles, a seal lets one handle through, and a later close of
+**     the seal fails an assert (calls.c, the failure path of sl_call). With
+**     the flag off the callback closes those scopes before it returns.
 **
 ** Build: make fuzz-c (clang -fsanitize=fuzzer,address,undefined); -DFZ_TRACE=1
 ** prints what an input does. State lives in one struct per input; there is no
@@ -91,6 +98,9 @@
 
 #if !defined(FZ_DISPOSE_IN_WATCH_HOOK)
 #define FZ_DISPOSE_IN_WATCH_HOOK 0
+#endif
+#if !defined(FZ_CALL_REOPENS_OVER_ITS_SCOPE)
+#define FZ_CALL_REOPENS_OVER_ITS_SCOPE 0
 #endif
 
 /* -DFZ_TRACE=1: every operation, callback and constructor outcome on stderr,
@@ -381,12 +391,15 @@ static void fz_not_reset(fz *f, int says_not_reset, const char *op) {
 typedef struct fz_pre {
   sl_scope top;        /* the innermost scope when the call began */
   int had_top;
+  int sealed;          /* it was a seal scope: no handle may be made */
   uint64_t cb_runs;
 } fz_pre;
 
 static void fz_begin(fz *f, fz_pre *c) {
   uint32_t d = sl_scope_depth(f->iso);
+  sl_scope_info in;
   c->had_top = d > 0 && sl_scope_at(f->iso, d, &c->top) == SL_OK;
+  c->sealed = c->had_top && sl_scope_info_at(f->iso, d, &in) == SL_OK && in.kind == SL_SCOPE_SEAL;
   c->cb_runs = f->cb_runs;
 }
 
@@ -414,6 +427,7 @@ static int fz_made(fz *f, const fz_pre *c, sl_status st, sl_local h, sl_kind k, 
     sl_kind got;
     if (bad) fz_fail(f, "a constructor accepted an unusable operand", st);
     if (closed) fz_fail(f, "a constructor succeeded though a callback closed its scope", st);
+    if (c->sealed) fz_fail(f, "a constructor made a handle under a seal", st);
     if (sl_local_check(iso, h) != SL_OK) fz_fail(f, "a constructor returned a dead Local", st);
     if (sl_kind_of(iso, h, &got) != SL_OK || got != k)
       fz_fail(f, "a constructor made another kind", st);
@@ -932,6 +946,12 @@ static sl_status fz_function(sl_isolate *iso, const sl_call_info *ci) {
     f->cb_depth--;
   }
   f->call_closed = !sl_scope_is_open(&implicit);
+#if !FZ_CALL_REOPENS_OVER_ITS_SCOPE
+  /* The core bug behind the flag: scopes opened over a closed implicit scope,
+  ** with no handle in them, and the call's failure takes the slot below them. */
+  if (f->call_closed)
+    while (sl_scope_depth(iso) >= d) fz_close_innermost(f);
+#endif
   f->call_expect = result != SL_OK ? (int)result : f->call_closed ? (int)SL_ESTATE
                    : sl_scope_depth(iso) > d ? (int)SL_EORDER : (int)SL_OK;
   f->call_ret = ret;
@@ -1367,6 +1387,8 @@ static void fz_step(fz *f) {
       for (uint32_t i = 1; i <= d; i++) {
         sl_scope_info in;
         if ((st = sl_scope_info_at(iso, i, &in)) != SL_OK) fz_fail(f, "scope_info_at", st);
+        if (in.handles > sl_number_of_handles(iso))
+          fz_fail(f, "a scope owns more handles than there are", SL_OK);
         sum += in.handles;
       }
       if (sum != sl_number_of_handles(iso)) fz_fail(f, "handle count disagrees", SL_OK);
