@@ -274,7 +274,8 @@ int lsl_iso_array_of(lua_State *L) {
   st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
   if (st != SL_OK) {
     l_failedincallback(L, li, st, cb0, "array_of");
-    for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
+    if (st == SL_ESTALE || st == SL_EISOLATE || st == SL_EARG)  /* an element's fault */
+      for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
   }
   return l_madelocal(L, li, lo, st, cb0, "array_of");
 }
@@ -502,11 +503,15 @@ int lsl_local_unpack(lua_State *L) {
   return (int)(j - i + 1);
 }
 
-static int l_local_set_checked(lua_State *L);
+static int l_local_set_checked(lua_State *L, sl_status tried);
 
+/* A new key may collect, and a collection is not undone by failing (it may
+** report a first pass that left its handle set, once): a failed o:set is not
+** called again, its status goes to the checked path. */
 int lsl_local_set(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   lsl_local *v = NULL;
+  sl_status st = SL_OK;
   /* the core cannot tell another isolate's Local: check that here */
   if (lo != NULL && lo->li->iso != NULL &&
       (lua_isnil(L, 3) || (v = lsl_tolocalof(L, 3, lo->li)) != NULL)) {
@@ -518,17 +523,19 @@ int lsl_local_set(lua_State *L) {
       size_t n;
       const char *k = lua_tolstring(L, 2, &n);
       lo->li->L = L;                          /* a new key may collect: callbacks run */
-      if (sl_object_set_named(lo->li->iso, lo->h, k, n, h) == SL_OK) return 0;
+      st = sl_object_set_named(lo->li->iso, lo->h, k, n, h);
+      if (st == SL_OK) return 0;
     }
   }
-  return l_local_set_checked(L);
+  return l_local_set_checked(L, st);
 }
 
-static int l_local_set_checked(lua_State *L) {
+/* 'tried': the status of the core call the fast path made (SL_OK: none). */
+static int l_local_set_checked(lua_State *L, sl_status tried) {
   lsl_local *lo = l_self(L, "set");
   size_t i;
   lsl_local *v;
-  if (l_isobject(L, lo, "set")) return lsl_object_set_checked(L, lo);
+  if (l_isobject(L, lo, "set")) return lsl_object_set_checked(L, lo, tried);
   i = l_checkindex(L, lo, 2, "set");
   v = lsl_checklocalof(L, lo->li, 3, "set", 1);
   sl_status st = sl_array_set(lo->li->iso, lo->h, i, v ? v->h : SL_EMPTY_LOCAL);
