@@ -179,17 +179,30 @@ int lsl_iso_integer(lua_State *L) {
 }
 
 /* iso:smi(i): the value lives in the slot (no object); out of V8's 31-bit
-** range it is refused here, before the core sees a truncated int32. */
+** range it is refused here, before the core sees a truncated int32. Nothing
+** is allocated, so no callback can run; and a Smi has no identity to read
+** (asking sl_identity would format an error message for nothing). */
 int lsl_iso_smi(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "smi");
   lua_Integer v = lsl_checkint(L, 2, "smi");
   uint64_t cb0;
   lsl_local *lo;
+  sl_status st;
   if (v < SL_SMI_MIN || v > SL_SMI_MAX)
     return lsl_argerror(L, 2, "smi", lua_pushfstring(L, "%I is out of range (%d .. %d)", v,
                         (int)SL_SMI_MIN, (int)SL_SMI_MAX));
   lo = l_newlocal(L, li, "smi", &cb0);
-  return l_madelocal(L, li, lo, sl_smi(li->iso, (int32_t)v, &lo->h), cb0, "smi");
+  st = sl_smi(li->iso, (int32_t)v, &lo->h);
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, "smi", NULL);
+  lo->tag = lsl_tag(UP_LOCAL);
+  lo->li = li;
+  lo->site = li->cur_site;
+  lo->level = li->cur_level;
+  lo->id = 0;
+  l_pushlocalmt(L, 1);
+  lua_setmetatable(L, -2);
+  lsl_flushwatch(L, li, "smi");
+  return 1;
 }
 
 /* iso:undefined(), iso:null(), iso:boolean(b): Locals bound to the isolate's
