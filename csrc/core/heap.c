@@ -165,6 +165,10 @@ sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   size_t run = 0;
   if (kinds & SL_MINOR) st = slM_collect(iso, SL_MINOR, SL_GC_REQUESTED);
   if (st == SL_OK && (kinds & SL_MAJOR)) st = slM_collect(iso, SL_MAJOR, SL_GC_REQUESTED);
+  /* Taken now: the callbacks below may allocate and collect, and must not be
+  ** blamed for (nor swallow) what these collections' first passes did. */
+  int kept = iso->gh.not_reset;
+  iso->gh.not_reset = 0;
   sl_gc_stats g = iso->last;
   if (st == SL_OK) {
     uint64_t before = iso->st.weak_callbacks_run;
@@ -174,7 +178,7 @@ sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   }
   g.callbacks_run = run;
   if (out != NULL) *out = g;
-  if (st == SL_OK && iso->gh.not_reset) st = not_reset(iso);
+  if (st == SL_OK && kept) st = not_reset(iso);
   return st;
 }
 

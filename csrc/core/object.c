@@ -360,7 +360,7 @@ sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v) 
   return SL_OK;
 }
 
-sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out) {
+sl_status sl__identity_slow(sl_isolate *iso, sl_local h, uint64_t *out) {
   sl_object *o;
   sl_status st = get(iso, h, "id", &o);
   if (st == SL_OK) *out = o->id;

@@ -353,6 +353,7 @@ struct sl_isolate {
                                  collection must be a full one, which rebuilds it */
   int in_callbacks;           /* weak callbacks are running */
   int in_tasks;               /* tasks are running */
+  int in_hooks;               /* the handle watch's hook is running */
   sl_heap_stats st;           /* cumulative counters (the rest computed on demand) */
   sl_gc_stats last;           /* the collection being run / last run */
   sl_gc_hook gc_hook;
