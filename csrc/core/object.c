@@ -39,7 +39,9 @@ static sl_kind kind_of(const sl_object *v) {
 /* An allocation failed, possibly after collections that queued weak callbacks
 ** (the inline allocators cannot run them): run them, keep the failure. */
 static SL_NOINLINE sl_status failed(sl_isolate *iso) {
-  return slM_settle(iso, iso->status != SL_OK ? iso->status : SL_ENOMEM);
+  sl_status st = iso->status != SL_OK ? iso->status : SL_ENOMEM;
+  slM_settle(iso, st);  /* a failure stays the failure it was */
+  return st;
 }
 
 /* Inlined into each constructor: a call here cost a third of an allocation. */
