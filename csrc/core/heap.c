@@ -157,6 +157,20 @@ sl_status slM_run_callbacks(sl_isolate *iso) {
   return slG_run_pending(iso);
 }
 
+/* An operation ended with 'st' after collections that queued weak callbacks:
+** run them, but a failure keeps its own status and message, whatever the
+** callbacks did to the isolate's (a user reads the cause, not a side effect). */
+sl_status slM_settle(sl_isolate *iso, sl_status st) {
+  if (iso->gh.npending == 0 || iso->in_gc) return st;
+  if (st == SL_OK) return slM_run_callbacks(iso);
+  char msg[sizeof iso->msg];
+  memcpy(msg, iso->msg, sizeof msg);
+  slM_run_callbacks(iso);
+  memcpy(iso->msg, msg, sizeof msg);
+  iso->status = st;
+  return st;
+}
+
 sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   if ((kinds & ~(SL_MINOR | SL_MAJOR)) != 0 || kinds == 0)
     return slI_error(iso, SL_EARG, "collect: kind must be SL_MINOR, SL_MAJOR or both");

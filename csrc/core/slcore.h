@@ -432,6 +432,7 @@ int slM_remember(sl_isolate *iso, sl_object *o);
 ** left pending, first passes have run. */
 sl_status slM_collect(sl_isolate *iso, int kind, int reason);
 sl_status slM_run_callbacks(sl_isolate *iso);
+sl_status slM_settle(sl_isolate *iso, sl_status st);
 
 static inline int slM_is_young(const sl_isolate *iso, const sl_object *o) {
   return slM_in(&iso->young, o);
