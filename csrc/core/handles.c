@@ -172,7 +172,9 @@ static void fire_watch(sl_isolate *iso, slH_record *r) {
   if (iso->hs.watch_hook != NULL) {
     sl_scope_info info;
     fill_info(iso, (uint32_t)(r - iso->hs.scopes) + 1, &info);
+    iso->in_hooks++;  /* the hook may not call the API: dispose is refused */
     iso->hs.watch_hook(iso, &info, iso->hs.watch_ud);
+    iso->in_hooks--;
   }
 }
 

@@ -259,3 +259,80 @@ void test_old_space_growing_past_the_factor_runs_a_full_collection(void) {
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+/* A first pass that keeps its handle. */
+static void keeps_handle(const sl_weak_info *w) { (void)w; }
+
+/* A single-pass callback that allocates (and so, with gc_interval 1, collects). */
+static sl_status alloc_status;
+static void allocates(sl_isolate *iso, sl_persistent p, void *ud) {
+  sl_scope s;
+  sl_local h;
+  (void)p, (void)ud;
+  if (sl_scope_open(iso, &s) != SL_OK) return;
+  alloc_status = sl_integer(iso, 1, &h);
+  sl_scope_close(&s);
+}
+
+void test_the_collection_that_ran_a_first_pass_reports_its_kept_handle(void) {
+  sl_options o = t_options();
+  o.gc_interval = 1;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local a, b;
+  sl_persistent pa, pb;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_object_new(iso, 0, &a));
+  OK(sl_integer(iso, 2, &b));
+  OK(sl_persistent_new(iso, a, &pa));
+  OK(sl_persistent_new(iso, b, &pb));
+  OK(sl_persistent_set_weak_two_pass(iso, pa, keeps_handle, NULL, SL_WEAK_PARAMETER));
+  OK(sl_persistent_set_weak(iso, pb, allocates, NULL));
+  OK(sl_scope_close(&s));
+  alloc_status = SL_EARG;
+  FAILS(sl_collect(iso, SL_MAJOR, NULL), SL_ESTATE);   /* it ran the first pass */
+  CHECK(strcmp(sl_last_error(iso), "Handle not reset in first callback") == 0);
+  CHECK(alloc_status == SL_OK);                        /* not blamed on the callback */
+  OK(sl_persistent_delete(iso, pa));
+  OK(sl_persistent_delete(iso, pb));
+  sl_isolate_dispose(iso);
+}
+
+/* A single-pass callback whose own call fails, leaving its message. */
+static void fails_a_call(sl_isolate *iso, sl_persistent p, void *ud) {
+  (void)p, (void)ud;
+  FAILS(sl_collect(iso, 0, NULL), SL_EARG);
+}
+
+void test_a_failed_set_keeps_its_message_over_a_weak_callbacks(void) {
+  sl_options o = t_options();
+  o.gc_interval = 1;
+  o.gc_interval_major = 1;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local obj, a, b, v;
+  sl_persistent pa, pb;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_object_new(iso, 0, &obj));
+  OK(sl_integer(iso, 7, &v));
+  {
+    sl_scope inner;
+    OK(sl_scope_open(iso, &inner));
+    OK(sl_object_new(iso, 0, &a));
+    OK(sl_integer(iso, 2, &b));
+    OK(sl_persistent_new(iso, a, &pa));
+    OK(sl_persistent_new(iso, b, &pb));
+    OK(sl_persistent_set_weak_two_pass(iso, pa, keeps_handle, NULL, SL_WEAK_PARAMETER));
+    OK(sl_persistent_set_weak(iso, pb, fails_a_call, NULL));
+    OK(sl_scope_close(&inner));
+  }
+  /* a new key allocates, the allocation collects: the first pass keeps its
+  ** handle, and the other callback's failure runs after the store */
+  FAILS(sl_object_set_named(iso, obj, "k", 1, v), SL_ESTATE);
+  CHECK(strcmp(sl_last_error(iso), "Handle not reset in first callback") == 0);
+  VERIFY(iso);
+  OK(sl_scope_close(&s));
+  OK(sl_persistent_delete(iso, pa));
+  OK(sl_persistent_delete(iso, pb));
+  sl_isolate_dispose(iso);
+}

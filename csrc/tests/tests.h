@@ -78,7 +78,11 @@
   X(test_old_space_growing_past_the_factor_runs_a_full_collection) \
   X(test_sl_checked_sends_every_inline_call_through_the_thread_check) \
   X(test_a_small_function_born_old_remembers_its_young_data) \
-  X(test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one)
+  X(test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one) \
+  X(test_a_failed_call_takes_its_result_slot_back_only_from_its_own_scope) \
+  X(test_the_watch_hook_cannot_dispose_the_isolate) \
+  X(test_the_collection_that_ran_a_first_pass_reports_its_kept_handle) \
+  X(test_a_failed_set_keeps_its_message_over_a_weak_callbacks)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
