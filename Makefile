@@ -66,9 +66,11 @@ deps-build:
 deps:
 	@$(DEPS) cc lua-headers lua luassert busted boehm
 
+# The core's symbols are hidden but for what scopelab.h marks SL_API, so the
+# shared library exports the public API only.
 $(BUILD)/obj/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -78,9 +80,11 @@ $(BUILD)/obj/lua/%.o: csrc/lua/%.c $(CORE_HDR) $(wildcard csrc/lua/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -c $< -o $@
 
+# The module exports luaopen_scopelab_core only: the core linked into it from
+# the archive keeps its symbols to itself (--exclude-libs).
 $(LUAMOD): $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) -lm
+	$(CC) -shared -o $@ $^ -Wl,--exclude-libs,ALL $(LDFLAGS) -lm
 
 $(CTEST): $(CTEST_SRC) $(wildcard csrc/tests/*.h) $(LIB)
 	@mkdir -p $(dir $@)

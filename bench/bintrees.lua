@@ -20,6 +20,7 @@
 
 local scopelab = require "scopelab"
 local clock = require "bench.clock"
+local rows = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/rows.lua")
 
 local MIN_DEPTH = 4
 
@@ -126,27 +127,6 @@ local function scopelab_batched_side(n)
   return binary_trees(n, make, check, fresh)
 end
 
-local function summarise(samples)
-  local v = {}
-  for i, x in ipairs(samples) do v[i] = x end
-  table.sort(v)
-  return { median = v[(#v + 1) // 2], min = v[1], max = v[#v], n = #v }
-end
-
-local function emit(out, kase, impl, s, base, note)
-  local line = ("  %-16s %-28s %-10s median %12.3f  min %12.3f  max %12.3f %-10s"):format(
-    "lua-bintrees", kase, impl, s.median, s.min, s.max, "ms")
-  if base then line = line .. ("  ratio %.2fx"):format(s.median / base.median) end
-  if note then line = line .. "  (" .. note .. ")" end
-  print(line)
-  if out then
-    out:write(table.concat({ "lua-bintrees", kase, impl, "ms",
-      ("%.6g"):format(s.median), ("%.6g"):format(s.min), ("%.6g"):format(s.max),
-      tostring(s.n), note or "" }, "\t"), "\n")
-    out:flush()
-  end
-end
-
 local opts = parse(arg)
 local want = expected(opts.depth)
 -- Each scopelab side is its own case of the report, against the same tables run.
@@ -186,15 +166,15 @@ for _ = 1, opts.reps do
 end
 
 local out = opts.rows and assert(io.open(opts.rows, "a"))
-local t = sides[1].name == "tables" and summarise(sides[1].samples) or nil
+local t = sides[1].name == "tables" and rows.summarise(sides[1].samples) or nil
 for _, side in ipairs(sides) do
   if side.case then
     local kase = ("depth %d, %s"):format(opts.depth, side.case)
-    if t then emit(out, kase, "lua-tables", t) end
-    emit(out, kase, "scopelab", summarise(side.samples), t,
+    if t then rows.emit(out, "lua-bintrees", kase, "lua-tables", "ms", t) end
+    rows.emit(out, "lua-bintrees", kase, "scopelab", "ms", rows.summarise(side.samples), t,
       ("%s; %d nodes checked; target <= 2x plain tables"):format(side.note, want))
   elseif #sides == 1 then
-    emit(out, ("depth %d"):format(opts.depth), "lua-tables", t)
+    rows.emit(out, "lua-bintrees", ("depth %d"):format(opts.depth), "lua-tables", "ms", t)
   end
 end
 if out then out:close() end

@@ -3,7 +3,12 @@
 --   lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] [--program-length K] [--quiet] [--stats]
 --
 -- Generates random programs (open/close/escape on scopes of every kind, values of
--- every kind, array set/get, persistent new/reset/get/weak/clear/delete, weak
+-- every kind (Smis and the read-only roots included), array set/get, objects
+-- (properties, internal fields, aligned pointers), externals, functions and
+-- iso:call with callbacks that allocate in their implicit scope, collect, raise
+-- or leave a scope open, two-pass weak callbacks (first passes that reset, ask
+-- for a second pass, try to allocate or leave their handle set) and tasks,
+-- persistent new/reset/get/weak/clear/delete, weak
 -- callbacks that allocate or collect, callbacks that close the caller's scope
 -- (or close it and reopen and fill another) during an allocation and callbacks
 -- that call the isolate's __gc by hand (refused), iso:array_of, finalizers that
@@ -57,6 +62,17 @@ local ERRORS = {
   eternal_range = "no eternal handle",
   ref_deleted = "(reference is deleted)",
   ref_zero = "(reference count is already 0)",
+  not_object = "(object expected, got ",
+  string_key = "(string expected, got number)",
+  int_key = "(integer expected, got string)",
+  holds_ptr = "holds an aligned pointer)",
+  smi_heap = "(a Smi is not a heap object)",
+  not_function = "(function expected, got ",
+  left_open = "(the callback left 1 scope open)",
+  not_reset = "Handle not reset in first callback",
+  object_value = "(an object has no Lua value)",
+  function_value = "(a function has no Lua value)",
+  external_value = "(an external has no Lua value)",
 }
 
 -- ------------------------------------------------------------------ generation
@@ -84,12 +100,22 @@ local function operand()
 end
 
 local STRINGS = { "", "a", "scopelab", string.rep("x", 40), string.rep("yz", 90) }
+local KEYS = { "a", "b", "c", "", "a key longer than sixty-four bytes, which the core copies out first" }
 
--- Registers 1..4 mostly hold arrays and scope registers 5..6 escapable scopes, so
--- that set/get and escape meet the right kind more often than chance would.
+-- Registers 1..4 mostly hold arrays and objects, 11..12 functions, and scope
+-- registers 5..6 escapable scopes, so that set/get, calls and escape meet the
+-- right kind more often than chance would.
 local function areg() return math.random(4) == 1 and reg(NL) or math.random(4) end
-local function sreg() return math.random(6) == 1 and reg(NL) or math.random(5, NL) end
+local function sreg() return math.random(6) == 1 and reg(NL) or math.random(5, NL - 2) end
 local function elem_index() return math.random(8) == 1 and math.random(0, 10) or math.random(1, 3) end
+local function field_index() return math.random(8) == 1 and math.random(0, 4) or math.random(1, 2) end
+-- Functions mostly live in registers 11 and 12.
+local function freg() return math.random(8) == 1 and reg(NL) or math.random(NL - 1, NL) end
+local function operands(n)
+  local a = {}
+  for i = 1, n do a[i] = operand() end
+  return a
+end
 
 -- Operations left out of the programs (--skip).
 local SKIP = {}
@@ -140,6 +166,27 @@ local GEN = {
   { "walive", 1, function() return { w = reg(NW) } end },
   { "wdelete", 1, function() return { w = reg(NW) } end },
   { "gc", 4, function() return { kind = pick { "minor", "minor", "major", "full" } } end },
+  { "smi", 4, function() return { d = sreg(), v = math.random(-1000000, 1000000) } end },
+  { "root", 2, function() return { d = reg(NL), k = math.random(1, 4) } end },
+  { "obj", 5, function() return { d = areg(), n = pick { 0, 1, 2, 2 } } end },
+  { "oset", 7, function() return { o = areg(), k = pick(KEYS), v = operand() } end },
+  { "oget", 4, function() return { o = areg(), k = pick(KEYS), d = sreg() } end },
+  { "ohas", 1, function() return { o = areg(), k = pick(KEYS) } end },
+  { "odel", 2, function() return { o = areg(), k = pick(KEYS) } end },
+  { "okeys", 1, function() return { o = areg() } end },
+  { "fset", 2, function() return { o = areg(), i = field_index(), v = operand() } end },
+  { "fget", 2, function() return { o = areg(), i = field_index(), d = sreg() } end },
+  { "fptr", 1, function() return { o = areg(), i = field_index() } end },
+  { "ext", 1, function() return { d = sreg() } end },
+  { "func", 4, function()
+      return { d = freg(), body = math.random(0, 5), data = operand() }
+    end },
+  { "call", 6, function()
+      return { f = freg(), recv = operand(), a = operands(math.random(0, 3)), d = sreg() }
+    end },
+  { "pweak2", 2, function() return { p = reg(NP), f = pick { 1, 1, 2, 3, 4 } } end },
+  { "post", 1, function() return {} end },
+  { "tasks", 1, function() return {} end },
   { "bad", 1, function() return { k = math.random(1, 6) } end },
   { "check", 2, function() return {} end },
   -- a composite: a weak persistent to an object that is garbage once its scope closes
@@ -150,6 +197,30 @@ local GEN = {
         pick { { op = "arr", d = r, n = 1 }, { op = "int", d = r, v = 1 }, { op = "str", d = r, v = "s" } },
         { op = "pnew", p = p, l = r },
         { op = "pweak", p = p, cb = pick { 1, 1, 2, 3 } },
+        { op = "close", s = 4 },
+      } }
+    end },
+  -- a composite: a function called a few times from the scope that made it
+  { "call_sequence", 3, function()
+      local f = math.random(NL - 1, NL)
+      local m = { { op = "open", kind = "handle", s = 4 },
+                  { op = "func", d = f, body = math.random(0, 5), data = operand() } }
+      for _ = 1, math.random(1, 3) do
+        m[#m + 1] = { op = "call", f = f, recv = operand(), a = operands(math.random(0, 2)),
+                      d = math.random(5, NL - 2) }
+      end
+      m[#m + 1] = { op = "close", s = 4 }
+      return { multi = m }
+    end },
+  -- a composite: a wrapper whose two-pass weak callback runs once its scope closes
+  { "twopass_garbage", 3, function()
+      local r, p = math.random(5, NL), reg(NP)
+      return { multi = {
+        { op = "open", kind = "handle", s = 4 },
+        { op = "obj", d = r, n = 2 },
+        { op = "fptr", o = r, i = 1 },
+        { op = "pnew", p = p, l = r },
+        { op = "pweak2", p = p, f = pick { 1, 1, 2, 3, 4 } },
         { op = "close", s = 4 },
       } }
     end },
@@ -227,6 +298,8 @@ local function new_state(prog)
   st.other_scope = st.other:handle_scope()
   st.F = st.other:integer(7)
   st.MF = { foreign = true }
+  st.nb = st.iso:native_alloc(64, "fuzz")   -- what aligned pointers and externals hold
+  st.ntasks = 0
   return st
 end
 
@@ -305,16 +378,20 @@ end
 
 local model_allocate, model_collect
 
--- An integer allocated inside a weak callback of persistent 'p' (model side),
--- matched with the real one (see real_cb_alloc).
-local function model_cb_alloc(st, p)
-  local ml = model_allocate(st, "integer", p.tag)
+-- An integer allocated inside a weak callback (or a call's callback) with value
+-- 'v' (model side), matched with the real one (see real_cb_alloc).
+local function model_cb_alloc(st, v)
+  local ml, mcls = model_allocate(st, "integer", v)
   local real = table.remove(st.cb_allocs, 1)
+  if real == nil then
+    st.desync = st.desync or "the model replayed an allocation of a callback the isolate did not make"
+  end
   if ml and real then
     ml.obj.rid = real[1]
     st.tracked[#st.tracked + 1] = { ml.obj, real[2] }
   elseif ml or real then
-    st.desync = st.desync or "an allocation inside a weak callback failed on one side only"
+    st.desync = st.desync or ("an allocation inside a callback failed on one side only (%s)")
+      :format(ml and ("real: " .. tostring(st.cb_alloc_err)) or ("model: " .. tostring(mcls)))
   end
   return ml and real and ml
 end
@@ -325,7 +402,7 @@ local function model_callback(st, i, p, cb)
   if i > 1 then consume_empty(st, "between two weak callbacks") end
   if cb == 2 then
     local s = st.m:open("handle")
-    local ml = model_cb_alloc(st, p)
+    local ml = model_cb_alloc(st, p.tag)
     if ml then st.m:reset(p, ml) end
     st.m:close(s)
   elseif cb == 3 then
@@ -337,7 +414,7 @@ local function model_callback(st, i, p, cb)
       ms = st.m:open("handle")
       st.MS[cb.s] = ms
       st.real_scope[ms] = table.remove(st.cb_scopes, 1)
-      model_cb_alloc(st, p)
+      model_cb_alloc(st, p.tag)
     end
   end
 end
@@ -347,16 +424,21 @@ local function model_callbacks(st)
   if ran > 0 then consume_empty(st, "after the weak callbacks") end
 end
 
+-- A failed allocation runs the callbacks its collections queued too (only a
+-- first pass that left its handle set fails an allocation that collected).
 function model_allocate(st, kind, value, n)
   local dm, dM = consume(st)
   local ml, cls = st.m:allocate(kind, value, n, dm, dM)
-  if cls and (dm > 0 or dM > 0) then
+  if cls and cls ~= "not_reset" and (dm > 0 or dM > 0) then
     st.desync = st.desync or "collected although the allocation failed"
   end
-  if ml then model_callbacks(st) end
+  if ml or cls == "not_reset" then model_callbacks(st) end
   return ml, cls
 end
 
+-- A forced collection: its collections (first passes at the end of each), the
+-- single-pass callbacks, then every second pass queued so far. Returns
+-- "not_reset" when a first pass of its own collections left its handle set.
 function model_collect(st, kind)
   local dm, dM = consume(st)
   local want_m, want_M = kind == "major" and 0 or 1, kind == "minor" and 0 or 1
@@ -365,7 +447,12 @@ function model_collect(st, kind)
   end
   if kind ~= "major" then st.m:collect("minor") end
   if kind ~= "minor" then st.m:collect("major") end
+  -- Taken before the callbacks: a collection inside one does not answer for
+  -- the first passes of this one (nor this one for its).
+  local kept = st.m:take_not_reset()
   model_callbacks(st)
+  st.m:run_second_passes()
+  if kept then return "not_reset" end
 end
 
 -- The body of a weak callback of kind 'cb' on the real side: 1 logs, 2 also
@@ -374,7 +461,11 @@ end
 local function real_cb_alloc(st, tag)
   local ok, h = pcall(st.iso.integer, st.iso, tag)
   sync(st)
-  if not ok then return nil end
+  if not ok then                         -- a place in the queue all the same
+    st.cb_allocs[#st.cb_allocs + 1] = false
+    st.cb_alloc_err = h
+    return nil
+  end
   st.cb_allocs[#st.cb_allocs + 1] = { h:id(), st.iso:probe(h) }
   return h
 end
@@ -394,7 +485,7 @@ local function real_callback(st, tag, cb, cs)
       if h then p:reset(h) end
       s:close()
     elseif cb == 3 then
-      st.iso:collect("minor")
+      pcall(st.iso.collect, st.iso, "minor")      -- a first pass may fail it
       sync(st)
     elseif cb == 4 or cb == 5 then
       local s = st.S[cs]
@@ -437,17 +528,41 @@ local function check_alive(st)
   return nil
 end
 
+-- An object's keys and field count, read as the model has them.
+local function check_object(h, o, what)
+  local keys = h:keys()
+  if #keys ~= #o.keys then return ("%s: %d keys, model %d"):format(what, #keys, #o.keys) end
+  for i, k in ipairs(keys) do
+    if k ~= o.keys[i] then return ("%s: key %d is %q, model %q"):format(what, i, k, o.keys[i]) end
+  end
+  if h:internal_field_count() ~= o.nfields then
+    return ("%s: %d internal fields, model %d"):format(what, h:internal_field_count(), o.nfields)
+  end
+  return nil
+end
+
 -- Reads a live Local fully and compares with the model's object.
-local function check_local(_, h, ml, what)
+local function check_local(st, h, ml, what)
   local o = ml.obj
   local k = h:kind()
   if k ~= o.kind then return ("%s: kind %s, model %s"):format(what, k, o.kind) end
+  if o.immediate or o.root then                 -- a Smi or a root: its value is all
+    if h:value() ~= o.value then
+      return ("%s: value %s, model %s"):format(what, fmt(h:value()), fmt(o.value))
+    end
+    return nil
+  end
   if h:id() ~= o.rid then
     return ("%s: identity %d, model object #%d has identity %d"):format(what, h:id(), o.mid, o.rid)
   end
   if k == "array" then
     if #h ~= o.n then return ("%s: length %d, model %d"):format(what, #h, o.n) end
-  elseif h:value() ~= o.value then
+  elseif k == "object" then
+    local e = check_object(h, o, what)
+    if e then return e end
+  elseif k == "external" then
+    if not rawequal(h:external_value(), st.nb) then return what .. ": external value differs" end
+  elseif k ~= "function" and h:value() ~= o.value then
     return ("%s: value %s, model %s"):format(what, fmt(h:value()), fmt(o.value))
   end
   local g = h:generation()
@@ -463,7 +578,8 @@ local function check_log(st)
   end
   for i = 1, #a do
     if a[i] ~= b[i] then
-      return ("weak callback %d: persistent #%d ran, model expects #%d"):format(i, a[i], b[i])
+      return ("weak callback %d: persistent #%s ran, model expects #%s"):format(i, tostring(a[i]),
+        tostring(b[i]))
     end
   end
   return nil
@@ -492,6 +608,9 @@ local function check_all(st)
       m.level, #m.stack)
   end
   if s.eternal_handles ~= #m.eternals then return "eternal count differs" end
+  if s.pending_tasks ~= m:pending_tasks() then
+    return ("stats.pending_tasks %d, model %d"):format(s.pending_tasks, m:pending_tasks())
+  end
   return nil
 end
 
@@ -552,7 +671,8 @@ local function alloc(st, d, name, kind, value, n, args, elems)
   local collected = st.minor + st.major
   local ok, h
   if args then ok, h = pcall(st.iso.array_of, st.iso, table.unpack(args, 1, n))
-  else ok, h = pcall(st.iso[name], st.iso, kind == "array" and n or value) end
+  elseif kind == "external" then ok, h = pcall(st.iso.external, st.iso, st.nb)
+  else ok, h = pcall(st.iso[name], st.iso, (kind == "array" or kind == "object") and n or value) end
   sync(st)
   local ml, cls = model_allocate(st, kind, value, n)
   if ml and Model.local_error(ml) then cls = "cb_closed" end   -- a callback closed its scope
@@ -603,10 +723,12 @@ function RUN.fin_dispose(st)
   setmetatable({}, { __gc = function() st.iso:dispose() end })
 end
 
--- Self checks shared by get and set: stale self, not an array, index range.
+-- Self checks shared by get and set: stale self, not an array (an object wants
+-- a string key), index range.
 local function array_error(a, i)
   local err = Model.local_error(a)
   if err then return err end
+  if a.obj.kind == "object" then return "string_key" end
   if a.obj.kind ~= "array" then return "not_array" end
   if i < 1 or i > a.obj.n then return "range" end
   return nil
@@ -647,9 +769,11 @@ function RUN.read(st, op)
   local ok, err = pcall(h.kind, h)
   local d = expect("kind", cls, ok, err)
   if d or cls then return d end
-  if ml.obj.kind == "array" then
+  local novalue = ({ array = "array_value", object = "object_value",
+                      ["function"] = "function_value", external = "external_value" })[ml.obj.kind]
+  if novalue then
     ok, err = pcall(h.value, h)
-    d = expect("value", "array_value", ok, err)
+    d = expect("value", novalue, ok, err)
     if d then return d end
   end
   return check_local(st, h, ml, "register " .. op.l)
@@ -662,8 +786,8 @@ function RUN.eq(st, op)
   local cls = Model.local_error(ma) or Model.local_error(mb)
   local d = expect("__eq", cls, ok, r)
   if d then return d end
-  if ok and r ~= (ma.obj == mb.obj) then
-    return ("==: %s, model says %s"):format(tostring(r), tostring(ma.obj == mb.obj))
+  if ok and r ~= Model.same(ma.obj, mb.obj) then
+    return ("==: %s, model says %s"):format(tostring(r), tostring(Model.same(ma.obj, mb.obj)))
   end
 end
 
@@ -787,6 +911,7 @@ function RUN.runref(st, op)
   if not r then return end
   local ok, n = pcall(r.unref, r)
   if not cls and mr.count == 0 then cls = "ref_zero" end
+  if not cls and mr.count == 1 and mr.obj and mr.obj.immediate then cls = "smi_heap" end
   local d = expect("unref", cls, ok, n)
   if d or not ok then return d end
   if mr.count == 1 and mr.obj then st.m:set_weak(mr, nil) end
@@ -847,7 +972,8 @@ function RUN.probe(st, op)
   local h, ml = loc(st, op.l)
   if not h then return end
   local ok, w = pcall(st.iso.probe, st.iso, h)
-  local d = expect("probe", Model.local_error(ml), ok, w)
+  local cls = Model.local_error(ml) or (ml.obj.immediate and "smi_heap") or nil
+  local d = expect("probe", cls, ok, w)
   if d then return d end
   if ok then st.W[op.w], st.MW[op.w] = w, { obj = ml.obj } end
 end
@@ -893,10 +1019,9 @@ end
 
 function RUN.gc(st, op)
   local ok, r = pcall(st.iso.collect, st.iso, op.kind)
-  if not ok then return "collect failed: " .. tostring(r) end
   sync(st)
-  model_collect(st, op.kind)
-  return check_alive(st)
+  local d = expect("collect", model_collect(st, op.kind), ok, r)
+  return d or check_alive(st)
 end
 
 -- Misuse that needs no state: each raises exactly this message.
@@ -921,6 +1046,333 @@ function RUN.bad(st, op)
   if not tostring(err):find(BAD[op.k][2], 1, true) then
     return ("expected %q, got %q"):format(BAD[op.k][2], tostring(err))
   end
+end
+
+-- ------------------------------------------------------------------ issue 14
+
+-- A Smi: a slot and no object (no allocation, so no collection point).
+function RUN.smi(st, op)
+  local ok, h = pcall(st.iso.smi, st.iso, op.v)
+  local ml, cls = st.m:smi(op.v)
+  local d = expect("smi", cls, ok, h)
+  if d or not ok then return d end
+  store(st, op.d, h, ml)
+  return check_local(st, h, ml, "new smi")
+end
+
+-- A read-only root: bound to its slot, no scope needed, never stale.
+local ROOTS = { { "undefined", "undefined" }, { "null", "null" }, { "boolean", "boolean", true },
+                { "boolean", "boolean", false } }
+
+function RUN.root(st, op)
+  local r = ROOTS[op.k]
+  local ok, h = pcall(st.iso[r[1]], st.iso, r[3])
+  local d = expect(r[1], nil, ok, h)
+  if d then return d end
+  local ml = st.m:root_local(r[2], r[3])
+  store(st, op.d, h, ml)
+  return check_local(st, h, ml, "root")
+end
+
+function RUN.obj(st, op) return alloc(st, op.d, "object", "object", nil, op.n) end
+function RUN.ext(st, op) return alloc(st, op.d, "external", "external", nil) end
+
+-- The self checks of a property call: a string key on a non-object is an
+-- array's integer index ('get', 'set'), or a wrong kind ('has', 'delete', 'keys').
+local function obj_error(mo, indexed)
+  local err = Model.local_error(mo)
+  if err then return err end
+  if mo.obj.kind ~= "object" then return indexed and "int_key" or "not_object" end
+  return nil
+end
+
+-- o:set(key, v): a new key may allocate (the name, a bigger store), so the
+-- collections the real call ran come first, then the store, then callbacks.
+function RUN.oset(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  local v, mv = loc(st, op.v)
+  if not o or mv == nil then return end
+  local ok, err = pcall(o.set, o, op.k, v)
+  sync(st)
+  local cls = obj_error(mo, true)
+  if not cls and mv then cls = Model.local_error(mv) end
+  if cls then
+    consume_empty(st, "in a refused set")
+    return expect("set", cls, ok, err)
+  end
+  local dm, dM = consume(st)
+  for _ = 1, dm do st.m:collect("minor") end
+  for _ = 1, dM do st.m:collect("major") end
+  if dm + dM > 0 and st.m:take_not_reset() then cls = "not_reset"
+  else st.m:set_prop(mo.obj, op.k, mv and mv.obj or nil) end
+  model_callbacks(st)
+  local d = expect("set", cls, ok, err)
+  if d then return d end
+  if dm + dM > 0 then return check_alive(st) end
+end
+
+function RUN.oget(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, r = pcall(o.get, o, op.k)
+  local cls, mr = obj_error(mo, true), nil
+  if not cls then mr, cls = st.m:new_local(st.m:get_prop(mo.obj, op.k)) end
+  local d = expect("get", cls, ok, r)
+  if d or not ok then return d end
+  store(st, op.d, r, mr)
+  return check_local(st, r, mr, "property " .. op.k)
+end
+
+function RUN.ohas(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, r = pcall(o.has, o, op.k)
+  local cls = obj_error(mo, false)
+  local d = expect("has", cls, ok, r)
+  if d or not ok then return d end
+  if r ~= (mo.obj.props[op.k] ~= nil) then return ("has(%q): %s, model differs"):format(op.k, tostring(r)) end
+end
+
+function RUN.odel(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, r = pcall(o.delete, o, op.k)
+  local cls = obj_error(mo, false)
+  local d = expect("delete", cls, ok, r)
+  if d or not ok then return d end
+  if r ~= true then return "delete did not return true" end
+  st.m:delete_prop(mo.obj, op.k)
+end
+
+function RUN.okeys(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, r = pcall(o.keys, o)
+  local d = expect("keys", obj_error(mo, false), ok, r)
+  if d or not ok then return d end
+  return check_object(o, mo.obj, "keys")
+end
+
+-- The self checks of a field call: stale, not an object, index out of range.
+local function field_error(mo, i)
+  local err = obj_error(mo, false)
+  if err then return err end
+  if i < 1 or i > mo.obj.nfields then return "range" end
+  return nil
+end
+
+function RUN.fset(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  local v, mv = loc(st, op.v)
+  if not o or mv == nil then return end
+  local ok, err = pcall(o.set_internal_field, o, op.i, v)
+  local cls = field_error(mo, op.i)
+  if not cls and mv then cls = Model.local_error(mv) end
+  local d = expect("set_internal_field", cls, ok, err)
+  if d then return d end
+  if ok then mo.obj.fields[op.i] = mv and mv.obj or nil end
+end
+
+function RUN.fget(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, r = pcall(o.get_internal_field, o, op.i)
+  local cls, mr = field_error(mo, op.i), nil
+  if not cls and mo.obj.fields[op.i] == Model.PTR then cls = "holds_ptr" end
+  if not cls then mr, cls = st.m:new_local(mo.obj.fields[op.i] or st.m:root("undefined")) end
+  local d = expect("get_internal_field", cls, ok, r)
+  if d or not ok then return d end
+  store(st, op.d, r, mr)
+  return check_local(st, r, mr, "internal field")
+end
+
+function RUN.fptr(st, op)
+  local o, mo = st.L[op.o], st.ML[op.o]
+  if not o then return end
+  local ok, err = pcall(o.set_aligned_pointer, o, op.i, st.nb)
+  local cls = field_error(mo, op.i)
+  local d = expect("set_aligned_pointer", cls, ok, err)
+  if d or not ok then return d end
+  mo.obj.fields[op.i] = Model.PTR
+  local okp, p = pcall(o.get_aligned_pointer, o, op.i)
+  if not okp or not rawequal(p, st.nb) then return "get_aligned_pointer: not the block set" end
+end
+
+-- A call's callback allocates an integer in its implicit scope (real side).
+local function real_call_alloc(st, v)
+  local ok, h = pcall(st.iso.integer, st.iso, v)
+  sync(st)
+  if not ok then
+    st.cb_allocs[#st.cb_allocs + 1] = false
+    st.cb_alloc_err = h
+    return nil
+  end
+  st.cb_allocs[#st.cb_allocs + 1] = { h:id(), st.iso:probe(h) }
+  return h
+end
+
+-- The callback of kind 'body': 0 nothing; 1 allocates twice and returns its
+-- first argument; 2 returns a new integer; 3 allocates and raises; 4 collects
+-- and returns its receiver; 5 leaves a scope open (the call fails).
+local function real_call_body(st, body)
+  return function(info)
+    if body == 1 then
+      real_call_alloc(st, 1)
+      real_call_alloc(st, 2)
+      info:set_return_value(info:arg(1))
+    elseif body == 2 then
+      local h = real_call_alloc(st, 3)
+      if h then info:set_return_value(h) end
+    elseif body == 3 then
+      real_call_alloc(st, 4)
+      error("fuzz call error", 0)
+    elseif body == 4 then
+      pcall(st.iso.collect, st.iso, "minor")
+      sync(st)
+      info:set_return_value(info:this())
+    elseif body == 5 then
+      st.iso:handle_scope()
+    end
+  end
+end
+
+-- The same on the model side; returns the result's record, or nil and "cb_error".
+local function model_call_body(st, body, mrecv, margs)
+  local undef = st.m:root("undefined")
+  if body == 1 then
+    model_cb_alloc(st, 1)
+    model_cb_alloc(st, 2)
+    return margs[1] and margs[1].obj or undef
+  elseif body == 2 then
+    local ml = model_cb_alloc(st, 3)
+    return ml and ml.obj or undef
+  elseif body == 3 then
+    model_cb_alloc(st, 4)
+    return nil, "cb_error"
+  elseif body == 4 then
+    model_collect(st, "minor")
+    return mrecv and mrecv.obj or undef
+  elseif body == 5 then
+    st.m:open("handle")
+  end
+  return undef
+end
+
+function RUN.func(st, op)
+  local h, ml = loc(st, op.data)
+  if ml == nil then return end
+  local ok, fn = pcall(st.iso.func, st.iso, real_call_body(st, op.body), h)
+  sync(st)
+  local cls = ml and Model.local_error(ml) or nil
+  if cls then
+    consume_empty(st, "in a refused func")
+    return expect("func", cls, ok, fn)
+  end
+  local mf
+  mf, cls = model_allocate(st, "function", ml and ml.obj or nil)
+  if mf and Model.local_error(mf) then cls = "cb_closed" end
+  local d = expect("func", cls, ok, fn)
+  if d or not ok then return d end
+  mf.obj.body, mf.obj.rid = op.body, fn:id()
+  store(st, op.d, fn, mf)
+  st.tracked[#st.tracked + 1] = { mf.obj, st.iso:probe(fn) }
+  return check_local(st, fn, mf, "new function")
+end
+
+-- Why iso:call(fn, recv, args...) is refused before its callback runs, in the
+-- binding's order: a foreign handle, fn stale or no function, a stale
+-- receiver or argument, no scope to return into.
+local function call_error(st, list)
+  for _, ml in ipairs(list) do
+    if ml and ml.foreign then return "foreign" end
+  end
+  local err = Model.local_error(list[1])
+  if err then return err end
+  if list[1].obj.kind ~= "function" then return "not_function" end
+  for i = 2, #list do
+    err = list[i] and Model.local_error(list[i])
+    if err then return err end
+  end
+  return st.m:creation_error()
+end
+
+function RUN.call(st, op)
+  local f, mf = st.L[op.f], st.ML[op.f]
+  local recv, mrecv = loc(st, op.recv)
+  if not f or mrecv == nil then return end
+  local args, list, margs = {}, { mf, mrecv }, {}
+  for i, a in ipairs(op.a) do
+    local h, ml = loc(st, a)
+    if ml == nil then return end
+    args[i], margs[i], list[#list + 1] = h, ml, ml
+  end
+  local ok, r = pcall(st.iso.call, st.iso, f, recv, table.unpack(args, 1, #op.a))
+  sync(st)
+  local cls = call_error(st, list)
+  if cls then
+    consume_empty(st, "in a refused call")
+    return expect("call", cls, ok, r)
+  end
+  local s = st.m:call_begin()
+  local res, ecls = model_call_body(st, mf.obj.body, mrecv, margs)
+  local _, lcls = st.m:call_end(s)
+  consume_empty(st, "after a call returned")
+  if ecls then
+    if ok or r ~= "fuzz call error" then return "call: expected the callback's error, got " .. tostring(r) end
+    return nil
+  end
+  if lcls then return expect("call", lcls, ok, r) end
+  local mr = st.m:new_local(res)
+  local d = expect("call", nil, ok, r)
+  if d then return d end
+  store(st, op.d, r, mr)
+  return check_local(st, r, mr, "call result")
+end
+
+-- A first pass of kind 'f' (see Model): logs, checks its parameter, resets its
+-- handle but for kind 3, tries (kind 4) an allocation that must be refused, and
+-- asks (kinds 1, 4) for a second pass that logs.
+local function real_first_pass(st, tag, f, p)
+  return function(info)
+    st.log[#st.log + 1] = "F" .. tag
+    if info:parameter() ~= tag then st.desync = st.desync or "a first pass got another parameter" end
+    if f ~= 3 then p:reset() end
+    if f == 4 then
+      local ok, e = pcall(st.iso.integer, st.iso, 1)
+      if ok or not tostring(e):find("cannot 'integer' now (not allowed in a first-pass weak "
+                                    .. "callback)", 1, true) then
+        st.desync = st.desync or ("an allocation in a first pass: %s"):format(tostring(e))
+      end
+    end
+    if f == 1 or f == 4 then
+      info:set_second_pass_callback(function() st.log[#st.log + 1] = "S" .. tag end)
+    end
+  end
+end
+
+function RUN.pweak2(st, op)
+  local p, mp, cls = pers(st, op.p)
+  if not p then return end
+  local ok, err = pcall(p.set_weak, p, { first_pass = real_first_pass(st, mp.tag, op.f, p),
+                                         parameter = mp.tag })
+  local _
+  if not cls then _, cls = st.m:set_weak(mp, nil, op.f) end
+  return expect("set_weak", cls, ok, err)
+end
+
+function RUN.post(st)
+  st.ntasks = st.ntasks + 1
+  local n = st.ntasks
+  local ok, err = pcall(st.iso.post_task, st.iso, function() st.log[#st.log + 1] = "T" .. n end)
+  if not ok then return "post_task failed: " .. tostring(err) end
+  st.m.tasks[#st.m.tasks + 1] = { task = n }
+end
+
+function RUN.tasks(st)
+  local ok, r = pcall(st.iso.run_tasks, st.iso)
+  if not ok then return "run_tasks failed: " .. tostring(r) end
+  local n = st.m:run_tasks()
+  if r ~= n then return ("run_tasks ran %s, model %d"):format(tostring(r), n) end
 end
 
 function RUN.check(st) return check_all(st) end
@@ -957,10 +1409,18 @@ local function after_dispose(st, op)
   elseif t == "eternal" then return function() return iso:eternal(nil) end, self_msg("eternal", ISO)
   elseif t == "eget" then return function() return iso:eternal_get(1) end, self_msg("eternal_get", ISO)
   elseif t == "gc" then return function() return iso:collect(op.kind) end, self_msg("collect", ISO)
+  elseif t == "smi" or t == "obj" or t == "root" or t == "tasks" then
+    local name = ({ smi = "smi", obj = "object", root = "undefined", tasks = "run_tasks" })[t]
+    return function() return iso[name](iso, 1) end, self_msg(name, ISO)
+  elseif t == "call" then return function() return iso:call(nil) end, self_msg("call", ISO)
+  elseif (t == "oset" or t == "oget" or t == "okeys") and st.L[op.o] then
+    local o = st.L[op.o]
+    local name = ({ oset = "set", oget = "get", okeys = "keys" })[t]
+    return function() return o[name](o, "k") end, self_msg(name, LOC)
   elseif t == "bad" then return function() return iso:integer("x") end, self_msg("integer", ISO)
   elseif p and t:match("^p") then
     local name = ({ preset = "reset", pget = "get", pweak = "set_weak", pclear = "clear_weak",
-                    pdelete = "delete", pempty = "is_empty" })[t]
+                    pdelete = "delete", pempty = "is_empty", pweak2 = "set_weak" })[t]
     return function() return p[name](p) end, self_msg(name, LOC)
   elseif w and t:match("^w") then
     local name = ({ wget = "get", walive = "alive", wdelete = "delete" })[t]
@@ -1013,6 +1473,10 @@ local function run(prog, limit)
     if not d and st.nevent ~= #st.events then
       d = ("%d collection points the model did not replay"):format(#st.events - st.nevent)
     end
+    if not d and #st.cb_allocs > 0 then
+      d = ("%d allocations of callbacks the model did not replay"):format(#st.cb_allocs)
+    end
+    st.cb_allocs = {}
     st.events, st.nevent = {}, 0
     if not d then
       local okh, h = pcall(st.iso.number_of_handles, st.iso)
@@ -1105,7 +1569,8 @@ local EMIT = {
   arr_of = function(op)
     local e = {}
     for i, r in ipairs(op.e) do e[i] = lref(r) end
-    return ("L[%d] = T_new(try(iso.array_of, iso, %s))"):format(op.d, table.concat(e, ", "))
+    return ("L[%d] = T_new(try(iso.array_of, iso%s))"):format(op.d,
+      #e > 0 and (", " .. table.concat(e, ", ")) or "")
   end,
   fin_dispose = function() return "setmetatable({}, { __gc = function() iso:dispose() end })" end,
   set = function(op) return ("try(L[%d].set, L[%d], %d, %s)"):format(op.a, op.a, op.i, lref(op.v)) end,
@@ -1143,6 +1608,39 @@ local EMIT = {
     'iso:integer("x")', "iso:integer(1.5)", "iso:array(-1)", 'iso:number("x")',
     "iso:string(5)", 'iso:collect("medium")' })[op.k]) end,
   check = function() return "report()" end,
+  smi = function(op) return ("L[%d] = try(iso.smi, iso, %d)"):format(op.d, op.v) end,
+  root = function(op)
+    return ("L[%d] = try(iso.%s, iso, %s)"):format(op.d, ({ "undefined", "null", "boolean", "boolean" })[op.k],
+      ({ "nil", "nil", "true", "false" })[op.k])
+  end,
+  obj = function(op) return ("L[%d] = new(iso.object, %d)"):format(op.d, op.n) end,
+  oset = function(op) return ("try(L[%d].set, L[%d], %q, %s)"):format(op.o, op.o, op.k, lref(op.v)) end,
+  oget = function(op) return ("L[%d] = try(L[%d].get, L[%d], %q)"):format(op.d, op.o, op.o, op.k) end,
+  ohas = function(op) return ("print(try(L[%d].has, L[%d], %q))"):format(op.o, op.o, op.k) end,
+  odel = function(op) return ("try(L[%d].delete, L[%d], %q)"):format(op.o, op.o, op.k) end,
+  okeys = function(op) return ("print(table.concat(try(L[%d].keys, L[%d]) or {}, ','))"):format(op.o, op.o) end,
+  fset = function(op)
+    return ("try(L[%d].set_internal_field, L[%d], %d, %s)"):format(op.o, op.o, op.i, lref(op.v))
+  end,
+  fget = function(op)
+    return ("L[%d] = try(L[%d].get_internal_field, L[%d], %d)"):format(op.d, op.o, op.o, op.i)
+  end,
+  fptr = function(op) return ("try(L[%d].set_aligned_pointer, L[%d], %d, NB)"):format(op.o, op.o, op.i) end,
+  ext = function(op) return ("L[%d] = new(iso.external, NB)"):format(op.d) end,
+  func = function(op)
+    return ("L[%d] = T_new(try(iso.func, iso, BODY[%d], %s))"):format(op.d, op.body, lref(op.data))
+  end,
+  call = function(op)
+    local a = {}
+    for i, r in ipairs(op.a) do a[i] = lref(r) end
+    return ("L[%d] = try(iso.call, iso, L[%d], %s%s)"):format(op.d, op.f, lref(op.recv),
+      #a > 0 and (", " .. table.concat(a, ", ")) or "")
+  end,
+  pweak2 = function(op)
+    return ("try(P[%d].set_weak, P[%d], FIRST(P[%d], %d))"):format(op.p, op.p, op.p, op.f)
+  end,
+  post = function() return "try(iso.post_task, iso, function() print('task') end)" end,
+  tasks = function() return "print('tasks run', try(iso.run_tasks, iso))" end,
   dispose = function() return "iso:dispose()" end,
 }
 
@@ -1168,20 +1666,36 @@ local function reproducer(prog, why)
     "local other = scopelab.isolate()",
     "local other_scope = other:handle_scope()",
     "local F = other:integer(7)",
-    "local L, S, P, W, T, R = {}, {}, {}, {}, {}, {}",
-    "local function try(f, ...) local r = table.pack(pcall(f, ...))",
+    "-- an empty register reads as a value whose methods are nil (the fuzzer skipped those steps)",
+    "local NIL = setmetatable({}, { __index = function() return nil end })",
+    "local function regs() return setmetatable({}, { __index = function() return NIL end }) end",
+    "local L, S, P, W, T, R = regs(), regs(), regs(), regs(), {}, regs()",
+    "local function try(f, ...) if f == nil then print('skipped: an empty register') return nil end",
+    "  local r = table.pack(pcall(f, ...))",
     "  if not r[1] then print('error: ' .. tostring(r[2])) return nil end",
     "  return table.unpack(r, 2, r.n) end",
     "local function new(f, v) local h = try(f, iso, v)",
     "  if h then T[#T + 1] = iso:probe(h) end return h end",
-    "local function T_new(h) T[#T + 1] = iso:probe(h) return h end",
-    "local function close_innermost() local r = iso:handle_report()",
+    "local function T_new(h) if h then T[#T + 1] = iso:probe(h) end return h end",
+    "local function close_innermost() if iso:is_disposed() then return end local r = iso:handle_report()",
     "  for _, s in pairs(S) do if s:is_open() and s:depth() == #r then return try(s.close, s) end end end",
     "local function show(h) print(pcall(function() return h:kind(), h:id(), h:generation(),",
     "  h:kind() == 'array' and #h or h:value() end)) end",
     "local function report() for i, w in ipairs(T) do print('object', i, w) end",
-    "  print('handles', iso:number_of_handles()) end",
-    "local function collect(k) print(iso:collect(k).kind) end",
+    "  print('handles', pcall(iso.number_of_handles, iso)) end",
+    "local function collect(k) local ok, r = pcall(iso.collect, iso, k) print(ok and r.kind or r) end",
+    "local NB = iso:native_alloc(64, 'fuzz')",
+    "local BODY = { [0] = function() end,",
+    "  function(info) iso:integer(1) iso:integer(2) info:set_return_value(info:arg(1)) end,",
+    "  function(info) info:set_return_value(iso:integer(3)) end,",
+    "  function() iso:integer(4) error('fuzz call error', 0) end,",
+    "  function(info) pcall(iso.collect, iso, 'minor') info:set_return_value(info:this()) end,",
+    "  function() iso:handle_scope() end }",
+    "local function FIRST(p, f) return { first_pass = function(info)",
+    "  print('first pass', f) if f ~= 3 then p:reset() end",
+    "  if f == 4 then print(pcall(iso.integer, iso, 1)) end",
+    "  if f == 1 or f == 4 then info:set_second_pass_callback(function() print('second pass') end) end",
+    "end } end",
   }
   for _, op in ipairs(prog.ops) do out[#out + 1] = EMIT[op.op](op) end
   out[#out + 1] = "report()"

@@ -6,7 +6,8 @@
 #   make bench-deps    makes sure Boehm GC (libgc-dev) links, for the comparator rows
 #
 # Knobs: BENCH_REPS=N (repetitions; default 5, smoke 2), BENCH_ONLY=name (handles,
-# bintrees, gcbench, scavenge, fullgc), BENCH_LUA_DEPTH (binary-trees through Lua,
+# bintrees, gcbench, scavenge, fullgc, objects; lua-bintrees, lua-objects: the Lua
+# rows of bench/bintrees.lua and bench/objects.lua), BENCH_LUA_DEPTH (binary-trees through Lua,
 # default 16). A slow figure never fails the run; a wrong result (a checksum, a
 # lost object) does.
 #
@@ -32,6 +33,7 @@ BENCH_GC_FLAGS   = $(if $(BENCH_HAVE_GC),-DBENCH_HAVE_BOEHM)
 BENCH_GC_LIBS    = $(if $(shell cat $(BENCH_DIR)/boehm.flags 2>/dev/null),-lgc)
 BENCH_ARGS       = $(if $(BENCH_REPS),--reps $(BENCH_REPS)) $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 BENCH_RUN_LUA    = $(if $(BENCH_ONLY),$(findstring $(BENCH_ONLY),lua-bintrees),yes)
+BENCH_RUN_LUA_OBJECTS = $(if $(BENCH_ONLY),$(findstring $(BENCH_ONLY),lua-objects),yes)
 
 .PHONY: bench bench-smoke bench-build bench-deps bench-boehm-stamp
 bench-boehm-stamp:
@@ -60,6 +62,7 @@ bench: bench-build
 	@rm -f $(BENCH_DIR)/rows.tsv
 	$(BENCH_BIN) --rows $(BENCH_DIR)/rows.tsv $(BENCH_ARGS)
 	$(if $(BENCH_RUN_LUA),$(LUA) bench/bintrees.lua --depth $(BENCH_LUA_DEPTH) $(if $(BENCH_REPS),--reps $(BENCH_REPS)) --rows $(BENCH_DIR)/rows.tsv)
+	$(if $(BENCH_RUN_LUA_OBJECTS),$(LUA) bench/objects.lua $(if $(BENCH_REPS),--reps $(BENCH_REPS)) --rows $(BENCH_DIR)/rows.tsv)
 	$(LUA) bench/report.lua $(BENCH_DIR)/rows.tsv $(BENCH_DIR)/results.json $(BENCH_DIR)/results.svg
 
 bench-smoke: bench-build
@@ -67,5 +70,6 @@ bench-smoke: bench-build
 	@rm -f $(BENCH_DIR)/smoke/rows.tsv
 	$(BENCH_BIN) --smoke --rows $(BENCH_DIR)/smoke/rows.tsv $(BENCH_ARGS)
 	$(LUA) bench/bintrees.lua --depth 6 --reps 2 --rows $(BENCH_DIR)/smoke/rows.tsv
+	$(LUA) bench/objects.lua --n 2048 --reps 2 --rows $(BENCH_DIR)/smoke/rows.tsv
 	$(LUA) bench/report.lua $(BENCH_DIR)/smoke/rows.tsv $(BENCH_DIR)/smoke/results.json \
 	  $(BENCH_DIR)/smoke/results.svg

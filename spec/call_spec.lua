@@ -12,7 +12,8 @@ describe("iso:call", function()
     assert.equal("function", fn:kind())
     assert.equal(1, iso:number_of_handles())
     assert.equal("function", iso:func(function() end, nil, "named"):kind())
-    assert.equal(2, iso:number_of_handles())        -- the name made no handle of this scope
+    assert.equal(3, iso:number_of_handles())        -- the name is a string of this scope
+    assert.equal("function", iso:func(function() end, nil, iso:string("given")):kind())
   end)
 
   it("gives the callback this, the arguments (1-based) and data", function()

@@ -114,7 +114,8 @@ describe("scopelab.recorder", function()
     for l in csv:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.are.equal(table.concat(recorder.columns, ","), lines[1])
     assert.are.equal(3, #lines)
-    assert.matches('^2,[%d.]+,mark,"a, quoted ""label""",3,7,0,0,0,4096,0,0,0,0,0$', lines[3])
+    -- the stand-in reports no native memory: those columns stay empty
+    assert.matches('^2,[%d.]+,mark,"a, quoted ""label""",3,7,0,0,0,4096,0,0,0,0,0,,$', lines[3])
   end)
 
   it("names the recording of each row when several recorders share one CSV", function()
@@ -155,6 +156,31 @@ describe("scopelab.recorder", function()
     local _, majors = text:gsub('class="event major"', "")
     assert.are.equal(2, minors, "one minor tick in each of the two panels")
     assert.are.equal(2, majors)
+  end)
+
+  it("draws a native memory row only when some sample has native memory", function()
+    local plain = fake_isolate()
+    local rp = recorder.new(plain, { hook = false })
+    rp:mark("i", 1)
+    local without = rp:svg()
+    assert.is_nil(without:find("native memory", 1, true))
+    local iso = fake_isolate()
+    iso.st.native_bytes, iso.st.external_memory = 0, 0
+    local rec = recorder.new(iso, { hook = false })
+    for i = 1, 3 do
+      iso.st.native_bytes, iso.st.external_memory = i << 20, i << 20
+      rec:mark("i", i)
+    end
+    local text = rec:svg()
+    assert.is_true(well_formed(text))
+    assert.truthy(text:find("native memory (KiB)", 1, true))
+    local ys = series_ys(text, "native_bytes")
+    assert.are.equal(#rec.samples, #ys)
+    assert.is_true(ys[2] > ys[3] and ys[3] > ys[4], "more native memory is drawn higher")
+    local height = tonumber(text:match('<svg[^>]- height="([%d.]+)"'))
+    assert.is_true(height > tonumber(without:match('<svg[^>]- height="([%d.]+)"')),
+      "the chart grows by the extra row")
+    assert.matches("native_bytes,external_memory$", rec:csv():match("^[^\n]+"))
   end)
 
   it("puts recordings side by side on one scale so a flat curve stays flat", function()

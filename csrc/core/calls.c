@@ -204,13 +204,13 @@ sl_status sl_call(sl_isolate *iso, sl_local fn, sl_local recv, size_t argc,
   }
   fill_frame(iso, frame, fn, recv, argc, argv);
   st = invoke(iso, *fn.slot, frame, argc);
-  if (st == SL_OK && !sl__live(SL__HS(iso), res))
-    st = slI_error(iso, SL_ESTATE, "call: the callback closed the caller's scope");
+  /* The implicit scope closed in order (else invoke failed), so the caller's
+  ** scope, below it, is the innermost again and the result slot still its own. */
   if (st == SL_OK) {
     *res.slot = frame[1 + argc];
     *result = res;
-  } else if (sl__live(SL__HS(iso), res) && iso->hs.next == res.slot + 1) {
-    iso->hs.next--;  /* failed: its result slot back */
+  } else if (res.stamp == iso->hs.stamp && iso->hs.next == res.slot + 1) {
+    iso->hs.next--;  /* failed: its result slot back, if nothing was made above it */
   }
   frame_pop(iso, argc + FRAME_EXTRA);
   return st;

@@ -110,7 +110,12 @@ static void node_release(sl_isolate *iso, slG_node *n) {
 ** to another isolate. Nothing is read through 'n' before both are ruled out. */
 static slG_node *node_of(sl_isolate *iso, const sl_isolate *owner, slG_node *n,
                          uint64_t serial, int want_probe, const char *op) {
-  const slG_data *g = &iso->gh;
+  const slG_data *g;
+  /* Every made handle records its isolate, so no owner means a zeroed one. */
+  if (owner == NULL)
+    return slI_error(iso, SL_EARG, "%s: %s was never made", op,
+                     want_probe ? "probe" : "persistent handle"), NULL;
+  g = &owner->gh;
   if (owner != iso || (n != NULL && (serial <= g->serial_base || serial > g->serial)))
     return slI_error(iso, SL_EISOLATE, "%s: %s of another isolate", op,
                      want_probe ? "probe" : "persistent handle"), NULL;

@@ -172,7 +172,9 @@ static void fire_watch(sl_isolate *iso, slH_record *r) {
   if (iso->hs.watch_hook != NULL) {
     sl_scope_info info;
     fill_info(iso, (uint32_t)(r - iso->hs.scopes) + 1, &info);
+    iso->in_hooks++;  /* the hook may not call the API: dispose is refused */
     iso->hs.watch_hook(iso, &info, iso->hs.watch_ud);
+    iso->in_hooks--;
   }
 }
 
@@ -188,8 +190,8 @@ static sl_object **extend(sl_isolate *iso) {
   if (slH_kind(r) == SL_SCOPE_SEAL) {
     uint32_t level = slH_level(hs, depth);
     if (level == 0)                             /* V8: level == sealed_level == 0 */
-      return slI_error(iso, SL_ENOSCOPE, "no handle scope is open"), NULL;
-    return slI_error(iso, SL_ESEALED, "cannot create a handle in a sealed scope "
+      return slI_error(iso, SL_ENOSCOPE, "handle: no handle scope is open"), NULL;
+    return slI_error(iso, SL_ESEALED, "handle: cannot create a handle in a sealed scope "
                      "(level %u)", (unsigned)level), NULL;
   }
   int checked = (r->meta & SL__SCOPE_CHECKED) != 0;
@@ -198,7 +200,7 @@ static sl_object **extend(sl_isolate *iso) {
   if (checked || watching) {
     count = sl_number_of_handles(iso) - base_of(hs, depth);
     if (checked && count >= hs->side[depth - 1].capacity)  /* a refused one is never watched */
-      return slI_error(iso, SL_ECAPACITY, "scope at level %u is full (capacity %zu)",
+      return slI_error(iso, SL_ECAPACITY, "handle: scope at level %u is full (capacity %zu)",
                        (unsigned)slH_level(hs, depth), hs->side[depth - 1].capacity), NULL;
     if (watching && count >= hs->watch) {
       fire_watch(iso, r);

@@ -157,6 +157,20 @@ sl_status slM_run_callbacks(sl_isolate *iso) {
   return slG_run_pending(iso);
 }
 
+/* An operation ended with 'st' after collections that queued weak callbacks:
+** run them, but a failure keeps its own status and message, whatever the
+** callbacks did to the isolate's (a user reads the cause, not a side effect). */
+sl_status slM_settle(sl_isolate *iso, sl_status st) {
+  if (iso->gh.npending == 0 || iso->in_gc) return st;
+  if (st == SL_OK) return slM_run_callbacks(iso);
+  char msg[sizeof iso->msg];
+  memcpy(msg, iso->msg, sizeof msg);
+  slM_run_callbacks(iso);
+  memcpy(iso->msg, msg, sizeof msg);
+  iso->status = st;
+  return st;
+}
+
 sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   if ((kinds & ~(SL_MINOR | SL_MAJOR)) != 0 || kinds == 0)
     return slI_error(iso, SL_EARG, "collect: kind must be SL_MINOR, SL_MAJOR or both");
@@ -165,6 +179,10 @@ sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   size_t run = 0;
   if (kinds & SL_MINOR) st = slM_collect(iso, SL_MINOR, SL_GC_REQUESTED);
   if (st == SL_OK && (kinds & SL_MAJOR)) st = slM_collect(iso, SL_MAJOR, SL_GC_REQUESTED);
+  /* Taken now: the callbacks below may allocate and collect, and must not be
+  ** blamed for (nor swallow) what these collections' first passes did. */
+  int kept = iso->gh.not_reset;
+  iso->gh.not_reset = 0;
   sl_gc_stats g = iso->last;
   if (st == SL_OK) {
     uint64_t before = iso->st.weak_callbacks_run;
@@ -174,7 +192,7 @@ sl_status sl_collect(sl_isolate *iso, int kinds, sl_gc_stats *out) {
   }
   g.callbacks_run = run;
   if (out != NULL) *out = g;
-  if (st == SL_OK && iso->gh.not_reset) st = not_reset(iso);
+  if (st == SL_OK && kept) st = not_reset(iso);
   return st;
 }
 
@@ -184,6 +202,10 @@ sl_status sl_adjust_external_memory(sl_isolate *iso, int64_t delta, int64_t *tot
       (delta < 0 && iso->external < INT64_MIN - delta))
     return slI_error(iso, SL_EARG, "adjust_external_memory: the total would overflow");
   iso->external += delta;
+  /* The mark is the lowest total since the last full collection (V8's
+  ** low_since_mark_compact): memory freed after it, by the weak callbacks of the
+  ** very collection that set it, lowers it, or every cycle would start higher. */
+  if (iso->external < iso->external_at_full) iso->external_at_full = iso->external;
   if (iso->external - iso->external_at_full > (int64_t)iso->opt.external_memory_limit &&
       iso->gc_request == 0) {
     iso->gc_request = SL_GC_EXTERNAL_MEMORY;

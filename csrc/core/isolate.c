@@ -247,10 +247,11 @@ sl_isolate *sl_isolate_new(const sl_options *opts) {
 
 sl_status sl_isolate_dispose(sl_isolate *iso) {
   if (iso == NULL) return SL_OK;
-  if (iso->in_gc || iso->in_callbacks || iso->in_tasks || iso->calls.depth > 0)
+  if (iso->in_gc || iso->in_callbacks || iso->in_tasks || iso->in_hooks ||
+      iso->calls.depth > 0)
     return slI_error(iso, SL_ESTATE, "cannot dispose the isolate inside a %s",
                      iso->in_gc ? "collection" : iso->in_callbacks ? "weak callback"
-                     : iso->in_tasks ? "task" : "call");
+                     : iso->in_tasks ? "task" : iso->in_hooks ? "hook" : "call");
   sl_status st = slI_gate(iso, SLI_READ, "dispose");
   if (st != SL_OK) return st;
   slT_free(iso);

@@ -36,20 +36,11 @@ static sl_kind kind_of(const sl_object *v) {
 
 /* ------------------------------------------------------------------ create */
 
-/*
-** An allocation failed, possibly after collections that queued weak callbacks:
-** run them now (the inline allocators cannot), then report the failure with its
-** own message, whatever the callbacks did to the isolate's.
-*/
+/* An allocation failed, possibly after collections that queued weak callbacks
+** (the inline allocators cannot run them): run them, keep the failure. */
 static SL_NOINLINE sl_status failed(sl_isolate *iso) {
   sl_status st = iso->status != SL_OK ? iso->status : SL_ENOMEM;
-  if (iso->gh.npending > 0 && !iso->in_gc) {
-    char msg[sizeof iso->msg];
-    memcpy(msg, iso->msg, sizeof msg);
-    slM_run_callbacks(iso);
-    memcpy(iso->msg, msg, sizeof msg);
-    iso->status = st;
-  }
+  slM_settle(iso, st);  /* a failure stays the failure it was */
   return st;
 }
 
@@ -360,7 +351,7 @@ sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_local v) 
   return SL_OK;
 }
 
-sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out) {
+sl_status sl__identity_slow(sl_isolate *iso, sl_local h, uint64_t *out) {
   sl_object *o;
   sl_status st = get(iso, h, "id", &o);
   if (st == SL_OK) *out = o->id;

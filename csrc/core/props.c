@@ -289,14 +289,6 @@ static sl_status store_value(sl_isolate *iso, sl_object *o, size_t k, sl_object 
   return SL_OK;
 }
 
-/* Weak callbacks an allocation of 'set' queued run once the store is done. */
-static sl_status settled(sl_isolate *iso, sl_status st) {
-  if (iso->gh.npending > 0 && !iso->in_gc) {
-    sl_status cb = slM_run_callbacks(iso);
-    if (st == SL_OK) st = cb;
-  }
-  return st;
-}
 
 /* o[b] := v for a key given by content ('b' outside the heap). */
 static sl_status set_bytes(sl_isolate *iso, sl_local ol, const char *b, size_t n,
@@ -309,20 +301,21 @@ static sl_status set_bytes(sl_isolate *iso, sl_local ol, const char *b, size_t n
   if (k >= 0) return store_value(iso, o, (size_t)k, v, op);
   if (slI_gate(iso, SLI_ALLOC, op) != SL_OK) return iso->status;
   /* A new key: the store first, then the name (both may collect); the object
-  ** keeps the store alive, and nothing allocates between the name and its use. */
+  ** keeps the store alive, and nothing allocates between the name and its use.
+  ** Weak callbacks those collections queued run once the store is done. */
   st = grow_store(iso, ol, op);
   sl_object *name = st == SL_OK ? intern(iso, b, n) : NULL;
-  if (name == NULL) return settled(iso, st != SL_OK ? st : iso->status);
+  if (name == NULL) return slM_settle(iso, st != SL_OK ? st : iso->status);
   o = *ol.slot;
   v = vl.slot != NULL ? *vl.slot : iso->roots[SLI_UNDEFINED];
   sl_object *props = slO_slots(o)[0];
   size_t count = slO_prop_count(props);
   if (!slM_barrier(iso, props, name))
-    return settled(iso, slI_error(iso, SL_ENOMEM, "%s: out of memory for the remembered set", op));
+    return slM_settle(iso, slI_error(iso, SL_ENOMEM, "%s: out of memory for the remembered set", op));
   slO_prop_pairs(props)[2 * count] = name;
   slO_slots(props)[0] = SL__SMI(count + 1);
   set_hint(name, count);
-  return settled(iso, store_value(iso, o, count, v, op));
+  return slM_settle(iso, store_value(iso, o, count, v, op));
 }
 
 /* The key a Local holds, by identity when it is a name. */

@@ -353,6 +353,7 @@ struct sl_isolate {
                                  collection must be a full one, which rebuilds it */
   int in_callbacks;           /* weak callbacks are running */
   int in_tasks;               /* tasks are running */
+  int in_hooks;               /* the handle watch's hook is running */
   sl_heap_stats st;           /* cumulative counters (the rest computed on demand) */
   sl_gc_stats last;           /* the collection being run / last run */
   sl_gc_hook gc_hook;
@@ -431,6 +432,7 @@ int slM_remember(sl_isolate *iso, sl_object *o);
 ** left pending, first passes have run. */
 sl_status slM_collect(sl_isolate *iso, int kind, int reason);
 sl_status slM_run_callbacks(sl_isolate *iso);
+sl_status slM_settle(sl_isolate *iso, sl_status st);
 
 static inline int slM_is_young(const sl_isolate *iso, const sl_object *o) {
   return slM_in(&iso->young, o);

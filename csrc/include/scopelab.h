@@ -229,8 +229,8 @@ static inline sl_status sl_array_unpack(sl_isolate *iso, sl_local a, size_t i, s
                                         sl_local *out);
 /* inline: element i (0-based) := v's object ('v' empty clears it); runs the barrier. */
 static inline sl_status sl_array_set(sl_isolate *iso, sl_local a, size_t i, sl_local v);
-/* The object's identity: never reused, kept across moves. */
-SL_API sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out);
+/* inline: the object's identity: never reused, kept across moves. */
+static inline sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out);
 /* The object's current address (it changes when the object moves). */
 SL_API sl_status sl_address(sl_isolate *iso, sl_local h, uintptr_t *out);
 /* The generation h's object lives in. */

@@ -115,6 +115,7 @@ SL_API sl_status sl__array_set_slow(sl_isolate *iso, sl_local a, size_t i, sl_lo
 
 SL_API sl_status sl__integer_slow(sl_isolate *iso, int64_t v, sl_local *out);
 SL_API sl_status sl__smi_slow(sl_isolate *iso, int32_t v, sl_local *out);
+SL_API sl_status sl__identity_slow(sl_isolate *iso, sl_local h, uint64_t *out);
 SL_API sl_status sl__object_get_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local *out);
 SL_API sl_status sl__object_set_slow(sl_isolate *iso, sl_local o, sl_local key, sl_local v);
 SL_API sl_status sl__number_slow(sl_isolate *iso, double v, sl_local *out);
@@ -417,6 +418,18 @@ static inline uint64_t sl_scope_token_serial(const sl_scope *s) {
   return s->stamp >> SL__DEPTH_BITS;
 }
 
+
+/* Reading an identity: the header's id word of a live Local's object. */
+static inline sl_status sl_identity(sl_isolate *iso, sl_local h, uint64_t *out) {
+  if (SL__FAST && sl__live(SL__HS(iso), h)) {
+    const sl__object_header *o = (const sl__object_header *)*h.slot;
+    if (SL__IS_OBJECT(o)) {
+      *out = o->id;
+      return SL_OK;
+    }
+  }
+  return sl__identity_slow(iso, h, out);
+}
 
 /* An object (SL_OBJECT) keeps its property store in its first slot: a Smi
 ** count, then key/value pairs. A name (always old, so its age byte is free)

@@ -178,26 +178,21 @@ static void l_dropfunc(lua_State *L, lsl_isolate *li, lsl_func *f, int funcs) {
   }
 }
 
-/* Makes the function of record 'f' into 'out'; a string name inside an
-** escapable scope, so that the function is the only new handle of the
-** caller's scope. */
+/* Makes the function of record 'f' into 'out'. A name given as a Lua string
+** is made a string first, a Local of the caller's scope as the caller would
+** make it (V8's SetClassName takes a Local<String>): no scope of the binding's
+** own, which a weak callback run by either allocation could leave open. */
 static sl_status l_makefunc(lua_State *L, lsl_isolate *li, lsl_func *f, sl_local data,
                             sl_local name, sl_local *out) {
-  sl_scope esc;
-  sl_local fn;
   size_t len;
   const char *s;
   sl_status st;
-  if (lua_type(L, 4) != LUA_TSTRING)
-    return sl_function_new(li->iso, l_trampoline, f, data, name, out);
-  s = lua_tolstring(L, 4, &len);
-  st = sl_escapable_scope_open(li->iso, &esc);
-  if (st != SL_OK) return st;
-  st = sl_string(li->iso, s, len, &name);
-  if (st == SL_OK) st = sl_function_new(li->iso, l_trampoline, f, data, name, &fn);
-  if (st == SL_OK) st = sl_scope_escape(&esc, fn, out);
-  sl_scope_close(&esc);
-  return st;
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    s = lua_tolstring(L, 4, &len);
+    st = sl_string(li->iso, s, len, &name);
+    if (st != SL_OK) return st;
+  }
+  return sl_function_new(li->iso, l_trampoline, f, data, name, out);
 }
 
 /* iso:func(callback [, data [, name]]): 'name' a Lua string or a string Local. */

@@ -179,17 +179,30 @@ int lsl_iso_integer(lua_State *L) {
 }
 
 /* iso:smi(i): the value lives in the slot (no object); out of V8's 31-bit
-** range it is refused here, before the core sees a truncated int32. */
+** range it is refused here, before the core sees a truncated int32. Nothing
+** is allocated, so no callback can run; and a Smi has no identity to read
+** (asking sl_identity would format an error message for nothing). */
 int lsl_iso_smi(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "smi");
   lua_Integer v = lsl_checkint(L, 2, "smi");
   uint64_t cb0;
   lsl_local *lo;
+  sl_status st;
   if (v < SL_SMI_MIN || v > SL_SMI_MAX)
     return lsl_argerror(L, 2, "smi", lua_pushfstring(L, "%I is out of range (%d .. %d)", v,
                         (int)SL_SMI_MIN, (int)SL_SMI_MAX));
   lo = l_newlocal(L, li, "smi", &cb0);
-  return l_madelocal(L, li, lo, sl_smi(li->iso, (int32_t)v, &lo->h), cb0, "smi");
+  st = sl_smi(li->iso, (int32_t)v, &lo->h);
+  if (st != SL_OK) return lsl_fail(L, li, st, 1, "smi", NULL);
+  lo->tag = lsl_tag(UP_LOCAL);
+  lo->li = li;
+  lo->site = li->cur_site;
+  lo->level = li->cur_level;
+  lo->id = 0;
+  l_pushlocalmt(L, 1);
+  lua_setmetatable(L, -2);
+  lsl_flushwatch(L, li, "smi");
+  return 1;
 }
 
 /* iso:undefined(), iso:null(), iso:boolean(b): Locals bound to the isolate's
@@ -274,7 +287,8 @@ int lsl_iso_array_of(lua_State *L) {
   st = sl_array_from(li->iso, (size_t)n, elems, &lo->h);
   if (st != SL_OK) {
     l_failedincallback(L, li, st, cb0, "array_of");
-    for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
+    if (st == SL_ESTALE || st == SL_EISOLATE || st == SL_EARG)  /* an element's fault */
+      for (i = 2; i <= n + 1; i++) lsl_checklocalof(L, li, i, "array_of", 1);
   }
   return l_madelocal(L, li, lo, st, cb0, "array_of");
 }
@@ -502,11 +516,15 @@ int lsl_local_unpack(lua_State *L) {
   return (int)(j - i + 1);
 }
 
-static int l_local_set_checked(lua_State *L);
+static int l_local_set_checked(lua_State *L, sl_status tried);
 
+/* A new key may collect, and a collection is not undone by failing (it may
+** report a first pass that left its handle set, once): a failed o:set is not
+** called again, its status goes to the checked path. */
 int lsl_local_set(lua_State *L) {
   lsl_local *lo = (lsl_local *)lsl_testud(L, 1, UP_LOCAL);
   lsl_local *v = NULL;
+  sl_status st = SL_OK;
   /* the core cannot tell another isolate's Local: check that here */
   if (lo != NULL && lo->li->iso != NULL &&
       (lua_isnil(L, 3) || (v = lsl_tolocalof(L, 3, lo->li)) != NULL)) {
@@ -518,17 +536,19 @@ int lsl_local_set(lua_State *L) {
       size_t n;
       const char *k = lua_tolstring(L, 2, &n);
       lo->li->L = L;                          /* a new key may collect: callbacks run */
-      if (sl_object_set_named(lo->li->iso, lo->h, k, n, h) == SL_OK) return 0;
+      st = sl_object_set_named(lo->li->iso, lo->h, k, n, h);
+      if (st == SL_OK) return 0;
     }
   }
-  return l_local_set_checked(L);
+  return l_local_set_checked(L, st);
 }
 
-static int l_local_set_checked(lua_State *L) {
+/* 'tried': the status of the core call the fast path made (SL_OK: none). */
+static int l_local_set_checked(lua_State *L, sl_status tried) {
   lsl_local *lo = l_self(L, "set");
   size_t i;
   lsl_local *v;
-  if (l_isobject(L, lo, "set")) return lsl_object_set_checked(L, lo);
+  if (l_isobject(L, lo, "set")) return lsl_object_set_checked(L, lo, tried);
   i = l_checkindex(L, lo, 2, "set");
   v = lsl_checklocalof(L, lo->li, 3, "set", 1);
   sl_status st = sl_array_set(lo->li->iso, lo->h, i, v ? v->h : SL_EMPTY_LOCAL);

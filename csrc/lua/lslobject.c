@@ -70,14 +70,16 @@ int lsl_object_get_checked(lua_State *L, lsl_local *lo) {
   return 1;
 }
 
-/* o:set(key, v) when the fast try failed; nil stores undefined. */
-int lsl_object_set_checked(lua_State *L, lsl_local *lo) {
+/* o:set(key, v) when the fast try failed ('tried' its status, SL_OK when it
+** was not made): the arguments are checked, and the core is called only if it
+** was not already; nil stores undefined. */
+int lsl_object_set_checked(lua_State *L, lsl_local *lo, sl_status tried) {
   size_t n;
   const char *k = lua_tolstring(L, 2, &n);
   lsl_local *v = lsl_checklocalof(L, lo->li, 3, "set", 1);
-  sl_status st;
+  sl_status st = tried;
   lo->li->L = L;
-  st = sl_object_set_named(lo->li->iso, lo->h, k, n, v ? v->h : SL_EMPTY_LOCAL);
+  if (st == SL_OK) st = sl_object_set_named(lo->li->iso, lo->h, k, n, v ? v->h : SL_EMPTY_LOCAL);
   if (st != SL_OK) return lsl_fail(L, lo->li, st, 1, "set", NULL);
   return 0;
 }

@@ -269,7 +269,7 @@ LSL_FUNC int lsl_madelocal(lua_State *L, lsl_isolate *li, lsl_local *lo, sl_stat
 /* ---------------------------------------------------------------- lslobject.c */
 
 LSL_FUNC int lsl_object_get_checked(lua_State *L, lsl_local *lo);
-LSL_FUNC int lsl_object_set_checked(lua_State *L, lsl_local *lo);
+LSL_FUNC int lsl_object_set_checked(lua_State *L, lsl_local *lo, sl_status tried);
 
 /* ---------------------------------------------------------------- lslnative.c */
 

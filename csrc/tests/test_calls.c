@@ -290,3 +290,34 @@ void test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one(void)
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+/* Closes the implicit scope, then opens a seal scope and leaves it open. */
+static sl_status close_implicit_leave_seal(sl_isolate *iso, const sl_call_info *ci) {
+  sl_scope implicit, seal;
+  (void)ci;
+  OK(sl_scope_at(iso, sl_scope_depth(iso), &implicit));
+  OK(sl_scope_close(&implicit));
+  OK(sl_seal_scope_open(iso, &seal));
+  return SL_OK;
+}
+
+void test_a_failed_call_takes_its_result_slot_back_only_from_its_own_scope(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_scope s;
+  sl_local fn, res, h;
+  sl_scope_info in;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_function_new(iso, close_implicit_leave_seal, NULL, SL_EMPTY_LOCAL, SL_EMPTY_LOCAL, &fn));
+  FAILS(sl_call(iso, fn, SL_EMPTY_LOCAL, 0, NULL, &res), SL_ESTATE);
+  CHECK(strstr(sl_last_error(iso), "closed the HandleScope") != NULL);
+  /* the seal the callback left is still open, owning nothing, and still seals */
+  OK(sl_scope_info_at(iso, sl_scope_depth(iso), &in));
+  CHECK(in.kind == SL_SCOPE_SEAL && in.handles == 0);
+  FAILS(sl_integer(iso, 7, &h), SL_ESEALED);
+  sl_scope top;
+  OK(sl_scope_at(iso, sl_scope_depth(iso), &top));
+  OK(sl_scope_close(&top));
+  VERIFY(iso);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

@@ -591,3 +591,22 @@ void test_array_unpack_reads_elements_into_new_locals(void) {
   OK(sl_scope_close(&s));
   sl_isolate_dispose(iso);
 }
+
+static void dispose_from_hook(sl_isolate *iso, const sl_scope_info *scope, void *ud) {
+  (void)scope;
+  *(sl_status *)ud = sl_isolate_dispose(iso);
+}
+
+void test_the_watch_hook_cannot_dispose_the_isolate(void) {
+  sl_isolate *iso = t_isolate(0, 0, 0);
+  sl_status st = SL_OK;
+  sl_scope s;
+  sl_local h;
+  OK(sl_scope_open(iso, &s));
+  sl_watch_handles(iso, 2, dispose_from_hook, &st);
+  for (int i = 0; i < 3; i++) OK(sl_integer(iso, i, &h));
+  CHECK(st == SL_ESTATE);
+  CHECK(strstr(sl_last_error(iso), "inside a hook") != NULL);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}

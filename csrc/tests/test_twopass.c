@@ -194,6 +194,46 @@ void test_external_memory_past_its_limit_runs_a_full_collection(void) {
   sl_isolate_dispose(iso);
 }
 
+/* A wrapper's native megabyte, reported to the isolate and given back by its
+** first pass (an addon's Buffer). */
+static void give_back(const sl_weak_info *info) {
+  sl_persistent *p = sl_weak_info_parameter(info);
+  sl_isolate *iso = sl_weak_info_isolate(info);
+  sl_persistent_delete(iso, *p);
+  sl_adjust_external_memory(iso, -(1 << 20), NULL);
+}
+
+void test_external_memory_freed_after_a_full_collection_lowers_its_mark(void) {
+  enum { N = 64 };
+  sl_options o = t_options();
+  o.external_memory_limit = 4 << 20;
+  o.gc_interval = 0;
+  sl_isolate *iso = t_new(&o);
+  sl_persistent wraps[N];
+  sl_scope s;
+  int64_t total = 0, peak = 0;
+  sl_heap_stats st;
+  sl_set_gc_hook(iso, note_reason, NULL);
+  OK(sl_scope_open(iso, &s));
+  for (int i = 0; i < N; i++) {             /* 64 MiB through wrappers that die at once */
+    sl_scope inner;
+    sl_local obj;
+    OK(sl_scope_open(iso, &inner));
+    OK(sl_object_new(iso, 1, &obj));
+    OK(sl_persistent_new(iso, obj, &wraps[i]));
+    OK(sl_persistent_set_weak_two_pass(iso, wraps[i], give_back, &wraps[i], SL_WEAK_PARAMETER));
+    OK(sl_adjust_external_memory(iso, 1 << 20, &total));
+    if (total > peak) peak = total;
+    OK(sl_scope_close(&inner));
+  }
+  sl_heap_stats_of(iso, &st);
+  /* each cycle starts from what the last one's first passes left, not from its peak */
+  CHECK(peak <= (5 << 20) + (1 << 20));
+  CHECK(st.major_collections >= N / 6 && last_major_reason == SL_GC_EXTERNAL_MEMORY);
+  OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
 void test_old_space_growing_past_the_factor_runs_a_full_collection(void) {
   sl_options o = t_options();
   o.young_size = 1 << 16;                   /* 16 KiB arrays are born old */
@@ -217,5 +257,82 @@ void test_old_space_growing_past_the_factor_runs_a_full_collection(void) {
   CHECK(st.major_collections >= 2 && last_major_reason == SL_GC_OLD_GENERATION_GROWTH);
   CHECK(st.old_used < ((size_t)3 << 20) / 2);
   OK(sl_scope_close(&s));
+  sl_isolate_dispose(iso);
+}
+
+/* A first pass that keeps its handle. */
+static void keeps_handle(const sl_weak_info *w) { (void)w; }
+
+/* A single-pass callback that allocates (and so, with gc_interval 1, collects). */
+static sl_status alloc_status;
+static void allocates(sl_isolate *iso, sl_persistent p, void *ud) {
+  sl_scope s;
+  sl_local h;
+  (void)p, (void)ud;
+  if (sl_scope_open(iso, &s) != SL_OK) return;
+  alloc_status = sl_integer(iso, 1, &h);
+  sl_scope_close(&s);
+}
+
+void test_the_collection_that_ran_a_first_pass_reports_its_kept_handle(void) {
+  sl_options o = t_options();
+  o.gc_interval = 1;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local a, b;
+  sl_persistent pa, pb;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_object_new(iso, 0, &a));
+  OK(sl_integer(iso, 2, &b));
+  OK(sl_persistent_new(iso, a, &pa));
+  OK(sl_persistent_new(iso, b, &pb));
+  OK(sl_persistent_set_weak_two_pass(iso, pa, keeps_handle, NULL, SL_WEAK_PARAMETER));
+  OK(sl_persistent_set_weak(iso, pb, allocates, NULL));
+  OK(sl_scope_close(&s));
+  alloc_status = SL_EARG;
+  FAILS(sl_collect(iso, SL_MAJOR, NULL), SL_ESTATE);   /* it ran the first pass */
+  CHECK(strcmp(sl_last_error(iso), "Handle not reset in first callback") == 0);
+  CHECK(alloc_status == SL_OK);                        /* not blamed on the callback */
+  OK(sl_persistent_delete(iso, pa));
+  OK(sl_persistent_delete(iso, pb));
+  sl_isolate_dispose(iso);
+}
+
+/* A single-pass callback whose own call fails, leaving its message. */
+static void fails_a_call(sl_isolate *iso, sl_persistent p, void *ud) {
+  (void)p, (void)ud;
+  FAILS(sl_collect(iso, 0, NULL), SL_EARG);
+}
+
+void test_a_failed_set_keeps_its_message_over_a_weak_callbacks(void) {
+  sl_options o = t_options();
+  o.gc_interval = 1;
+  o.gc_interval_major = 1;
+  sl_isolate *iso = t_new(&o);
+  sl_scope s;
+  sl_local obj, a, b, v;
+  sl_persistent pa, pb;
+  OK(sl_scope_open(iso, &s));
+  OK(sl_object_new(iso, 0, &obj));
+  OK(sl_integer(iso, 7, &v));
+  {
+    sl_scope inner;
+    OK(sl_scope_open(iso, &inner));
+    OK(sl_object_new(iso, 0, &a));
+    OK(sl_integer(iso, 2, &b));
+    OK(sl_persistent_new(iso, a, &pa));
+    OK(sl_persistent_new(iso, b, &pb));
+    OK(sl_persistent_set_weak_two_pass(iso, pa, keeps_handle, NULL, SL_WEAK_PARAMETER));
+    OK(sl_persistent_set_weak(iso, pb, fails_a_call, NULL));
+    OK(sl_scope_close(&inner));
+  }
+  /* a new key allocates, the allocation collects: the first pass keeps its
+  ** handle, and the other callback's failure runs after the store */
+  FAILS(sl_object_set_named(iso, obj, "k", 1, v), SL_ESTATE);
+  CHECK(strcmp(sl_last_error(iso), "Handle not reset in first callback") == 0);
+  VERIFY(iso);
+  OK(sl_scope_close(&s));
+  OK(sl_persistent_delete(iso, pa));
+  OK(sl_persistent_delete(iso, pb));
   sl_isolate_dispose(iso);
 }

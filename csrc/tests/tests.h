@@ -74,10 +74,15 @@
   X(test_a_second_pass_waits_as_a_task_after_an_allocation_collects) \
   X(test_a_first_pass_that_keeps_its_handle_fails_the_collection_after_it) \
   X(test_external_memory_past_its_limit_runs_a_full_collection) \
+  X(test_external_memory_freed_after_a_full_collection_lowers_its_mark) \
   X(test_old_space_growing_past_the_factor_runs_a_full_collection) \
   X(test_sl_checked_sends_every_inline_call_through_the_thread_check) \
   X(test_a_small_function_born_old_remembers_its_young_data) \
-  X(test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one)
+  X(test_a_callback_failing_without_a_message_is_not_blamed_on_an_old_one) \
+  X(test_a_failed_call_takes_its_result_slot_back_only_from_its_own_scope) \
+  X(test_the_watch_hook_cannot_dispose_the_isolate) \
+  X(test_the_collection_that_ran_a_first_pass_reports_its_kept_handle) \
+  X(test_a_failed_set_keeps_its_message_over_a_weak_callbacks)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)

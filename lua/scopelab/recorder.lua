@@ -30,12 +30,12 @@ M.columns = {
   "sample", "clock_ms", "reason", "label", "value",
   "handles", "scope_level", "blocks", "young_used", "old_used",
   "persistent_handles", "weak_handles", "minor_collections", "major_collections",
-  "allocations",
+  "allocations", "native_bytes", "external_memory",
 }
 local STAT_COLUMNS = {
   "handles", "scope_level", "blocks", "young_used", "old_used",
   "persistent_handles", "weak_handles", "minor_collections", "major_collections",
-  "allocations",
+  "allocations", "native_bytes", "external_memory",
 }
 
 local function checkrec(self, fname)
@@ -237,13 +237,34 @@ local function events(r)
   return out
 end
 
---- The series a chart draws: handle counts on top, heap bytes below.
+--- The series a chart draws: handle counts on top, heap bytes below, and native
+-- memory (iso:native_alloc blocks, iso:adjust_external_memory's total) under
+-- them when some sample has any ('optional': most experiments have none).
 M.rows = {
   { title = "handles", unit = "", scale = 1,
     series = { "handles", "persistent_handles" } },
   { title = "heap used (KiB)", unit = "", scale = 1024,
     series = { "young_used", "old_used" } },
+  { title = "native memory (KiB)", unit = "", scale = 1024, optional = true,
+    series = { "native_bytes", "external_memory" } },
 }
+
+-- The rows worth drawing for these recorders.
+local function rows_for(recs)
+  local out = {}
+  for _, row in ipairs(M.rows) do
+    local used = not row.optional
+    for _, r in ipairs(recs) do
+      for _, s in ipairs(r.samples) do
+        for _, col in ipairs(row.series) do
+          if (s[col] or 0) ~= 0 then used = true end
+        end
+      end
+    end
+    if used then out[#out + 1] = row end
+  end
+  return out
+end
 
 -- Heap rows in KiB unless every value is under 4 KiB, where KiB would show
 -- as a column of decimals.
@@ -277,7 +298,8 @@ function M.svg(recs, title, opts)
     frags[1] = string.format('<text x="%s" y="22" font-size="16" font-weight="bold">%s</text>',
       svg.num(10), svg.escape(title))
   end
-  for ri, row in ipairs(M.rows) do
+  local rows = rows_for(recs)
+  for ri, row in ipairs(rows) do
     local built, ymax = {}, 0
     local scale, row_title = heap_scale(recs, row)
     for ci, r in ipairs(recs) do
@@ -301,7 +323,7 @@ function M.svg(recs, title, opts)
   end
   -- wide enough for the title (about 9 px per character of 16 px bold text)
   local width = math.max(pw * math.max(1, #recs), title and (#title * 9 + 20) or 0)
-  return svg.document(width, top + ph * #M.rows, frags, title)
+  return svg.document(width, top + ph * #rows, frags, title)
 end
 function Recorder:svg(title) return M.svg({ self }, title or self.name) end
 
