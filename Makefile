@@ -102,9 +102,12 @@ test: all $(CTEST)
 	@$(DEPS) lua busted
 	@sh tools/test-all.sh "$(CTEST)" "$(BUSTED) --lua=$(LUA)" "$(BUSTED_ARGS)"
 
+# The V8 experiments, then the Node.js addon cases (experiments/node/).
+EXPERIMENTS = $(sort $(wildcard experiments/*.lua)) $(sort $(wildcard experiments/node/*.lua))
+
 run: all
 	@$(DEPS) lua luassert
-	$(LUA) lua/scopelab/runner.lua --report $(BUILD)/reports experiments/*.lua
+	$(LUA) lua/scopelab/runner.lua --report $(BUILD)/reports $(EXPERIMENTS)
 
 clean:
 	rm -rf $(BUILD)
