@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- luacheck settings for scopelab (`make lint`; luacheck 1.1, Lua 5.4 code).
 --
 -- Note: luacheck 1.1 parses Lua 5.4 attributes but ignores them, so a to-be-closed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scopelab: build, test and run.
 #
 #   make          the core library and the Lua module

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- LuaRocks spec for the development version of scopelab.
 --   luarocks --lua-version=5.4 make --local    (from a checkout: builds with the Makefile)
 -- Debian's luarocks builds for Lua 5.1 unless told otherwise: --lua-version=5.4 is needed.

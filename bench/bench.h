@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** bench.h: the harness shared by every scopelab benchmark.
 **

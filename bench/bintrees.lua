@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bintrees.lua: binary-trees through the scopelab Lua module against plain Lua tables.
 --
 --   lua5.4 bench/bintrees.lua [--depth N] [--reps R] [--rows FILE] [--only SIDE]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** cmp_boehm.c: the Boehm GC comparators for binary-trees and GCBench.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** harness.c: statistics, printing and the rows file for the benchmarks.
 */

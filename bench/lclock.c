@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lclock.c: the Lua module "bench.clock", so the Lua benchmark times itself with
 ** the same clock_gettime(CLOCK_MONOTONIC) as the C harness.

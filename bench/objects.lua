@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- objects.lua: objects and calls (issue 14) through the Lua module, each against
 -- what it stands beside, measured in the same run.
 --

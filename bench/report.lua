@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- report.lua: turns the benchmark rows into the table, results.json and an SVG chart.
 --
 --   lua5.4 bench/report.lua ROWS.tsv RESULTS.json CHART.svg

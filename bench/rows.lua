@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- rows.lua: what the Lua benchmarks share: the summary of a series of samples, and
 -- a row printed as bench/harness.c prints it and appended to the rows file that
 -- bench/report.lua reads (workload, case, impl, unit, median, min, max, reps, note).

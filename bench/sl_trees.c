@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** sl_trees.c: the tree walks binary-trees and GCBench share on the scopelab side.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_bintrees.c: binary-trees, by the Benchmarks Game rules, through the C API.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_fullgc.c: a full (mark-compact) collection with 10^6 and 10^7 live old objects.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_gcbench.c: GCBench (Ellis, Kovac, Boehm) through the C API.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_handles.c: the handle fast paths against their physical floor.
 **

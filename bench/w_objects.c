@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_objects.c: objects and calls (issue 14) against what they stand beside.
 **

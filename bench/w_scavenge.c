@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** w_scavenge.c: what one scavenge costs, by survivor fraction and semispace size.
 **

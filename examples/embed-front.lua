@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- embed-front.lua: writes a C header that holds the pure Lua front of scopelab,
 -- so that a host program can preload it and needs no Lua files on disk.
 --

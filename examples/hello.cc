@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // hello.cc: scopelab from C++17, built against the installed headers with
 // -std=c++17 -pedantic -Werror, so that the public header and the inline calls
 // of scopelab_internal.h stay valid C++. A scope guard closes the handle scope

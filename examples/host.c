@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** host.c: a C program that embeds Lua 5.4 with scopelab built in, the way an
 ** application ships a scripting layer: no scopelab files on disk are needed.

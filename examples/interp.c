@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** interp.c: a C-only embedder of the scopelab core, shaped like an interpreter.
 **

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- An EscapableHandleScope lets one value outlive the scope: zero is collected, one survives (returning_function)
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- An eternal is read with no HandleScope: Eternal::Get binds the Local to the eternal's own slot
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

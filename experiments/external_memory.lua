@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- External memory: 1 MiB wrappers start no full collection until adjust_external_memory reports them
 -- luacheck: read globals claim recorder
 local scopelab = require "scopelab"

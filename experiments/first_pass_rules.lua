@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- First-pass weak callbacks only reset, read and free; the handle must be reset; second passes may do anything
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A Global resets itself when its Lua object is closed or collected; a plain Persistent leaks until Reset
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

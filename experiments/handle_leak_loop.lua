@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The handle leak of a loop without an inner scope, and its fix: one HandleScope per iteration
 -- luacheck: read globals claim recorder
 local scopelab = require "scopelab"

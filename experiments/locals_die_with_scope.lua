@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Locals die with their scope: every Local made in a HandleScope is released when it closes (example_function)
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A moving collection relocates objects while handles follow them
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- ObjectWrap: a two-pass weak callback frees a dead wrapper's native memory; without one it leaks
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The persistent leak (persistents never reset keep the heap growing) and its fixes: Reset, or a weak handle
 -- luacheck: read globals claim recorder
 local scopelab = require "scopelab"

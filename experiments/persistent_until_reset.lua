@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A persistent handle keeps its object alive across scopes and collections until Reset
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

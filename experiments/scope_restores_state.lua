@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Opening and closing a scope restores next, limit and level, and frees the extension blocks
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

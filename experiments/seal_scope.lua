@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A SealHandleScope turns a forgotten HandleScope into an error at the very call that would leak
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

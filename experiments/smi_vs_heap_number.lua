@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A Smi lives in its handle slot: nothing is allocated and nothing dies; a HeapNumber is collected
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Returning a Local from a plain HandleScope is caught as a stale handle
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

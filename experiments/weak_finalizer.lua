@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The weak-callback finalizer: a native resource is freed when its wrapper object dies (ObjectWrap)
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

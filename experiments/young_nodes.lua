@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A scavenge visits only the persistent handles that hold young objects (V8's young nodes)
 -- luacheck: read globals claim
 local scopelab = require "scopelab"

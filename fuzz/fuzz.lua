@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- fuzz/fuzz.lua: the model-checked random-operation fuzzer (issue 5).
 --
 --   lua5.4 fuzz/fuzz.lua [--ops N] [--seed S] [--runs R] [--program-length K] [--quiet] [--stats]

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- fuzz/model.lua: a reference model of scopelab's handle semantics in plain Lua.
 --
 -- Nothing here moves or frees memory: scopes are lists of Local records, objects

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/bench.mk: the benchmarks of issue 7 (sources in bench/).
 #
 #   make bench         every workload at full size (under 10 minutes on 2 cores);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/examples.mk: build and run the two embedding examples.
 #
 #   make examples                     both, each checks its own claims (exit 1 if wrong)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/install.mk: install scopelab where Lua and C users look for things.
 #
 #   make install   [PREFIX=/usr/local] [DESTDIR=]

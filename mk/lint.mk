@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/lint.mk: `make lint`, static checks of the Lua and C sources.
 #
 # luacheck   lua/ experiments/ spec/ examples/ and bin/scopelab, settings in .luacheckrc

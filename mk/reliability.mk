@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/reliability.mk: stress modes, sanitizers, valgrind and the fuzzers (issue 5).
 #
 #   make test-stress    the whole spec suite with every isolate collecting every 7

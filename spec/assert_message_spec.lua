@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The handle assertions take a custom message, as luassert's own do: on failure
 -- it comes first, above the assertion's own labelled message.
 local assert = require "scopelab.assert"

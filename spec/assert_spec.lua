@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Specs of scopelab.assert: the handle assertions on real handles of a real
 -- isolate, their failure messages, and the formatter.
 local assert = require "scopelab.assert"

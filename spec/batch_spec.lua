@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The batch calls beside the one-element ones: iso:array_of(...) builds an array
 -- with its elements in one call, a:unpack([i [, j]]) reads a range of them.
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The build on other people's machines: what a target needs is found by trying it
 -- (tools/deps.sh), never by asking dpkg; a missing tool is named with its Debian
 -- package; -Werror is for development builds only.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Functions and calls (V8's FunctionTemplate callbacks and FunctionCallbackInfo):
 -- iso:func(callback [, data [, name]]), iso:call(fn, receiver, ...).
 local helper = require "helper"

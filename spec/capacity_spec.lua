@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Capacity-checked scopes (JNI's PushLocalFrame(capacity) under CheckJNI).
 local scopelab = require "scopelab"
 local helper = require "helper"

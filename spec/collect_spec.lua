@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Collections, statistics and the raw diagnostics of issue 6.
 local scopelab = require "scopelab"
 local helper = require "helper"

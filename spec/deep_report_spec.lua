@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- iso:handle_report() over a very deep scope stack: one linear walk (issue 13 item 11).
 local helper = require "helper"
 local scopelab = require "scopelab"

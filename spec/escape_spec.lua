@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Escapable scopes: one value may leave the scope, into the parent.
 local helper = require "helper"
 local here = helper.here

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Eternal handles: an append-only table of roots living as long as the isolate.
 local helper = require "helper"
 local here = helper.here

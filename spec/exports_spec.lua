@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- What the two shared objects export: the Lua module its luaopen function only
 -- (the core linked into it keeps its symbols to itself), the C library exactly
 -- the calls scopelab.h marks SL_API (the core's own slX_ functions are hidden).

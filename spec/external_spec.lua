@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Externals (V8's External): a heap object holding a native pointer it never follows.
 local helper = require "helper"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Why a collection ran: external memory (V8's AdjustAmountOfExternalAllocatedMemory),
 -- old-generation growth (heap_growing_factor), and the 'reason' of collect() and the trace.
 local helper = require "helper"

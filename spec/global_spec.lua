@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Globals (V8's Global): a persistent handle that resets itself when its Lua
 -- object is closed or collected, beside the plain persistent that leaks.
 local helper = require "helper"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Hardening of the binding (issue 13, items 1-8 and its small slips; the error
 -- slips of issue 16): plain Lua that used to crash the process, corrupt the heap
 -- or give a wrong answer now raises an error naming the operation, or works.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Shared by every spec (see .busted): puts the module on the path and, when
 -- SCOPELAB_STRESS=1 (make test-stress), makes every isolate collect often, move
 -- everything on major collections and verify the heap after each one. Specs that

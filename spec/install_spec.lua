@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- install_spec.lua: scopelab installs where Lua and C users look for it.
 --
 -- Each case installs into its own temporary DESTDIR with `make install`, then uses

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Internal fields (V8's SetInternalFieldCount): values, and aligned native pointers.
 local helper = require "helper"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- scopelab.literal: plain data as one line of Lua, read back without 'load'.
 local literal = require "scopelab.literal"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The event loop (scopelab.loop): libuv's phase order in virtual time, how Node enters
 -- callbacks (the seal of SpinEventLoop, or the process-lifetime scope of Node <= 0.10),
 -- the worker-thread rule of queue_work, isolate tasks, and node::MakeCallback.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The misuse matrix (issue 5): one case per row, each asserting the exact error
 -- message and that the isolate still works afterwards (a scope, values, both
 -- collections, a verified heap). Rows are grouped by what went wrong: the isolate

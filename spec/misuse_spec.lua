@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The misuse matrix: every misuse raises a Lua error naming the operation and
 -- the reason, never a crash, and the isolate stays usable afterwards.
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The module itself: loading, metatables, defaults, options.
 local scopelab = require "scopelab"
 

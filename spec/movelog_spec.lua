@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The move log (option 'record_moves') and the weak-callback trace (option 'record_weak').
 local scopelab = require "scopelab"
 local helper = require "helper"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The heap moves objects; handles follow.
 local scopelab = require "scopelab"
 local helper = require "helper"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Node-API (scopelab.napi): every call's statuses and semantics, references across
 -- collections, wraps, externals and finalizers (deferred and "gc"), teardown.
 local scopelab = require "scopelab"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Native blocks: malloc as an addon does it, memory the collector knows nothing of.
 local helper = require "helper"
 local scopelab = require "scopelab"

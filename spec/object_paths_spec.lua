@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Diagnostics that name properties and internal fields: retaining paths,
 -- snapshots and diffs of objects, functions and externals.
 local helper = require "helper"

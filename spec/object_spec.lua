@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Objects and their named properties (V8's JSObject, Object::Set/Get/Has/Delete).
 local helper = require "helper"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The read-only roots (V8's oddballs): undefined, null, true and false.
 local helper = require "helper"
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Plain persistent handles (V8's Persistent): strong until reset, by hand.
 local scopelab = require "scopelab"
 local helper = require "helper"

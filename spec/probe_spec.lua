@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Probes: observers that see an object move and die, never keep it alive.
 local helper = require "helper"
 

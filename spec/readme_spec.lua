@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- readme_spec.lua: the README's Lua examples run, and print what their comments say.
 --
 -- Each ```lua block of README.md that is a script (not a spec: no describe/it) runs in

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Specs of scopelab.recorder and scopelab.svg, on a scripted stand-in for an
 -- isolate (its stats() returns what the test sets), so they prove the
 -- recorder's own logic whatever the core does.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Node-API references: strong while the count is above zero, weak at zero;
 -- deleting is separate from reaching zero.
 local helper = require "helper"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Replayable schedules: record an isolate's event stream, replay it against a fresh one.
 local scopelab = require "scopelab"
 local replay = require "scopelab.replay"

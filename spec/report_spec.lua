@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Leak reports: handle_report, watch_handles, persistent_report.
 local scopelab = require "scopelab"
 local helper = require "helper"

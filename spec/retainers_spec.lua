@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Why is this alive? iso:retainers(x): the shortest path from a root to x's object.
 local scopelab = require "scopelab"
 local helper = require "helper"

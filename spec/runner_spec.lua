@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Specs of scopelab.runner on small experiment files written for each case. Most
 -- need no C module, so they prove the runner's own rules; the few that check what
 -- reaches an isolate (defaults, --stress) use it.

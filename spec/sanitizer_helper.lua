@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- spec/sanitizer_helper.lua: the busted helper of `make test-asan`.
 --
 -- The ordinary build comes first on package.cpath (the Makefile exports LUA_CPATH

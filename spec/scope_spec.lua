@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Handle scopes: Locals live exactly as long as the scope that made them.
 local scopelab = require "scopelab"
 local helper = require "helper"

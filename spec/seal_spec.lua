@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Seal scopes: no handle may be created in the sealed level.
 local helper = require "helper"
 local here = helper.here

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Smis: V8's small integers, held in the handle slot itself with no heap object.
 local helper = require "helper"
 

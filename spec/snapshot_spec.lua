@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Heap snapshots, scopelab.diff and JSON.
 local scopelab = require "scopelab"
 local helper = require "helper"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Chart rules of scopelab.svg that a browser shows: no tick label clipped at
 -- the panel's edge, no series hidden under another that draws the same line.
 local svg = require "scopelab.svg"

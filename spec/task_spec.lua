@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The isolate's task queue (what V8 posts to the platform): iso:post_task(fn),
 -- iso:run_tasks(), stats().pending_tasks.
 local helper = require "helper"

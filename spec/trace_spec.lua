@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The GC trace (option 'trace_gc'): one stderr line per collection, like V8's --trace-gc.
 -- It is written by C to the process's stderr, so it is read from a child lua5.4.
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Two-pass weak callbacks (V8's SetWeak(parameter, callback, type)):
 -- p:set_weak{first_pass = f, parameter = x, type = "parameter" | "internal_fields"}.
 local helper = require "helper"

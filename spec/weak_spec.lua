@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Weak persistent handles with callbacks (V8's phantom weak handles).
 local scopelab = require "scopelab"
 local helper = require "helper"

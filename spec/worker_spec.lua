@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The worker-thread rule (the hook scopelab.loop runs its workers with):
 -- iso:_run_as_worker(fn, ...) runs fn as if on a thread that does not own the isolate.
 -- And the core's own thread check, the option check_thread.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/deps.sh NEED...: makes sure what a make target needs works, by trying it.
 #
 #   cc           $CC compiles and links a C program             Debian: build-essential

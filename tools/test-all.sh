@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the C unit tests and the busted specs, then prints one total line
 # "N passed, N failed" (CI reads it). Exit status non-zero if anything failed.
 #   $1 the C test binary   $2 the busted command   $3 extra busted arguments

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** calls.c: functions and calls, V8's FunctionTemplate callbacks and their
 ** FunctionCallbackInfo.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** diag.c: diagnostics over the heap and the roots.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** globals.c: persistent (global) handles, weak handles, probes, eternals.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** handles.c: Local handles in block-allocated scopes, V8's way.
 **

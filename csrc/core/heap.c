@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** heap.c: the spaces, allocation, the write barrier and when to collect.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** isolate.c: isolate lifetime, options, errors and statistics.
 **

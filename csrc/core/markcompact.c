@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** markcompact.c: the full collector (both generations).
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** object.c: values: the primitive heap objects (integers, numbers, strings,
 ** arrays, externals), Smis and the read-only roots; their constructors and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** props.c: objects with named properties and internal fields (V8's JSObject),
 ** and the name table behind their keys.

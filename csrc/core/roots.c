@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** roots.c: the one enumeration of the roots.
 **

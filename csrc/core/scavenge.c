@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** scavenge.c: the young-generation copying collector.
 **

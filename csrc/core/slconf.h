@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** slconf.h: tunables of the scopelab core, each overridable with -D.
 */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** slcore.h: the isolate and the object layout shared by the core's files.
 **

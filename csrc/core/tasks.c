@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tasks.c: the isolate's foreground task queue.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** fuzz_api.c: a libFuzzer harness on the public C API (scopelab.h).
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** scopelab.h: the public C API of scopelab.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** scopelab_internal.h: the layout behind scopelab.h's inline calls, and their
 ** bodies. Included by scopelab.h; never include it on its own.

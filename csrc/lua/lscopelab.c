@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lscopelab.c: the Lua 5.4 binding of scopelab (module "scopelab.core"; the
 ** front "scopelab" in lua/scopelab/init.lua re-exports it). This file holds the

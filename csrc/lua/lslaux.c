@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslaux.c: what every file of the binding calls: the error messages, the
 ** warnings, the argument checks that are not on a hot path, and the call-site

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslcall.c: functions and calls (V8's FunctionTemplate callbacks and their
 ** FunctionCallbackInfo): iso:func(callback [, data [, name]]), iso:call(fn,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lsldiag.c: collections and what the binding tells about the heap:
 ** iso:collect, iso:stats, iso:verify; the gc, move and watch hooks; and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslglobal.c: handles that outlive scopes: persistent and global handles
 ** ("scopelab.Persistent"), Node-API references ("scopelab.Reference"), eternal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lsllocal.c: Locals ("scopelab.Local") and the Isolate methods that make them
 ** (iso:integer, iso:number, iso:string, iso:array, iso:array_of, iso:smi, and

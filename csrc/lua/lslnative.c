@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslnative.c: native blocks ("scopelab.NativeBlock"): iso:native_alloc(bytes
 ** [, label]), nb:size(), nb:pointer(), nb:free(), nb:is_freed(), and

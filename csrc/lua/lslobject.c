@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslobject.c: objects (V8's JSObject) and externals: iso:object([n]),
 ** iso:external(p), and the Local methods of objects: o:get(key) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslprobe.c: probes ("scopelab.Probe"), made by iso:probe(h).
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslscope.c: handle scopes ("scopelab.Scope"): iso:handle_scope([{capacity}]),
 ** iso:escapable_handle_scope(), iso:seal_handle_scope() and their methods.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lsltypes.h: what the files of the Lua binding share (as LPeg's lptypes.h):
 ** the metatable names, the upvalue and user-value numbers, the userdata

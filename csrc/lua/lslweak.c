@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lslweak.c: two-pass weak callbacks (V8's SetWeak(parameter, callback,
 ** type)), the isolate's task queue, and the worker switch:

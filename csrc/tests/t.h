@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** t.h: a minimal unit-test harness for the core. Each test is a function; a
 ** failed CHECK reports file:line and the expression and fails the test, which

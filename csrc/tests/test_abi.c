@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_abi.c: the layout that inline calls compile into programs is the ABI.
 **

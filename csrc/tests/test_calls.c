@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_calls.c: functions and sl_call (the implicit HandleScope, frames as
 ** roots, failures), the task queue, and the isolate's thread check.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_checked.c: built with SL_CHECKED, so every inline call of scopelab.h
 ** takes its out-of-line path here; with check_thread even the calls whose

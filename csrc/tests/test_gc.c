@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_gc.c: the collectors: promotion, the write barrier, cycles, deep
 ** lists, heap exhaustion, strings, stress modes and retaining paths.

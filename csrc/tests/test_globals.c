@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_globals.c: persistent, weak and eternal handles, and probes.
 */

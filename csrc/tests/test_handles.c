@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_handles.c: Local handles, scopes, escape, seal, blocks, capacity, watch.
 */

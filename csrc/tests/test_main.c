@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_main.c: runs every core test and prints "C tests: N passed, M failed".
 */

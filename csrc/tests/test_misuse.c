@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_misuse.c: misuse the core must refuse, and paths that must stay linear
 ** on inputs a user can reach (deep scope stacks, tiny handle blocks).

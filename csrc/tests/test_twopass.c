@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_twopass.c: two-pass weak callbacks (V8's SetWeak with a parameter or
 ** internal fields), external memory and old-generation growth as reasons

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** test_values.c: Smis, the read-only roots, objects with properties and
 ** internal fields, externals, eternal Locals, and the retaining paths that

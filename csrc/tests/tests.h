@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests.h: the list of core tests, run in this order. */
 #ifndef TESTS_H
 #define TESTS_H

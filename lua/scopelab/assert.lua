@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.assert: luassert extensions for handles, for specs and experiments.
 --
 --   local assert = require "scopelab.assert"   -- luassert, extended

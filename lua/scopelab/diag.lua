@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.diag: the pure-Lua half of the diagnostics (issue 6).
 --
 --   scopelab.diff(a, b)        what changed between two snapshots of one isolate

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- scopelab: the Lua front of the C module 'scopelab.core'.
 --
 -- Kept thin on purpose: everything lives in C (csrc/lua/lscopelab.c) except the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.literal: plain Lua data as one line of text, read back without 'load'.
 --
 --   local literal = require "scopelab.literal"

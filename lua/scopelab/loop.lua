@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- scopelab.loop: an event loop in virtual time, entered the way Node.js enters libuv.
 --
 --   local loop = scopelab.loop(iso [, {node = true}])     -- or require("scopelab.loop")(iso)

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- scopelab.napi: Node-API over a scopelab isolate and loop, with Node-API's semantics and
 -- statuses, and its references and finalizers built the way Node builds them.
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.recorder: timelines of an isolate's statistics, as CSV and SVG.
 --
 --   local recorder = require "scopelab.recorder"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.replay: record the event stream of an isolate, replay it elsewhere (issue 6, item 7).
 --
 --   local replay = require "scopelab.replay"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.runner: runs experiment scripts, counts their claims, reports.
 --
 --   lua5.4 lua/scopelab/runner.lua [--report DIR] [--quiet] [--stress[=N]]
@@ -171,13 +172,16 @@ end
 
 local function basename(path) return (path:match("([^/]+)$") or path):gsub("%.lua$", "") end
 
--- The first comment line of a script is its title in the report.
+-- The first comment line of a script is its title in the report (a license tag or a
+-- luacheck directive is not).
 local function title_of(path)
   local f = io.open(path, "r")
   if not f then return nil end
   for line in f:lines() do
     local t = line:match("^%-%-+%s*(.-)%s*$")
-    if t and t ~= "" and not t:match("^luacheck") then f:close(); return t end
+    if t and t ~= "" and not t:match("^luacheck") and not t:match("^SPDX%-License%-Identifier:") then
+      f:close(); return t
+    end
     if not line:match("^%s*$") and not line:match("^#!") and not line:match("^%-%-") then break end
   end
   f:close()

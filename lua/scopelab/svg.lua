@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 --- scopelab.svg: line charts as standalone SVG text, in plain Lua.
 --
 -- The recorder draws its timelines with this module; it has no dependency
