@@ -114,13 +114,16 @@ describe("a persistent handle", function()
     local site1, site2
     for i = 1, 3 do kept[i] = iso:persistent(h) site1 = here() end
     kept[4] = iso:persistent(h) site2 = here()
-    iso:persistent()                               -- empty: not live, not reported
+    local never = iso:persistent() local site3 = here()   -- empty: not live, but a node
     assert.equal(site1, kept[1]:site())
     local r = iso:persistent_report()
     assert.equal(4, r.total)
-    assert.equal(2, #r)
-    assert.same({ site = site1, count = 3, weak = 0 }, r[1])
-    assert.same({ site = site2, count = 1, weak = 0 }, r[2])
+    assert.equal(1, r.empty)
+    assert.equal(3, #r)
+    assert.same({ site = site1, count = 3, weak = 0, empty = 0 }, r[1])
+    assert.same({ site = site2, count = 1, weak = 0, empty = 0 }, r[2])
+    assert.same({ site = site3, count = 0, weak = 0, empty = 1 }, r[3])
+    never:delete()
     assert.matches("^scopelab.Persistent: persistent created at " .. site1:gsub("%p", "%%%0")
       .. " %(strong%)$", tostring(kept[1]))
   end)

@@ -139,18 +139,43 @@ describe("iso:persistent_report", function()
     for i = 1, 5 do kept[#kept + 1] = iso:persistent(iso:integer(i)); site_a = here() end
     for i = 1, 2 do kept[#kept + 1] = iso:persistent(iso:integer(i)); site_b = here() end
     kept[6]:set_weak()
-    local gone = iso:persistent(iso:integer(0))
-    gone:reset()                                      -- empty: not live, not reported
+    local gone = iso:persistent(iso:integer(0)); local site_c = here()
+    gone:reset()                                      -- empty: not live, but not deleted
     local rep = iso:persistent_report()
     assert.equal(7, rep.total)
-    assert.equal(2, #rep)
-    assert.same({ site = site_a, count = 5, weak = 0 }, rep[1])
-    assert.same({ site = site_b, count = 2, weak = 1 }, rep[2])
-    assert.equal("scopelab.PersistentReport: 7 persistent handles live, 2 creation sites\n"
+    assert.equal(1, rep.empty)
+    assert.equal(3, #rep)
+    assert.same({ site = site_a, count = 5, weak = 0, empty = 0 }, rep[1])
+    assert.same({ site = site_b, count = 2, weak = 1, empty = 0 }, rep[2])
+    assert.same({ site = site_c, count = 0, weak = 0, empty = 1 }, rep[3])
+    assert.equal("scopelab.PersistentReport: 7 persistent handles live, 1 emptied but not "
+      .. "deleted, 3 creation sites\n"
       .. "       5  created at " .. site_a .. "\n"
-      .. "       2  created at " .. site_b .. " (1 weak)", tostring(rep))
-    assert.equal(('{"groups":[{"count":5,"site":"%s","weak":0},{"count":2,"site":"%s","weak":1}],'
-      .. '"total":7}'):format(site_a, site_b), rep:json())
+      .. "       2  created at " .. site_b .. " (1 weak)\n"
+      .. "       0  created at " .. site_c .. " (1 empty)", tostring(rep))
+    assert.equal(('{"empty":1,"groups":[{"count":5,"empty":0,"site":"%s","weak":0},'
+      .. '{"count":2,"empty":0,"site":"%s","weak":1},{"count":0,"empty":1,"site":"%s","weak":0}],'
+      .. '"total":7}'):format(site_a, site_b, site_c), rep:json())
+    gone:delete()
+    assert.equal(0, iso:persistent_report().empty)
+  end)
+
+  it("counts nodes emptied but never deleted, as a napi_ref at count 0 whose object died", function()
+    local refs, site = {}, nil
+    do
+      local s <close> = iso:handle_scope()
+      for i = 1, 4 do refs[i] = iso:persistent(iso:integer(i)); site = here() end
+    end
+    for i = 1, 4 do refs[i]:set_weak(function(p) p:reset() end) end
+    iso:collect("minor"); iso:verify()
+    assert.equal(4, iso:stats().empty_persistent_handles)
+    assert.equal(0, iso:stats().persistent_handles)
+    local rep = iso:persistent_report()
+    assert.equal(0, rep.total)
+    assert.same({ { site = site, count = 0, weak = 0, empty = 4 } },
+      { table.unpack(rep) })
+    for i = 1, 3 do refs[i]:delete() end
+    assert.equal(1, iso:stats().empty_persistent_handles)
   end)
 
   it("shows the forgotten Reset: the leaking line's group grows, the fixed one stays empty", function()
@@ -163,7 +188,8 @@ describe("iso:persistent_report", function()
         ok:reset()
       end
       local rep = iso:persistent_report()
-      totals[round] = #rep == 1 and rep[1].count or -1
+      totals[round] = #rep >= 1 and rep[1].count or -1
+      for k = 2, #rep do assert.equal(0, rep[k].count) end   -- the fixed line: none live
     end
     assert.same({ 10, 20, 30 }, totals)
   end)

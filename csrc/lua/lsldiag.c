@@ -71,10 +71,26 @@ int lsl_iso_collect(lua_State *L) {
   return 1;
 }
 
+static int l_countempty(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
+  (void)p; (void)site; (void)weak;
+  if (id == 0) (*(size_t *)ud)++;
+  return 0;
+}
+
+/* Nodes emptied (reset, or cleared by the collector) but never deleted: in use,
+** holding nothing. A napi_ref left at count 0 after its object died is one. */
+static size_t l_count_empty(sl_isolate *iso) {
+  size_t n = 0;
+  sl_persistent_foreach(iso, l_countempty, &n);
+  return n;
+}
+
 int lsl_iso_stats(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "stats");
   sl_heap_stats s;
+  size_t empty;
   sl_heap_stats_of(li->iso, &s);
+  empty = l_count_empty(li->iso);  /* before any Lua allocation: a __gc may dispose */
   lua_createtable(L, 0, 32);
   lsl_setint(L, "handles", s.handles);
   lsl_setint(L, "scope_level", s.scope_level);
@@ -87,6 +103,7 @@ int lsl_iso_stats(lua_State *L) {
   lsl_setint(L, "old_used", s.old_used);
   lsl_setint(L, "old_size", s.old_size);
   lsl_setint(L, "persistent_handles", s.persistent_handles);
+  lsl_setint(L, "empty_persistent_handles", empty);
   lsl_setint(L, "weak_handles", s.weak_handles);
   lsl_setint(L, "probes", s.probes);
   lsl_setint(L, "eternal_handles", s.eternal_handles);
@@ -553,21 +570,21 @@ int lsl_iso_watch_handles(lua_State *L) {
   return 0;
 }
 
+/* weak[i]: 1 weak, 0 strong, -1 empty (in use, holding nothing). */
 typedef struct l_persbuf { uint32_t *site; int *weak; size_t n, cap; } l_persbuf;
 
 static int l_countpers(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
-  (void)p; (void)site; (void)weak;
-  if (id != 0) ((l_persbuf *)ud)->n++;
+  (void)p; (void)site; (void)weak; (void)id;
+  ((l_persbuf *)ud)->n++;
   return 0;
 }
 
 static int l_fillpers(sl_persistent p, uint32_t site, int weak, uint64_t id, void *ud) {
   l_persbuf *b = (l_persbuf *)ud;
   (void)p;
-  if (id == 0) return 0;
   if (b->n >= b->cap) return 1;
   b->site[b->n] = site;
-  b->weak[b->n] = weak;
+  b->weak[b->n] = id == 0 ? -1 : weak != 0;
   b->n++;
   return 0;
 }
@@ -581,12 +598,30 @@ static void l_bump(lua_State *L, const char *name) {
   lsl_setint(L, name, v);
 }
 
-/* Live (non-empty) persistent handles grouped by creation site, most first:
-** { {site = "f.lua:3" or nil, count = n, weak = n}, ..., total = n }. */
+static lua_Integer l_field(lua_State *L, int t, int i, const char *k) {
+  lua_Integer v;
+  lua_rawgeti(L, t, i);
+  lua_getfield(L, -1, k);
+  v = lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  return v;
+}
+
+/* Group t[i] sorts before t[j]: more live handles, or as many and more empty. */
+static int l_group_before(lua_State *L, int t, int i, int j) {
+  lua_Integer ci = l_field(L, t, i, "count"), cj = l_field(L, t, j, "count");
+  if (ci != cj) return ci > cj;
+  return l_field(L, t, i, "empty") > l_field(L, t, j, "empty");
+}
+
+/* Persistent handles grouped by creation site, most live first:
+** { {site = "f.lua:3" or nil, count = n, weak = n, empty = n}, ..., total = n,
+** empty = n }. 'count' and 'total' are the live (non-empty) ones; 'empty' the
+** nodes emptied but never deleted, so a leaked napi_ref shows at its line. */
 int lsl_iso_persistent_report(lua_State *L) {
   lsl_isolate *li = lsl_checkiso(L, 1, "persistent_report");
   l_persbuf b = { NULL, NULL, 0, 0 };
-  size_t i;
+  size_t i, empty = 0;
   int groups, idx, t;
   sl_persistent_foreach(li->iso, l_countpers, &b);
   b.cap = b.n;
@@ -604,42 +639,41 @@ int lsl_iso_persistent_report(lua_State *L) {
     lua_rawgeti(L, idx, (lua_Integer)b.site[i]);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
-      lua_createtable(L, 0, 3);
+      lua_createtable(L, 0, 4);
       lsl_pushsite(L, 1, b.site[i]);
       lua_setfield(L, -2, "site");
       lsl_setint(L, "count", 0);
       lsl_setint(L, "weak", 0);
+      lsl_setint(L, "empty", 0);
       lua_pushvalue(L, -1);
       lua_rawseti(L, idx, (lua_Integer)b.site[i]);
       lua_pushvalue(L, -1);
       lua_rawseti(L, t, ++groups);
     }
-    l_bump(L, "count");
-    if (b.weak[i]) l_bump(L, "weak");
+    if (b.weak[i] < 0) {
+      l_bump(L, "empty");
+      empty++;
+    } else {
+      l_bump(L, "count");
+      if (b.weak[i]) l_bump(L, "weak");
+    }
     lua_pop(L, 1);
   }
-  /* sort groups by count, descending (insertion sort: few groups) */
+  /* most live first, then most empty (insertion sort: few groups) */
   {
     int a, c;
     for (a = 2; a <= groups; a++) {
-      for (c = a; c > 1; c--) {
-        lua_Integer x, y;
+      for (c = a; c > 1 && l_group_before(L, t, c, c - 1); c--) {
         lua_rawgeti(L, t, c - 1);
-        lua_getfield(L, -1, "count");
-        x = lua_tointeger(L, -1);
         lua_rawgeti(L, t, c);
-        lua_getfield(L, -1, "count");
-        y = lua_tointeger(L, -1);
-        if (y <= x) { lua_pop(L, 4); break; }
-        lua_pop(L, 1);                       /* stack: g(c-1), x, g(c) */
         lua_rawseti(L, t, c - 1);
-        lua_pop(L, 1);
         lua_rawseti(L, t, c);
       }
     }
   }
   lua_pushvalue(L, t);
-  lsl_setint(L, "total", b.n);
+  lsl_setint(L, "total", (lua_Integer)(b.n - empty));
+  lsl_setint(L, "empty", (lua_Integer)empty);
   return 1;
 }
 

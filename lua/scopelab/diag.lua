@@ -385,15 +385,19 @@ PersistentReport.__index = PersistentReport
 function PersistentReport.json(self)
   local groups = M.json_array({})
   for i, g in ipairs(self) do groups[i] = g end
-  return M.to_json({ total = self.total, groups = groups })
+  return M.to_json({ total = self.total, empty = self.empty, groups = groups })
 end
 
 function PersistentReport.__tostring(self)
-  local lines = { ("scopelab.PersistentReport: %s live, %s"):format(
-    plural(self.total or 0, "persistent handle"), plural(#self, "creation site")) }
+  local empty = (self.empty or 0) > 0 and (", %d emptied but not deleted"):format(self.empty) or ""
+  local lines = { ("scopelab.PersistentReport: %s live%s, %s"):format(
+    plural(self.total or 0, "persistent handle"), empty, plural(#self, "creation site")) }
   for _, g in ipairs(self) do
+    local notes = {}
+    if (g.weak or 0) > 0 then notes[#notes + 1] = g.weak .. " weak" end
+    if (g.empty or 0) > 0 then notes[#notes + 1] = g.empty .. " empty" end
     lines[#lines + 1] = ("  %6d  created at %s%s"):format(g.count, g.site or "? (from C)",
-      g.weak > 0 and (" (" .. g.weak .. " weak)") or "")
+      #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "")
   end
   return table.concat(lines, "\n")
 end
