@@ -1,4 +1,4 @@
--- A loop inside one native call keeps every iteration's handles until the call returns; a scope per iteration frees them
+-- A loop in one native call holds every iteration's handles until it returns; a scope per iteration frees them
 -- luacheck: read globals claim recorder
 --
 -- Reproduces the Node-API documentation's "Making handle lifespan shorter than that of
