@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A loop in one native call holds every iteration's handles until it returns; a scope per iteration frees them
 -- luacheck: read globals claim recorder
 --

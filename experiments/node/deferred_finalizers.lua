@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Wrap finalizers wait for the loop: a JS loop that never yields keeps the native memory of dead wrappers
 -- luacheck: read globals claim recorder
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- finalize_cb never runs for wrappers still reachable at exit; environment teardown runs them
 -- luacheck: read globals claim recorder
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Megabytes behind tiny wrappers never reported: no collection comes; napi_adjust_external_memory brings it
 -- luacheck: read globals claim recorder
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- What a weak callback may do: a second pass needs its own HandleScope, a first pass must Reset and cannot resurrect
 -- luacheck: read globals claim recorder
 --

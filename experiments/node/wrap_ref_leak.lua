@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The napi_ref napi_wrap returns, never deleted although the finalizer ran: references pile up
 -- luacheck: read globals claim recorder
 --
