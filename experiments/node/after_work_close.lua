@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- `scope.Close(Undefined())` in every after-work callback: a handle per query in the process-lifetime scope
 -- luacheck: read globals claim recorder
 --

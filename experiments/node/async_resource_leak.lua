@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- `~AsyncResource` never resetting its resource Persistent: every async work item's resource object lives forever
 -- luacheck: read globals claim recorder
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- `napi_escape_handle` called twice on one scope: napi_escape_called_twice, and V8's check underneath
 -- luacheck: read globals claim recorder
 --

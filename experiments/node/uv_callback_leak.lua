@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- uv callbacks with no scope of their own: Locals pile up in a process-lifetime scope (the Walmart leak)
 -- luacheck: read globals claim recorder
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A uv timer callback that makes handles with no HandleScope, and `Nan::HandleScope();` closed at its `;`
 -- luacheck: read globals claim recorder
 --

@@ -77,6 +77,7 @@ local function run(name, fixed)
 
   local est = env:stats()
   seen.est = est
+  seen.empty_nodes = iso:stats().empty_persistent_handles
   seen.report = iso:native_report()
   print(("%-32s %d instances: %3d finalizers run, %3d napi_refs held (%3d emptied), %3d deleted, "
     .. "%5d B of v8impl::Reference")
@@ -92,6 +93,8 @@ claim.less(REQUESTS - EVERY - 1, leak.est.finalizers_run, "the finalizers ran (e
 claim.grows(leak.references, "yet the napi_refs held grow with every collection")
 claim.equal(leak.est.finalizers_run, leak.est.references_empty,
   "one emptied reference per finalized instance, never deleted")
+claim.equal(leak.est.references_empty, leak.empty_nodes,
+  "iso:stats() counts the same emptied nodes (empty_persistent_handles)")
 claim.grows(leak.native, "each keeps its 80-byte v8impl::Reference allocated")
 claim.equal(1 + leak.est.finalizers_run + leak.est.wraps, leak.est.references,
   "the held references: the constructor's, the emptied ones, and the live instances'")
@@ -99,6 +102,7 @@ claim.equal(1 + leak.est.finalizers_run + leak.est.wraps, leak.est.references,
 claim.equal(leak.est.finalizers_run, fix.est.finalizers_run, "with the fix the same finalizers run")
 claim.flat(fix.references, "and the napi_refs held stay flat", 1)
 claim.equal(0, fix.est.references_empty, "no emptied reference is left")
+claim.equal(0, fix.empty_nodes, "nor an emptied node")
 claim.equal(fix.est.finalizers_run, fix.est.references_deleted, "each finalizer deleted its reference")
 claim.equal(80 * fix.est.references, fix.report.bytes,
   "the native report holds exactly the references still in use")
