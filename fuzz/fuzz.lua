@@ -1556,7 +1556,7 @@ local EMIT = {
   open = function(op)
     local f = op.kind == "handle" and "handle_scope" or op.kind == "escapable"
       and "escapable_handle_scope" or "seal_handle_scope"
-    return ("S[%d] = try(iso.%s, iso)"):format(op.s, f)
+    return ("S[%d] = opened(try(iso.%s, iso))"):format(op.s, f)
   end,
   close = function(op) return ("try(S[%d].close, S[%d])"):format(op.s, op.s) end,
   close_top = function() return "close_innermost()" end,
@@ -1584,7 +1584,7 @@ local EMIT = {
   pweak = function(op)
     local body = ({ "", " local s = iso:handle_scope(); p:reset(T_new(iso:integer(0))); s:close()",
                     " iso:collect('minor')", (" pcall(S[%d].close, S[%d])"):format(op.cs or 0, op.cs or 0),
-                    (" pcall(S[%d].close, S[%d]); S[%d] = iso:handle_scope(); T_new(iso:integer(0))")
+                    (" pcall(S[%d].close, S[%d]); S[%d] = opened(iso:handle_scope()); T_new(iso:integer(0))")
                       :format(op.cs or 0, op.cs or 0, op.cs or 0),
                     " print(pcall(getmetatable(iso).__gc, iso))" })[op.cb]
     return op.cb ~= 0 and ("try(P[%d].set_weak, P[%d], function(p) print('weak callback of P[%d]')%s end)")
@@ -1678,8 +1678,12 @@ local function reproducer(prog, why)
     "local function new(f, v) local h = try(f, iso, v)",
     "  if h then T[#T + 1] = iso:probe(h) end return h end",
     "local function T_new(h) if h then T[#T + 1] = iso:probe(h) end return h end",
+    "-- every scope the program opened, also those whose register was reused: the fuzzer",
+    "-- closes the innermost open one, wherever it is kept",
+    "local OPENED = {}",
+    "local function opened(s) if s then OPENED[#OPENED + 1] = s end return s end",
     "local function close_innermost() if iso:is_disposed() then return end local r = iso:handle_report()",
-    "  for _, s in pairs(S) do if s:is_open() and s:depth() == #r then return try(s.close, s) end end end",
+    "  for _, s in ipairs(OPENED) do if s:is_open() and s:depth() == #r then return try(s.close, s) end end end",
     "local function show(h) print(pcall(function() return h:kind(), h:id(), h:generation(),",
     "  h:kind() == 'array' and #h or h:value() end)) end",
     "local function report() for i, w in ipairs(T) do print('object', i, w) end",
