@@ -161,6 +161,40 @@ describe("a two-pass weak callback", function()
     trig:dispose()
   end)
 
+  it("runs both second passes of a handle whose object died twice before either ran", function()
+    local trig = scopelab.isolate { gc_interval = 0, young_size = 4096 }
+    local log = {}
+    local p
+    local function weak(name)
+      p:set_weak { first_pass = function(info)
+        p:reset()
+        info:set_second_pass_callback(function() log[#log + 1] = "first " .. name end)
+        info:set_second_pass_callback(function() log[#log + 1] = name end)   -- replaces
+      end }
+    end
+    p = wrap(trig, { first_pass = function() end })
+    weak("a")
+    do                                     -- an allocation collects: a's second pass waits
+      local s <close> = trig:handle_scope()
+      while trig:stats().minor_collections == 0 do
+        local t <close> = trig:handle_scope()
+        trig:integer(1)
+      end
+    end
+    assert.equal(1, trig:stats().pending_tasks)
+    do                                     -- the same handle, another object, weak again
+      local s <close> = trig:handle_scope()
+      p:reset(trig:object())
+      weak("b")
+    end
+    trig:collect("minor")                  -- b dies; both second passes run, in order
+    trig:verify()
+    assert.same({ "a", "b" }, log)
+    assert.equal(0, trig:stats().pending_tasks)
+    assert.equal(0, trig:run_tasks())
+    trig:dispose()
+  end)
+
   it("refuses its info once its pass returned, and a second pass asking for another", function()
     local kept, err
     local p

@@ -36,6 +36,33 @@
 
 /* ================================================================ two passes */
 
+/* The second passes asked for on one persistent wait in UV_SECOND[serial], a
+** list in the order the first passes asked (the order the core runs them in):
+** a handle made weak again, whose object died again before the first second
+** pass ran, has two. With the isolate at 1, takes the oldest off its list and
+** leaves 2 the list, 3 the persistent, 4 {g, x, p}; 0 if none waits. */
+static int l_take_second(lua_State *L, uint64_t serial) {
+  lua_Integer n;
+  lsl_getuvtable(L, 1, UV_SECOND);
+  if (lua_rawgeti(L, 2, (lua_Integer)serial) != LUA_TTABLE) return 0;
+  n = (lua_Integer)lua_rawlen(L, 3);
+  if (n == 0 || lua_rawgeti(L, 3, 1) != LUA_TTABLE) return 0;   /* 4 */
+  for (lua_Integer i = 1; i < n; i++) {       /* shift: the lists are short */
+    lua_rawgeti(L, 3, i + 1);
+    lua_rawseti(L, 3, i);
+  }
+  lua_pushnil(L);
+  lua_rawseti(L, 3, n);
+  if (n == 1) {
+    lua_pushnil(L);
+    lua_rawseti(L, 2, (lua_Integer)serial);
+  }
+  lua_remove(L, 2);                           /* 2 the list, 3 {g, x, p} */
+  lua_rawgeti(L, 3, 3);
+  lua_insert(L, 3);                           /* 3 the persistent, 4 {g, x, p} */
+  return 1;
+}
+
 /* Under lua_pcall: runs pass 'f' (or g) of weak info 'w'. 1 is 'w', 2 whether
 ** it is the second pass. */
 static int l_pass_body(lua_State *L) {
@@ -49,17 +76,12 @@ static int l_pass_body(lua_State *L) {
   if (!second) {                  /* 1 iso, 2 UV_WEAK, 3 the Persistent, 4 {f, x} */
     if (lsl_takeweak(L, li, h.node, h.serial, &iso) == NULL) return 0;
     if (lua_getiuservalue(L, 3, UV_CALLBACK) != LUA_TTABLE) return 0;
-  } else {                        /* 1 iso, 2 UV_SECOND, 3 the Persistent, 4 {g, x, p} */
+  } else {                        /* 1 iso, 2 the queue, 3 the Persistent, 4 {g, x, p} */
     if (!lsl_pushiso(L, li)) return luaL_error(L, "its isolate is not in the registry map");
     iso = 1;
-    lsl_getuvtable(L, 1, UV_SECOND);
-    if (lua_rawgeti(L, 2, (lua_Integer)h.serial) != LUA_TTABLE) return 0;
-    lua_pushnil(L);
-    lua_rawseti(L, 2, (lua_Integer)h.serial);
-    lua_rawgeti(L, 3, 3);
-    lua_insert(L, 3);
+    if (!l_take_second(L, h.serial)) return 0;
   }
-  info = (lsl_weakinfo *)lua_newuserdatauv(L, sizeof *info, 3);   /* 5 */
+  info = (lsl_weakinfo *)lua_newuserdatauv(L, sizeof *info, 4);   /* 5 */
   info->tag = lsl_tag(UP_WEAKINFO);
   info->li = li;
   info->w = w;
@@ -178,25 +200,42 @@ int lsl_winfo_internal_field(lua_State *L) {
 }
 
 /* info:set_second_pass_callback(g): from a first pass only (the core says
-** so); asking again replaces g. */
+** so); asking again replaces g. The entry {g, x, p} joins the persistent's
+** list in UV_SECOND (see l_take_second); the info keeps it (user value 4) so
+** that asking again replaces it in place instead of queueing another. */
 int lsl_winfo_set_second_pass_callback(lua_State *L) {
   lsl_weakinfo *info = l_checkinfo(L, "set_second_pass_callback");
   sl_status st;
   if (lua_type(L, 2) != LUA_TFUNCTION)
     return lsl_typeerror(L, 2, "set_second_pass_callback", "function");
   lua_settop(L, 2);
-  lua_getiuservalue(L, 1, UV_ISO);                                 /* 3 */
-  lsl_getuvtable(L, 3, UV_SECOND);                                 /* 4 */
-  lua_createtable(L, 3, 0);                   /* {g, x, p} */
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, 1);
-  lua_getiuservalue(L, 1, 2);
-  lua_rawseti(L, -2, 2);
-  lua_getiuservalue(L, 1, 3);
-  lua_rawseti(L, -2, 3);
   st = sl_weak_info_set_second_pass(info->w, l_second_pass);
   if (st != SL_OK) return lsl_fail(L, info->li, st, 1, "set_second_pass_callback", NULL);
-  lua_rawseti(L, 4, (lua_Integer)info->serial);
+  if (lua_getiuservalue(L, 1, 4) == LUA_TTABLE) {                 /* 3: asked before */
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 3, 1);
+    return 0;
+  }
+  lua_pop(L, 1);
+  lua_createtable(L, 3, 0);                   /* 3: {g, x, p} */
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, 3, 1);
+  lua_getiuservalue(L, 1, 2);
+  lua_rawseti(L, 3, 2);
+  lua_getiuservalue(L, 1, 3);
+  lua_rawseti(L, 3, 3);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, 1, 4);
+  lua_getiuservalue(L, 1, UV_ISO);                                 /* 4 */
+  lsl_getuvtable(L, 4, UV_SECOND);                                 /* 5 */
+  if (lua_rawgeti(L, 5, (lua_Integer)info->serial) != LUA_TTABLE) {   /* 6: the list */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 5, (lua_Integer)info->serial);
+  }
+  lua_pushvalue(L, 3);
+  lua_rawseti(L, 6, (lua_Integer)lua_rawlen(L, 6) + 1);
   return 0;
 }
 
