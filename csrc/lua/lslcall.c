@@ -223,8 +223,11 @@ int lsl_iso_func(lua_State *L) {
   }
   st = l_makefunc(L, li, f, data ? data->h : SL_EMPTY_LOCAL, name ? name->h : SL_EMPTY_LOCAL,
                   &lo->h);
-  if (st != SL_OK) l_dropfunc(L, li, f, 5);
-  else if (sl_probe_new(li->iso, lo->h, &f->probe) == SL_OK) f->probed = 1;
+  if (st != SL_OK) {
+    l_dropfunc(L, li, f, 5);
+    if (st == SL_EARG && name != NULL)        /* a name Local that is not a string */
+      return lsl_fail(L, li, st, 4, "func", name);
+  } else if (sl_probe_new(li->iso, lo->h, &f->probe) == SL_OK) f->probed = 1;
   lsl_func_sweep(L, li);
   return lsl_madelocal(L, li, lo, st, cb0, "func");
 }

@@ -287,6 +287,7 @@ LSL_FUNC void lsl_func_sweep(lua_State *L, lsl_isolate *li);
 
 /* ---------------------------------------------------------------- lslglobal.c */
 
+LSL_FUNC int lsl_register(lua_State *L, lsl_persistent *lp);
 LSL_FUNC void lsl_unregister(lua_State *L, lsl_persistent *lp);
 LSL_FUNC const lsl_persistent *lsl_takeweak(lua_State *L, lsl_isolate *li, const void *node,
                                             uint64_t serial, int *iso);

@@ -110,7 +110,7 @@ int lsl_pers_set_weak_two_pass(lua_State *L, lsl_persistent *lp) {
   sl_weak_type type = SL_WEAK_PARAMETER;
   sl_status st;
   const char *t;
-  int i;
+  int i, was;
   lua_settop(L, 2);
   lua_pushnil(L);
   while (lua_next(L, 2)) {                    /* a typo must not mean "default" */
@@ -136,16 +136,14 @@ int lsl_pers_set_weak_two_pass(lua_State *L, lsl_persistent *lp) {
   lua_rawseti(L, -2, 1);
   lua_getfield(L, 2, "parameter");
   lua_rawseti(L, -2, 2);
-  lsl_unregister(L, lp);
-  lua_setiuservalue(L, 1, UV_CALLBACK);
-  lua_getiuservalue(L, 1, UV_ISO);
-  lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
-  lua_pushvalue(L, 1);
-  lua_rawsetp(L, -2, (const void *)lp->p.node);
-  lua_pop(L, 2);
+  was = lsl_register(L, lp);                  /* the callback it replaces stays until accepted */
   lsl_stilllive(L, li, "set_weak");
   st = sl_persistent_set_weak_two_pass(li->iso, lp->p, l_first_pass, li, type);
-  if (st != SL_OK) { lsl_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
+  if (st != SL_OK) {
+    if (!was) lsl_unregister(L, lp);
+    return lsl_fail(L, li, st, 1, "set_weak", NULL);
+  }
+  lua_setiuservalue(L, 1, UV_CALLBACK);       /* {f, x}, on top */
   return 0;
 }
 

@@ -1,0 +1,85 @@
+-- Hardening of the values and calls API (issue 14: objects, functions and iso:call,
+-- native blocks, two-pass weak callbacks, tasks, the worker switch): what plain Lua
+-- used to get wrong there (a weak callback lost by a refused set_weak, an error blaming
+-- the wrong argument), each now the behaviour the API promises.
+local scopelab = require "scopelab"
+
+-- A persistent whose object dies at the next major collection.
+local function dying(iso)
+  local t <close> = iso:handle_scope()
+  return iso:persistent(iso:object(2))
+end
+
+describe("a set_weak refused while a collection runs callbacks", function()
+  local iso
+  before_each(function()
+    iso = scopelab.isolate()
+    iso:handle_scope()                            -- closed by dispose
+  end)
+  after_each(function() iso:dispose() end)
+
+  it("keeps the pending two-pass callback it would have replaced, which still runs", function()
+    local p, q = dying(iso), dying(iso)
+    local ran, refused = {}, nil
+    p:set_weak { first_pass = function()
+      p:reset()
+      refused = select(2, pcall(q.set_weak, q, { first_pass = function() ran[#ran + 1] = "new" end }))
+    end }
+    q:set_weak { first_pass = function(info)
+      ran[#ran + 1] = "q"
+      q:reset()
+      info:set_second_pass_callback(function() ran[#ran + 1] = "q second" end)
+    end }
+    iso:collect("major")                           -- no "Handle not reset in first callback"
+    assert.equal("bad argument #1 to 'set_weak' (persistent handle is empty)", refused)
+    assert.same({ "q", "q second" }, ran)
+    assert.equal(0, iso:stats().weak_handles)
+    assert.is_true(iso:verify())
+  end)
+
+  it("keeps the pending single-pass callback it would have replaced, which still runs", function()
+    local p, q = dying(iso), dying(iso)
+    local ran = {}
+    p:set_weak(function()
+      ran[#ran + 1] = "p"
+      assert.has_error(function() q:set_weak(function() ran[#ran + 1] = "new" end) end,
+        "bad argument #1 to 'set_weak' (persistent handle is empty)")
+    end)
+    q:set_weak(function() ran[#ran + 1] = "q" end)
+    iso:collect("major")
+    assert.same({ "p", "q" }, ran)
+    assert.equal(0, iso:stats().callback_errors)
+  end)
+end)
+
+describe("p:set_weak, registering its callback before the core accepts it", function()
+  local iso
+  before_each(function()
+    iso = scopelab.isolate()
+    iso:handle_scope()                            -- closed by dispose
+  end)
+  after_each(function() iso:dispose() end)
+
+  it("still replaces an earlier callback, and set_weak() still drops it", function()
+    local p = dying(iso)
+    local ran = {}
+    p:set_weak(function() ran[#ran + 1] = "old" end)
+    p:set_weak { first_pass = function() ran[#ran + 1] = "new"; p:reset() end }
+    local q = dying(iso)
+    q:set_weak(function() ran[#ran + 1] = "cleared" end)
+    q:set_weak()                                   -- weak, no callback
+    iso:collect("major")
+    assert.same({ "new" }, ran)
+    assert.is_true(q:is_empty())
+  end)
+end)
+
+describe("iso:func", function()
+  it("blames argument #4 for a name Local that is not a string", function()
+    local iso <close> = scopelab.isolate()
+    local s <close> = iso:handle_scope()
+    assert.has_error(function() iso:func(function() end, nil, iso:integer(1)) end,
+      "bad argument #4 to 'func' (string expected, got integer)")
+    assert.equal("function", iso:func(function() end, nil, iso:string("f")):kind())
+  end)
+end)
