@@ -83,3 +83,32 @@ describe("iso:func", function()
     assert.equal("function", iso:func(function() end, nil, iso:string("f")):kind())
   end)
 end)
+
+describe("a task dropped near the C stack limit", function()
+  it("is counted, and never leaves its function to run in a later task's place", function()
+    local iso <close> = scopelab.isolate { warn = function() end }
+    local function at_depth(n, f)
+      if n == 0 then return f() end
+      return select(2, pcall(at_depth, n - 1, f))
+    end
+    local strays, dropped = {}, 0
+    for depth = 150, 260 do                        -- through the C stack limit
+      local ran, errors = {}, iso:stats().callback_errors
+      for _, name in ipairs { "A", "B" } do
+        iso:post_task(function()
+          if ran.closed then strays[#strays + 1] = name .. depth end
+          ran[#ran + 1] = name
+        end)
+      end
+      at_depth(depth, function() return iso:run_tasks() end)
+      iso:run_tasks()                              -- what could not even start, at depth 0
+      ran.closed = true
+      local lost = iso:stats().callback_errors - errors
+      dropped = dropped + lost
+      assert.equal(2, #ran + lost)                 -- each ran, or was counted
+    end
+    assert.is_true(dropped > 0)
+    assert.same({}, strays)                        -- no task ran in another's turn
+    assert.equal(0, iso:stats().pending_tasks)
+  end)
+end)
