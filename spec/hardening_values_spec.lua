@@ -112,3 +112,25 @@ describe("a task dropped near the C stack limit", function()
     assert.equal(0, iso:stats().pending_tasks)
   end)
 end)
+
+describe("the info of a call whose callback let go of it", function()
+  it("is never written after a collection freed it, and a kept one is refused", function()
+    local iso <close> = scopelab.isolate()
+    local s <close> = iso:handle_scope()
+    local weak = setmetatable({}, { __mode = "v" })
+    local function collect() collectgarbage(); collectgarbage() end
+    local fn = iso:func(function(info)
+      weak[1] = info
+      return collect()                             -- a tail call: no frame holds 'info'
+    end)
+    for _ = 1, 20 do iso:call(fn, nil) end         -- under ASan: a use after free before
+    collect()
+    assert.is_nil(weak[1])                         -- nothing keeps an info after its call
+    local kept
+    local keep = iso:func(function(info) kept = info; return collect() end)
+    iso:call(keep, nil)
+    assert.has_error(function() kept:length() end,
+      "bad argument #1 to 'length' (callback info used after its call returned)")
+    assert.equal(7, iso:integer(7):value())
+  end)
+end)
