@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Hardening of the event loop and Node-API layer (scopelab.loop, scopelab.napi): what a
 -- callback that raises, a handle of another loop, a huge timeout, a callback that
 -- disposes the isolate, a finalizer that raises at teardown, a deleted wrap reference

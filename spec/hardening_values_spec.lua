@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Hardening of the values and calls API (issue 14: objects, functions and iso:call,
 -- native blocks, two-pass weak callbacks, tasks, the worker switch): what plain Lua
 -- used to get wrong there (a weak callback lost by a refused set_weak, an error blaming
