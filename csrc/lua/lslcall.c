@@ -89,15 +89,19 @@ void lsl_func_sweep(lua_State *L, lsl_isolate *li) {
 typedef struct l_frame {
   const sl_call_info *ci;
   lsl_func *f;
-  lsl_callinfo *info;         /* set by l_call_body: made dead after the call */
   uint32_t site, level;
 } l_frame;
 
-/* Under lua_pcall: finds the Lua callback and calls it with a new info. */
+/* Under lua_pcall: finds the Lua callback and calls it with a new info. The info
+** stays at 5 of this frame for the whole call, and is made dead here as the call
+** returns: the callback may drop its own reference (a tail call, 'info = nil') and
+** a collection free the userdata, so nothing may write to it once this frame is
+** gone (l_trampoline did, after its lua_pcall: a use after free). */
 static int l_call_body(lua_State *L) {
   l_frame *fr = (l_frame *)lua_touserdata(L, 1);
   lsl_isolate *li = fr->f->li;
   lsl_callinfo *info;
+  int rc;
   if (!lsl_pushiso(L, li)) return luaL_error(L, "its isolate is not in the registry map");
   lsl_getuvtable(L, 2, UV_FUNCS);
   if (lua_rawgetp(L, 3, fr->f) != LUA_TFUNCTION)
@@ -108,11 +112,14 @@ static int l_call_body(lua_State *L) {
   info->ci = fr->ci;
   info->site = fr->site;
   info->level = fr->level;
-  fr->info = info;
   luaL_setmetatable(L, CALLINFO_MT);
   lua_pushvalue(L, 2);
-  lua_setiuservalue(L, -2, UV_ISO);
-  lua_call(L, 1, 0);
+  lua_setiuservalue(L, -2, UV_ISO);                                /* 5 */
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 5);
+  rc = lua_pcall(L, 1, 0, 0);
+  info->ci = NULL;                             /* refused from now on */
+  if (rc != LUA_OK) return lua_error(L);       /* the callback's error object, as is */
   return 0;
 }
 
@@ -139,14 +146,12 @@ static sl_status l_trampoline(sl_isolate *iso, const sl_call_info *ci) {
   li->cur_level = level + 1;
   fr.ci = ci;
   fr.f = f;
-  fr.info = NULL;
   fr.site = cx->site;
   fr.level = level + 1;
   top = lua_gettop(L);
   lua_pushcfunction(L, l_call_body);
   lua_pushlightuserdata(L, &fr);
   rc = lua_pcall(L, 1, 0, 0);
-  if (fr.info != NULL) fr.info->ci = NULL;     /* refused from now on */
   li->cur_site = site;
   li->cur_level = level;
   if (sl_scope_depth(iso) < depth) {           /* it closed the implicit scope, and more */
@@ -223,8 +228,11 @@ int lsl_iso_func(lua_State *L) {
   }
   st = l_makefunc(L, li, f, data ? data->h : SL_EMPTY_LOCAL, name ? name->h : SL_EMPTY_LOCAL,
                   &lo->h);
-  if (st != SL_OK) l_dropfunc(L, li, f, 5);
-  else if (sl_probe_new(li->iso, lo->h, &f->probe) == SL_OK) f->probed = 1;
+  if (st != SL_OK) {
+    l_dropfunc(L, li, f, 5);
+    if (st == SL_EARG && name != NULL)        /* a name Local that is not a string */
+      return lsl_fail(L, li, st, 4, "func", name);
+  } else if (sl_probe_new(li->iso, lo->h, &f->probe) == SL_OK) f->probed = 1;
   lsl_func_sweep(L, li);
   return lsl_madelocal(L, li, lo, st, cb0, "func");
 }

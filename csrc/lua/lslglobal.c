@@ -92,6 +92,27 @@ int lsl_iso_persistent(lua_State *L) { return l_newpers(L, P_PLAIN, "persistent"
 int lsl_iso_global(lua_State *L) { return l_newpers(L, P_GLOBAL, "global"); }
 int lsl_iso_reference(lua_State *L) { return l_newpers(L, P_REFERENCE, "reference"); }
 
+/* Makes sure the Persistent at 1 ('lp') has its entry in UV_WEAK; returns 1 when it
+** already had one. set_weak registers before the core call (no Lua allocation may
+** come between a weak callback set in the core and its entry) and gives the new
+** callback to the userdata only once the core accepted it: a refused set_weak must
+** leave the callback it would have replaced in place (it may be pending: the object
+** died in the collection whose first pass is running). */
+int lsl_register(lua_State *L, lsl_persistent *lp) {
+  int was;
+  lua_getiuservalue(L, 1, UV_ISO);
+  lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
+  was = lua_rawgetp(L, -1, (const void *)lp->p.node) == LUA_TUSERDATA &&
+        lua_touserdata(L, -1) == (void *)lp;
+  lua_pop(L, 1);
+  if (!was) {
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, -2, (const void *)lp->p.node);
+  }
+  lua_pop(L, 2);
+  return was;
+}
+
 /* Drops the entry that keeps a weak persistent and its callback alive. */
 void lsl_unregister(lua_State *L, lsl_persistent *lp) {
   if (lsl_pushiso(L, lp->li)) {
@@ -345,24 +366,25 @@ static void l_weak_cb(sl_isolate *iso, sl_persistent p, void *param) {
 int lsl_pers_set_weak(lua_State *L) {
   lsl_persistent *lp = l_checkpers(L, 1, "set_weak");
   lsl_isolate *li = lp->li;
-  int hascb = !lua_isnoneornil(L, 2);
+  int hascb = !lua_isnoneornil(L, 2), was;
   sl_status st;
   if (lua_istable(L, 2)) return lsl_pers_set_weak_two_pass(L, lp);
   if (hascb && lua_type(L, 2) != LUA_TFUNCTION)
     return lsl_typeerror(L, 2, "set_weak", "function");
-  lsl_unregister(L, lp);
+  lua_settop(L, 2);
+  was = hascb ? lsl_register(L, lp) : 1;
+  lsl_stilllive(L, li, "set_weak");            /* the table stores may have run a finalizer */
+  st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? li : NULL);
+  if (st != SL_OK) {                           /* the callback it replaced stays */
+    if (!was) lsl_unregister(L, lp);
+    return lsl_fail(L, li, st, 1, "set_weak", NULL);
+  }
   if (hascb) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_CALLBACK);
-    lua_getiuservalue(L, 1, UV_ISO);
-    lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
-    lua_pushvalue(L, 1);
-    lua_rawsetp(L, -2, (const void *)lp->p.node);
-    lua_pop(L, 2);
+  } else {
+    lsl_unregister(L, lp);
   }
-  lsl_stilllive(L, li, "set_weak");            /* the table stores may have run a finalizer */
-  st = sl_persistent_set_weak(li->iso, lp->p, hascb ? l_weak_cb : NULL, hascb ? li : NULL);
-  if (st != SL_OK) { lsl_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
   return 0;
 }
 

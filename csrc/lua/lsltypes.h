@@ -157,6 +157,8 @@ typedef struct lsl_isolate {
   int sweep;              /* a collection ran since the records were last swept */
   struct lsl_callctx *callctx;  /* the innermost iso:call in progress */
   lua_Integer task_head, task_tail;  /* UV_TASKS: the Lua tasks not yet run */
+  lua_Integer task_swept;            /* below it, no entry of UV_TASKS is left (those of
+                                        tasks dropped before they ran are, up to head) */
   lsl_siteentry sitecache[LSL_SITECACHE];
 } lsl_isolate;
 
@@ -287,6 +289,7 @@ LSL_FUNC void lsl_func_sweep(lua_State *L, lsl_isolate *li);
 
 /* ---------------------------------------------------------------- lslglobal.c */
 
+LSL_FUNC int lsl_register(lua_State *L, lsl_persistent *lp);
 LSL_FUNC void lsl_unregister(lua_State *L, lsl_persistent *lp);
 LSL_FUNC const lsl_persistent *lsl_takeweak(lua_State *L, lsl_isolate *li, const void *node,
                                             uint64_t serial, int *iso);

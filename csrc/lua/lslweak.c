@@ -132,7 +132,7 @@ int lsl_pers_set_weak_two_pass(lua_State *L, lsl_persistent *lp) {
   sl_weak_type type = SL_WEAK_PARAMETER;
   sl_status st;
   const char *t;
-  int i;
+  int i, was;
   lua_settop(L, 2);
   lua_pushnil(L);
   while (lua_next(L, 2)) {                    /* a typo must not mean "default" */
@@ -158,16 +158,14 @@ int lsl_pers_set_weak_two_pass(lua_State *L, lsl_persistent *lp) {
   lua_rawseti(L, -2, 1);
   lua_getfield(L, 2, "parameter");
   lua_rawseti(L, -2, 2);
-  lsl_unregister(L, lp);
-  lua_setiuservalue(L, 1, UV_CALLBACK);
-  lua_getiuservalue(L, 1, UV_ISO);
-  lsl_getuvtable(L, lua_gettop(L), UV_WEAK);
-  lua_pushvalue(L, 1);
-  lua_rawsetp(L, -2, (const void *)lp->p.node);
-  lua_pop(L, 2);
+  was = lsl_register(L, lp);                  /* the callback it replaces stays until accepted */
   lsl_stilllive(L, li, "set_weak");
   st = sl_persistent_set_weak_two_pass(li->iso, lp->p, l_first_pass, li, type);
-  if (st != SL_OK) { lsl_unregister(L, lp); return lsl_fail(L, li, st, 1, "set_weak", NULL); }
+  if (st != SL_OK) {
+    if (!was) lsl_unregister(L, lp);
+    return lsl_fail(L, li, st, 1, "set_weak", NULL);
+  }
+  lua_setiuservalue(L, 1, UV_CALLBACK);       /* {f, x}, on top */
   return 0;
 }
 
@@ -253,18 +251,23 @@ int lsl_winfo_tostring(lua_State *L) {
 
 /* ================================================================ tasks */
 
-/* Under lua_pcall: the oldest Lua task, taken off the queue, then run. */
+/* Under lua_pcall: the Lua task at index 2 of UV_TASKS, taken off the queue, then
+** run. First the entries of tasks dropped before their body could run (no Lua stack,
+** the C stack limit) are let go: l_task took each off the queue already. */
 static int l_task_body(lua_State *L) {
   lsl_isolate *li = (lsl_isolate *)lua_touserdata(L, 1);
-  lua_Integer head = li->task_head;
+  lua_Integer idx = lua_tointeger(L, 2);
   int t;
-  if (head >= li->task_tail) return 0;
-  li->task_head++;
   if (!lsl_pushiso(L, li)) return luaL_error(L, "its isolate is not in the registry map");
   lsl_getuvtable(L, lua_gettop(L), UV_TASKS);
-  t = lua_rawgeti(L, -1, head);
+  for (; li->task_swept < idx; li->task_swept++) {
+    lua_pushnil(L);
+    lua_rawseti(L, -2, li->task_swept);
+  }
+  t = lua_rawgeti(L, -1, idx);
   lua_pushnil(L);
-  lua_rawseti(L, -3, head);
+  lua_rawseti(L, -3, idx);
+  li->task_swept = idx + 1;
   if (t != LUA_TFUNCTION) return 0;           /* the table was replaced */
   li->cb_total++;                             /* a task may close scopes, as callbacks do */
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) lsl_weakerror(L, li, "task");
@@ -272,17 +275,24 @@ static int l_task_body(lua_State *L) {
   return 0;
 }
 
+/* Each C task the core runs stands for the oldest Lua task: it takes it off the queue
+** here, before anything can fail, so that a task dropped (counted and warned) never
+** leaves its function at the head for the next C task to run in its place. */
 static void l_task(sl_isolate *iso, void *ud) {
   lsl_isolate *li = (lsl_isolate *)ud;
   lua_State *L = li->L;
+  lua_Integer idx;
   int top;
   (void)iso;
+  if (li->task_head >= li->task_tail) return;
+  idx = li->task_head++;
   if (L == NULL) return;
-  if (!lua_checkstack(L, 6)) { li->task_head++; lsl_weakdropped(L, li, "Lua stack overflow"); return; }
+  if (!lua_checkstack(L, 6)) { lsl_weakdropped(L, li, "Lua stack overflow"); return; }
   top = lua_gettop(L);
   lua_pushcfunction(L, l_task_body);
   lua_pushlightuserdata(L, li);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+  lua_pushinteger(L, idx);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
     lsl_weakdropped(L, li, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
   li->L = L;
   lua_settop(L, top);

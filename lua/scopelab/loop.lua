@@ -173,6 +173,9 @@ function M.new(iso, opts)
     running = false,
     scope = nil,             -- node = false: the scope kept open from the first run
     callback_scope_depth = 0,
+    -- the timers, immediates and work items this loop made: clearing one of another
+    -- loop (or a table made to look like one) would corrupt both loops' counts
+    owned = setmetatable({}, { __mode = "k" }),
     counts = {
       iterations = 0, callbacks_run = 0, timers_run = 0, immediates_run = 0,
       completions_run = 0, work_executed = 0, native_immediates_run = 0, tasks_run = 0,
@@ -196,7 +199,11 @@ function Loop:set_timeout(ms, cb)
   ms = checkms(ms, 2, "set_timeout")
   checkfn(cb, 3, "set_timeout")
   self.seq = self.seq + 1
-  local t = { kind = "timer", due = self.time + ms, seq = self.seq, cb = cb, cancelled = false }
+  -- libuv saturates (uv_timer_start: a sum that wraps becomes UINT64_MAX); a wrapped
+  -- integer would be a timer due in the past, run at once
+  local due = ms > math.maxinteger - self.time and math.maxinteger or self.time + ms
+  local t = { kind = "timer", due = due, seq = self.seq, cb = cb, cancelled = false }
+  self.owned[t] = true
   heap_push(self.timers, t)
   self.active_timers = self.active_timers + 1
   return t
@@ -207,6 +214,7 @@ end
 local function cancel(self, h, kind, counter, op)
   checkloop(self, op)
   if type(h) ~= "table" or h.kind ~= kind then argerror(2, op, kind .. " expected") end
+  if not self.owned[h] then argerror(2, op, kind .. " of another loop") end
   if h.cancelled or h.ran then return false end
   h.cancelled = true
   self[counter] = self[counter] - 1
@@ -223,6 +231,7 @@ function Loop:set_immediate(cb)
   checkloop(self, "set_immediate")
   checkfn(cb, 2, "set_immediate")
   local im = { kind = "immediate", cb = cb, cancelled = false }
+  self.owned[im] = true
   self.immediates[#self.immediates + 1] = im
   self.active_immediates = self.active_immediates + 1
   return im
@@ -247,6 +256,7 @@ function Loop:queue_work(execute, complete)
   checkfn(execute, 2, "queue_work")
   checkfn(complete, 3, "queue_work")
   local w = { kind = "work", execute = execute, complete = complete, state = "queued" }
+  self.owned[w] = true
   self.work[#self.work + 1] = w
   self.active_work = self.active_work + 1
   return w
@@ -257,6 +267,7 @@ end
 function Loop:cancel_work(w)
   checkloop(self, "cancel_work")
   if type(w) ~= "table" or w.kind ~= "work" then argerror(2, "cancel_work", "work expected") end
+  if not self.owned[w] then argerror(2, "cancel_work", "work of another loop") end
   if w.state ~= "queued" then return false end
   w.state = "cancelled"
   return true
@@ -274,10 +285,14 @@ end
 local function enter(self, cb, ...)
   local d = depth(self.iso)
   cb(...)
+  if self.iso:is_disposed() then error("a callback disposed the isolate", 0) end
   local now = depth(self.iso)
-  if now ~= d then
+  if now > d then
     local n = now - d
     error(("callback left %d scope%s open"):format(n, n == 1 and "" or "s"), 0)
+  elseif now < d then
+    local n = d - now
+    error(("callback closed %d scope%s it did not open"):format(n, n == 1 and "" or "s"), 0)
   end
 end
 
@@ -309,16 +324,34 @@ local function run_timers(self)
     due[#due + 1] = heap_pop(h)
     t = heap_peek(h)
   end
-  for _, timer in ipairs(due) do
+  for i, timer in ipairs(due) do
     if not timer.cancelled then      -- an earlier callback of this phase may clear it
       timer.ran = true
       self.active_timers = self.active_timers - 1
       self.counts.timers_run = self.counts.timers_run + 1
       self.counts.callbacks_run = self.counts.callbacks_run + 1
-      enter(self, timer.cb)
+      local ok, err = pcall(enter, self, timer.cb)
+      if not ok then
+        -- the due timers after it go back to the heap (their 'due' and 'seq' keep them
+        -- first), as Node's listOnTimeout leaves the rest of its list for the next turn
+        for j = i + 1, #due do heap_push(h, due[j]) end
+        error(err, 0)
+      end
     end
   end
   return #due
+end
+
+-- A callback of a phase raised: the entries of 'list' from 'from' on did not run. They
+-- go back to the front of self[field], before what the callbacks queued meanwhile, so
+-- the next run() runs them first, as Node's processImmediate keeps the rest of its
+-- queue when one throws. Dropping them would lose them while the counts still say
+-- they are pending: alive() true for good, and the next run() spinning forever.
+local function requeue(self, field, list, from)
+  local rest = {}
+  for j = from, #list do rest[#rest + 1] = list[j] end
+  for _, e in ipairs(self[field]) do rest[#rest + 1] = e end
+  self[field] = rest
 end
 
 -- Something for the poll phase to do now (so it does not block).
@@ -336,20 +369,24 @@ local function run_poll(self, block)
   local work = self.work
   if #work > 0 then
     self.work = {}
-    for _, w in ipairs(work) do
+    for i, w in ipairs(work) do
       local status = 0
+      local ok, err = true, nil
       if w.state == "cancelled" then
         status = UV_ECANCELED
       else
         w.state = "executing"
-        in_worker(self.iso, w.execute)
-        self.counts.work_executed = self.counts.work_executed + 1
+        ok, err = pcall(in_worker, self.iso, w.execute)
+        if ok then self.counts.work_executed = self.counts.work_executed + 1 end
       end
-      w.state = "done"
+      w.state = "done"                 -- an execute that raised is done, never completed
       self.active_work = self.active_work - 1
-      self.counts.completions_run = self.counts.completions_run + 1
-      self.counts.callbacks_run = self.counts.callbacks_run + 1
-      enter(self, w.complete, status)
+      if ok then
+        self.counts.completions_run = self.counts.completions_run + 1
+        self.counts.callbacks_run = self.counts.callbacks_run + 1
+        ok, err = pcall(enter, self, w.complete, status)
+      end
+      if not ok then requeue(self, "work", work, i + 1); error(err, 0) end
     end
   end
   -- flush_tasks_: the platform's foreground tasks
@@ -362,9 +399,10 @@ local function run_check(self)
     self.natives = {}
     local d = depth(self.iso)
     local s = self.iso:handle_scope()
-    for _, fn in ipairs(natives) do
+    for i, fn in ipairs(natives) do
       self.counts.native_immediates_run = self.counts.native_immediates_run + 1
-      enter(self, fn)
+      local ok, err = pcall(enter, self, fn)
+      if not ok then requeue(self, "natives", natives, i + 1); error(err, 0) end
     end
     if depth(self.iso) ~= d + 1 then error("a native immediate left a scope open", 0) end
     s:close()
@@ -372,13 +410,14 @@ local function run_check(self)
   local ims = self.immediates
   if #ims > 0 then
     self.immediates = {}
-    for _, im in ipairs(ims) do
+    for i, im in ipairs(ims) do
       if not im.cancelled then
         im.ran = true
         self.active_immediates = self.active_immediates - 1
         self.counts.immediates_run = self.counts.immediates_run + 1
         self.counts.callbacks_run = self.counts.callbacks_run + 1
-        enter(self, im.cb)
+        local ok, err = pcall(enter, self, im.cb)
+        if not ok then requeue(self, "immediates", ims, i + 1); error(err, 0) end
       end
     end
   end

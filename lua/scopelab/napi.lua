@@ -133,6 +133,9 @@ local function checkenv(env, op)
   if env.torn_down then
     error(("bad argument #1 to '%s' (napi env is torn down)"):format(op), 3)
   end
+  if env.iso:is_disposed() then      -- else the first isolate call would name itself
+    error(("bad argument #1 to '%s' (napi env's isolate is disposed)"):format(op), 3)
+  end
   return env
 end
 
@@ -210,6 +213,7 @@ function M.new(iso, loop, opts)
     cleanup_hooks = {},                -- {fn, arg}, in the order added
     instance_data = nil,               -- a finalizer record (TrackedFinalizer)
     by_block = {},                     -- native block pointer -> reference (unwrap)
+    records = setmetatable({}, { __mode = "k" }),  -- the references this env made
     live = { references = 0, wraps = 0, externals = 0, finalizers = 0 },
     userland = {},                     -- the napi_refs handed out, not deleted (a set)
     counts = { finalizers_run = 0, references_created = 0, references_deleted = 0 },
@@ -292,6 +296,7 @@ local function new_reference(env, value, count, ownership, kind, fin)
     has_finalizer = fin ~= nil,
     deleted = false, finalize_ran = false, delete_self = false, alive = true,
   }, Ref)
+  env.records[rec] = true
   env.by_block[rec.block:pointer()] = rec
   link(rec, fin and env.finalizing_reflist or env.reflist)
   if count == 0 then set_weak(rec) end
@@ -363,12 +368,31 @@ local function finalize(rec)
 end
 
 -- node_napi_env__::DrainFinalizerQueue: finalizers can queue or delete others, so take
--- the first until none is left.
-local function drain(env)
+-- the first until none is left. 'run' (teardown) calls each finalize, else it is called.
+local function drain(env, run)
   while #env.pending > 0 do
     local rec = table.remove(env.pending, 1)
     env.pending_set[rec] = nil
-    finalize(rec)
+    if run then run(finalize, rec) else finalize(rec) end
+  end
+end
+
+-- The drain, once per batch, from a native immediate. A finalizer that raises stops
+-- the drain and its error leaves loop:run(); the finalizers queued after it are
+-- scheduled again first, or they would wait, unseen by loop:alive(), until some
+-- later collection queued another.
+local function schedule_drain(env)
+  if not env.finalization_scheduled and not env.destructing and not env.loop.closed then
+    env.finalization_scheduled = true
+    env.loop:native_immediate(function()
+      env.finalization_scheduled = false
+      if env.torn_down then return end
+      local ok, err = pcall(drain, env)
+      if not ok then
+        if #env.pending > 0 then schedule_drain(env) end
+        error(err, 0)
+      end
+    end)
   end
 end
 
@@ -378,13 +402,7 @@ local function enqueue_finalizer(env, rec)
     env.pending_set[rec] = true
     env.pending[#env.pending + 1] = rec
   end
-  if not env.finalization_scheduled and not env.destructing and not env.loop.closed then
-    env.finalization_scheduled = true
-    env.loop:native_immediate(function()
-      env.finalization_scheduled = false
-      if not env.torn_down then drain(env) end
-    end)
-  end
+  schedule_drain(env)
 end
 
 local function second_pass(info)
@@ -408,9 +426,10 @@ weak_callback = function(info)
 end
 
 local function checkref(env, ref, op)
-  if getmetatable(ref) ~= Ref or ref.env ~= env then
+  if not env.records[ref] then             -- not one this env made (the fields are not read)
     fail(env, "napi_invalid_arg", op, ("napi_ref expected, got %s"):format(
-      getmetatable(ref) == Ref and "a napi_ref of another env" or type(ref)))
+      getmetatable(ref) ~= Ref and type(ref)
+      or rawget(ref, "env") ~= env and "a napi_ref of another env" or "a forged napi_ref"))
   end
   if ref.deleted then fail(env, "napi_invalid_arg", op, "reference is deleted") end
   return ref
@@ -650,10 +669,19 @@ end
 
 -- ---------------------------------------------------------------- wraps
 
+-- The reference of the wrap of 'obj', or nil; and true when the object holds a wrap
+-- that is not (or no longer) one of this env's: the napi_ref napi_wrap returned was
+-- deleted (its block freed: the External holds a dangling pointer, which in Node
+-- unwrap would follow), or another env wrapped it. The External's identity must be
+-- the one wrap stored: a block freed and another allocated at its address must not
+-- make the new reference's data this object's.
 local function wrapped_reference(env, obj)
   local ext = obj:get(WRAPPER_KEY)
-  if ext == nil or kind_of(ext) ~= "external" then return nil end
-  return env.by_block[ext:external_value():pointer()]   -- the External holds the block
+  if ext == nil or kind_of(ext) ~= "external" then return nil, false end
+  local v = ext:external_value()           -- the block, or a light userdata once freed
+  local rec = env.by_block[getmetatable(v) ~= nil and v:pointer() or v]
+  if rec == nil or rec.wrapper_id ~= ext:id() then return nil, true end
+  return rec, false
 end
 
 local function checkobject(env, obj, op, kinds)
@@ -684,7 +712,11 @@ function Env:wrap(obj, native, finalize_cb, hint, want_ref)
   end
   -- SetPrivate(wrapper, External::New(reference)): one handle in the current scope,
   -- so under a seal this raises as V8 would abort; the reference goes with it
-  local ok, err = pcall(function() obj:set(WRAPPER_KEY, self.iso:external(rec.block)) end)
+  local ok, err = pcall(function()
+    local ext = self.iso:external(rec.block)
+    rec.wrapper_id = ext:id()
+    obj:set(WRAPPER_KEY, ext)
+  end)
   if not ok then destroy(rec); error(err, 0) end
   clear(self)
   if want_ref then return rec end
@@ -694,8 +726,12 @@ local function unwrap(env, obj, op, remove)
   checkenv(env, op)
   preamble(env, op)
   checkobject(env, obj, op, IS_OBJECT)
-  local rec = kind_of(obj) == "object" and wrapped_reference(env, obj) or nil
-  if rec == nil then fail(env, "napi_invalid_arg", op, "object is not wrapped") end
+  local rec, foreign
+  if kind_of(obj) == "object" then rec, foreign = wrapped_reference(env, obj) end
+  if rec == nil then
+    fail(env, "napi_invalid_arg", op, foreign and "object's wrap is not this env's, or the "
+      .. "napi_ref napi_wrap returned for it was deleted" or "object is not wrapped")
+  end
   local native = rec.data
   if remove then
     obj:delete(WRAPPER_KEY)
@@ -829,15 +865,17 @@ end
 
 -- ---------------------------------------------------------------- teardown
 
--- RefTracker::FinalizeAll: finalize the first until the list is empty.
-local function finalize_all(env, list)
+-- RefTracker::FinalizeAll: finalize the first until the list is empty. Both unlink
+-- the record before its finalizer runs, so one that raises (through 'run') is not
+-- taken again.
+local function finalize_all(env, list, run)
   while list.next do
     local rec = list.next
     if rec.tracked then                       -- TrackedFinalizer (the instance data)
       unlink(rec)
-      if rec.finalize_cb then call_finalizer(env, rec.finalize_cb, rec.data, rec.hint) end
+      if rec.finalize_cb then run(call_finalizer, env, rec.finalize_cb, rec.data, rec.hint) end
     else
-      finalize(rec)
+      run(finalize, rec)
       if rec.prev then unlink(rec) end        -- a finalize that did not unlink (deleted)
     end
   end
@@ -851,17 +889,30 @@ function Env:teardown()
   local hs <close> = iso:handle_scope()
   local seal <close> = iso:seal_handle_scope()
   self.can_call_into_js = false
+  -- A hook or finalizer that raises does not stop the teardown (Node drops what a
+  -- finalizer throws once JavaScript cannot run: terminatedOrTerminating()); the rest
+  -- still run, the env ends torn down, and the first error is raised at the end.
+  local failed, first
+  local function run(fn, ...)
+    local ok, err = pcall(fn, ...)
+    if not ok and not failed then failed, first = true, err end
+    if iso:is_disposed() then                -- nothing after it could run
+      self.torn_down = true
+      error("cannot 'teardown' now (a cleanup hook or finalizer disposed the isolate)", 0)
+    end
+  end
   -- env->RunCleanup(): hooks, last added first; hooks added meanwhile run too
   while #self.cleanup_hooks > 0 do
     local h = table.remove(self.cleanup_hooks)
-    h.fn(h.arg)
+    run(h.fn, h.arg)
   end
   -- the env's own hook, added when the module loaded, so last: DeleteMe
   self.destructing = true
-  drain(self)
-  finalize_all(self, self.finalizing_reflist)
-  finalize_all(self, self.reflist)
+  drain(self, run)
+  finalize_all(self, self.finalizing_reflist, run)
+  finalize_all(self, self.reflist, run)
   self.torn_down = true
+  if failed then error(first, 0) end
 end
 
 -- ---------------------------------------------------------------- diagnostics
