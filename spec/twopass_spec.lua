@@ -18,6 +18,16 @@ local function wrap(iso, opts, bytes)
   return p, nb, w
 end
 
+-- Allocates garbage until an allocation has started a scavenge (not iso:collect).
+local function allocate_until_a_scavenge(iso)
+  local s <close> = iso:handle_scope()
+  local before = iso:stats().minor_collections
+  while iso:stats().minor_collections == before do
+    local t <close> = iso:handle_scope()
+    iso:integer(1)
+  end
+end
+
 describe("a two-pass weak callback", function()
   local iso
   helper.isolate_per_test(function(new) iso = new end, { gc_interval = 0 })
@@ -122,13 +132,7 @@ describe("a two-pass weak callback", function()
       p:reset()
       info:set_second_pass_callback(function() ran = ran + 1 end)
     end }
-    do
-      local s <close> = trig:handle_scope()
-      while trig:stats().minor_collections == 0 do
-        local t <close> = trig:handle_scope()
-        trig:integer(1)
-      end
-    end
+    allocate_until_a_scavenge(trig)
     assert.equal(0, ran)
     assert.equal(1, trig:stats().pending_tasks)
     assert.equal(1, trig:run_tasks())
@@ -147,13 +151,7 @@ describe("a two-pass weak callback", function()
       p:reset()
       info:set_second_pass_callback(function() ran = true end)
     end })
-    do
-      local s <close> = trig:handle_scope()
-      while trig:stats().minor_collections == 0 do
-        local t <close> = trig:handle_scope()
-        trig:integer(1)
-      end
-    end
+    allocate_until_a_scavenge(trig)
     assert.equal(1, trig:stats().pending_tasks)
     trig:collect("minor")
     assert.is_true(ran)
@@ -174,13 +172,7 @@ describe("a two-pass weak callback", function()
     end
     p = wrap(trig, { first_pass = function() end })
     weak("a")
-    do                                     -- an allocation collects: a's second pass waits
-      local s <close> = trig:handle_scope()
-      while trig:stats().minor_collections == 0 do
-        local t <close> = trig:handle_scope()
-        trig:integer(1)
-      end
-    end
+    allocate_until_a_scavenge(trig)     -- a's second pass waits as a task
     assert.equal(1, trig:stats().pending_tasks)
     do                                     -- the same handle, another object, weak again
       local s <close> = trig:handle_scope()
