@@ -9,7 +9,8 @@
 #                experiments under the embedded scopelab.runner. It runs from another
 #                folder with LUA_PATH/LUA_CPATH unset, to show that it needs no
 #                scopelab files on disk: first experiments/escapable_scope.lua (verbose), then
-#                every experiments/*.lua (quiet, the summary table only).
+#                every experiments/*.lua and experiments/node/*.lua (quiet, the summary
+#                table only).
 # hello-cxx      examples/hello.cc: the same install from C++17 (-pedantic -Werror),
 #                so the public header and its inline calls stay valid C++.
 # interp         examples/interp.c: C only. Built the way a user builds against an
@@ -24,7 +25,7 @@ EX_PREFIX      := /usr/local
 EX_PKGCONFIG    = PKG_CONFIG_PATH=$(EX_STAGE)$(EX_PREFIX)/lib/pkgconfig \
                   PKG_CONFIG_SYSROOT_DIR=$(EX_STAGE) pkg-config
 EXAMPLE_SCRIPT ?= experiments/escapable_scope.lua
-EXAMPLE_BENCH  ?= $(wildcard experiments/*.lua)
+EXAMPLE_BENCH  ?= $(wildcard experiments/*.lua) $(wildcard experiments/node/*.lua)
 EX_HOST         = cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
                   $(CURDIR)/$(EX_BUILD)/scopelab-host
 LUA_LIBS       := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
@@ -36,7 +37,7 @@ examples: examples-build
 	@echo "== scopelab-host $(EXAMPLE_SCRIPT) (run from /, LUA_PATH and LUA_CPATH unset)"
 	$(EX_HOST) $(abspath $(EXAMPLE_SCRIPT))
 ifneq ($(strip $(EXAMPLE_BENCH)),)
-	@echo "== scopelab-host --quiet experiments/*.lua (the bench, run by the embedded runner)"
+	@echo "== scopelab-host --quiet experiments/*.lua experiments/node/*.lua (the embedded runner)"
 	$(EX_HOST) --quiet $(abspath $(EXAMPLE_BENCH))
 endif
 	@echo "== interp (linked with: $$($(EX_PKGCONFIG) --libs scopelab))"
