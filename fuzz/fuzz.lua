@@ -69,7 +69,7 @@ local ERRORS = {
   holds_ptr = "holds an aligned pointer)",
   smi_heap = "(a Smi is not a heap object)",
   not_function = "(function expected, got ",
-  left_open = "(the callback left 1 scope open)",
+  left_open = "(the callback left ",   -- then the count the model gives (RUN.call)
   not_reset = "Handle not reset in first callback",
   object_value = "(an object has no Lua value)",
   function_value = "(a function has no Lua value)",
@@ -1316,13 +1316,21 @@ function RUN.call(st, op)
   end
   local s = st.m:call_begin()
   local res, ecls = model_call_body(st, mf.obj.body, mrecv, margs)
-  local _, lcls = st.m:call_end(s)
+  local _, lcls, left = st.m:call_end(s)
   consume_empty(st, "after a call returned")
   if ecls then
     if ok or r ~= "fuzz call error" then return "call: expected the callback's error, got " .. tostring(r) end
     return nil
   end
-  if lcls then return expect("call", lcls, ok, r) end
+  if lcls then
+    local d = expect("call", lcls, ok, r)
+    if d then return d end
+    local want = ("(the callback left %d scope%s open)"):format(left, left == 1 and "" or "s")
+    if not tostring(r):find(want, 1, true) then
+      return ("call: expected %s, got: %s"):format(want, tostring(r))
+    end
+    return nil
+  end
   local mr = st.m:new_local(res)
   local d = expect("call", nil, ok, r)
   if d then return d end

@@ -432,7 +432,8 @@ function M:call_begin()
 end
 
 -- After the callback: scopes it left open are closed (innermost first), then
--- the implicit one; leaving any open fails the call.
+-- the implicit one; leaving any open fails the call (and says how many: weak
+-- callbacks the callback's allocations ran may have opened some).
 function M:call_end(s)
   local left = 0
   while self.stack[#self.stack] ~= s do
@@ -440,7 +441,7 @@ function M:call_end(s)
     left = left + 1
   end
   self:close(s)
-  if left > 0 then return nil, "left_open" end
+  if left > 0 then return nil, "left_open", left end
   return true
 end
 
